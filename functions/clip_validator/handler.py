@@ -1,0 +1,33 @@
+"""S3 object events, delivered through the clip-events queue -> clip records."""
+
+from autopost.clip_events import ClipEventHandler
+from autopost.observability import logger, metrics, tracer
+from autopost.runtime import warm
+from autopost.settings import get_settings
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+@warm
+def clip_events() -> ClipEventHandler:
+    return ClipEventHandler(get_settings())
+
+
+def record_handler(record: SQSRecord) -> None:
+    clip_events().handle_message(record.json_body)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )

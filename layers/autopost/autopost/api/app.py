@@ -1,0 +1,121 @@
+"""The HTTP API: one resolver, its routers, and the one map from errors to responses."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+
+from autopost.api import clips, publications
+from autopost.errors import (
+    AutopostError,
+    InvalidRequest,
+    PayloadTooLarge,
+    RateLimited,
+    RouteNotFound,
+)
+from autopost.observability import logger
+from autopost.settings import get_settings
+
+API_TITLE = "autopost"
+API_VERSION = "1.0.0"
+
+_FIELD_MESSAGES = {
+    "missing": "Обязательное поле",
+    "enum": "Недопустимое значение: допустимы {expected}",
+    "string_too_short": "Поле не может быть пустым",
+    "string_too_long": "Слишком длинное значение",
+    "too_short": "Список не может быть пустым",
+    "too_long": "Слишком много элементов",
+    "timezone_aware": "Укажите время с часовым поясом (ISO 8601)",
+    "datetime_from_date_parsing": "Ожидается дата и время в формате ISO 8601",
+    "datetime_parsing": "Ожидается дата и время в формате ISO 8601",
+    "datetime_type": "Ожидается дата и время в формате ISO 8601",
+    "extra_forbidden": "Неизвестное поле",
+    "string_type": "Ожидается строка",
+    "list_type": "Ожидается список",
+    "int_parsing": "Ожидается целое число",
+    "greater_than_equal": "Слишком маленькое значение",
+    "less_than_equal": "Слишком большое значение",
+    "model_attributes_type": "Ожидается JSON-объект",
+    "dict_type": "Ожидается JSON-объект",
+}
+
+
+def _error_response(error: AutopostError) -> Response:
+    headers = {"Retry-After": str(error.retry_after)} if isinstance(error, RateLimited) else None
+    return Response(
+        status_code=error.status,
+        content_type=content_types.APPLICATION_JSON,
+        body=json.dumps(error.to_body(), ensure_ascii=False),
+        headers=headers,
+    )
+
+
+def _field_problem(problem: dict[str, Any]) -> dict[str, Any]:
+    kind = problem.get("type", "")
+    template = _FIELD_MESSAGES.get(kind, "Некорректное значение")
+    expected = (problem.get("ctx") or {}).get("expected", "")
+    location = [str(part) for part in problem.get("loc", ()) if part not in ("body",)]
+    return {"field": ".".join(location), "type": kind, "message": template.format(expected=expected)}
+
+
+def _limit_body_size(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response:
+    body = app.current_event.body or ""
+    size = len(body)
+    if app.current_event.is_base64_encoded:
+        try:
+            size = len(base64.b64decode(body, validate=True))
+        except (binascii.Error, ValueError) as exc:
+            raise InvalidRequest("Тело запроса повреждено") from exc
+    limit = get_settings().max_request_bytes
+    if size > limit:
+        raise PayloadTooLarge(details={"maxBytes": limit})
+    return next_middleware(app)
+
+
+def build_app() -> APIGatewayHttpResolver:
+    app = APIGatewayHttpResolver(enable_validation=True)
+    app.use(middlewares=[_limit_body_size])
+    app.include_router(clips.router)
+    app.include_router(publications.router)
+
+    @app.get("/openapi.json", include_in_schema=False)
+    def openapi() -> Response:
+        return Response(
+            status_code=200,
+            content_type=content_types.APPLICATION_JSON,
+            body=app.get_openapi_json_schema(title=API_TITLE, version=API_VERSION),
+        )
+
+    @app.exception_handler(AutopostError)
+    def handle_domain_error(error: AutopostError) -> Response:
+        if error.status >= 500:
+            logger.exception("request failed", extra={"code": error.code})
+        return _error_response(error)
+
+    @app.exception_handler(RequestValidationError)
+    def handle_validation_error(error: RequestValidationError) -> Response:
+        problems = error.errors()
+        if any(p.get("type") == "json_invalid" for p in problems):
+            return _error_response(
+                InvalidRequest("Тело запроса не является корректным JSON", code="MALFORMED_JSON")
+            )
+        return _error_response(InvalidRequest(details={"fields": [_field_problem(p) for p in problems]}))
+
+    @app.not_found
+    def handle_not_found(_: NotFoundError) -> Response:
+        return _error_response(RouteNotFound())
+
+    @app.exception_handler(Exception)
+    def handle_unexpected(error: Exception) -> Response:
+        logger.exception("unhandled error")
+        return _error_response(AutopostError())
+
+    return app

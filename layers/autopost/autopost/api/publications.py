@@ -1,0 +1,62 @@
+"""/clips/{clipId}/publications and /publications: publish, list, read, cancel, retry."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Query
+
+from autopost.api import context
+from autopost.api.schemas import PublicationList, PublicationOut, PublishBody
+from autopost.platforms import Platform
+from autopost.publishing import PublishDraft
+from autopost.statuses import PublicationStatus
+
+router = Router()
+
+
+@router.post("/clips/<clip_id>/publications", summary="Publish a clip now or at a set time")
+def publish(clip_id: str, body: PublishBody) -> tuple[PublicationList, int]:
+    caller = context.caller_of(router.current_event)
+    draft = PublishDraft(
+        platforms=body.platforms,
+        title=body.title,
+        description=body.description,
+        scheduled_at=body.scheduled_at,
+    )
+    created = context.publishing().publish(caller, clip_id, draft)
+    return PublicationList(items=[PublicationOut.of(p) for p in created]), 201
+
+
+@router.get("/publications", summary="The caller's publications, newest first")
+def list_publications(
+    clip_id: Annotated[str | None, Query(alias="clipId", max_length=128)] = None,
+    status: Annotated[PublicationStatus | None, Query()] = None,
+    platform: Annotated[Platform | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+) -> PublicationList:
+    caller = context.caller_of(router.current_event)
+    items, next_cursor = context.publishing().list(
+        caller, clip_id=clip_id, status=status, platform=platform, limit=limit, cursor=cursor
+    )
+    return PublicationList(items=[PublicationOut.of(p) for p in items], next_cursor=next_cursor)
+
+
+@router.get("/publications/<publication_id>", summary="One publication")
+def get_publication(publication_id: str) -> PublicationOut:
+    caller = context.caller_of(router.current_event)
+    return PublicationOut.of(context.publishing().get(caller, publication_id))
+
+
+@router.post("/publications/<publication_id>/cancel", summary="Cancel a scheduled publication")
+def cancel_publication(publication_id: str) -> PublicationOut:
+    caller = context.caller_of(router.current_event)
+    return PublicationOut.of(context.publishing().cancel(caller, publication_id))
+
+
+@router.post("/publications/<publication_id>/retry", summary="Publish a failed publication again")
+def retry_publication(publication_id: str) -> PublicationOut:
+    caller = context.caller_of(router.current_event)
+    return PublicationOut.of(context.publishing().retry(caller, publication_id))

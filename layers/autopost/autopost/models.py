@@ -1,0 +1,81 @@
+"""Domain objects: what the rest of the code works with (never PynamoDB records)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+from autopost.platforms import Platform
+from autopost.statuses import PublicationStatus
+
+
+class ClipStatus(StrEnum):
+    READY = "ready"
+    INVALID = "invalid"
+    DELETED = "deleted"
+
+
+class Clip(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    user_id: str
+    clip_id: str
+    key: str
+    status: ClipStatus
+    reason: str | None = None
+    size_bytes: int | None = None
+    content_type: str | None = None
+    duration_seconds: float | None = None
+    width: int | None = None
+    height: int | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+class Publication(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    publication_id: str
+    user_id: str
+    clip_id: str
+    clip_key: str
+    platform: Platform
+    status: PublicationStatus
+    title: str
+    description: str = ""
+    scheduled_at: datetime | None = None
+    created_at: datetime
+    updated_at: datetime
+    attempt: int = 0
+    execution_name: str
+    error_code: str | None = None
+    error_message: str | None = None
+    post_id: str | None = None
+    post_url: str | None = None
+
+
+class ConnectionStatus(StrEnum):
+    ACTIVE = "active"
+    # The platform refused the token and a refresh failed: the user must reconnect.
+    EXPIRED = "expired"
+
+
+class Connection(BaseModel):
+    """A user's link to one platform account. Tokens live only in storage, encrypted."""
+
+    model_config = ConfigDict(frozen=True)
+
+    user_id: str
+    platform: Platform
+    status: ConnectionStatus
+    account_id: str
+    account_name: str = ""
+    expires_at: datetime | None = None
+    connected_at: datetime
+    version: int = 1
+
+    @property
+    def is_active(self) -> bool:
+        return self.status is ConnectionStatus.ACTIVE

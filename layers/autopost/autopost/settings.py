@@ -1,0 +1,90 @@
+"""Settings read from the environment once per Lambda environment, validated by pydantic.
+
+Nothing here runs at import: `get_settings()` parses on first use, so a missing or malformed
+variable fails the first invocation with a message naming it, and tests can set the
+environment before anything reads it.
+"""
+
+from typing import Annotated
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import SettingsError as SourceError
+
+from autopost.platforms import DEFAULT_LIMITS, DEFAULT_PLANS, Platform, PlatformLimit
+from autopost.runtime import warm
+
+
+class SettingsError(RuntimeError):
+    """The environment does not describe a runnable configuration."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(frozen=True, extra="ignore")
+
+    aws_region: str = Field(default="eu-central-1", validation_alias="AWS_REGION")
+    # Set only locally (moto server); in AWS the SDK finds the endpoints itself.
+    aws_endpoint_url: str | None = Field(default=None, validation_alias="AWS_ENDPOINT_URL")
+
+    clips_table: str = Field(validation_alias="CLIPS_TABLE")
+    publications_table: str = Field(validation_alias="PUBLICATIONS_TABLE")
+    connections_table: str = Field(validation_alias="CONNECTIONS_TABLE")
+    control_table: str = Field(validation_alias="CONTROL_TABLE")
+    clips_bucket: str = Field(validation_alias="CLIPS_BUCKET")
+    publish_state_machine_arn: str = Field(default="", validation_alias="PUBLISH_STATE_MACHINE_ARN")
+
+    retry_delays_seconds: Annotated[tuple[int, int, int], NoDecode] = Field(
+        default=(300, 900, 3600), validation_alias="RETRY_DELAYS_SECONDS"
+    )
+    publish_rate_per_minute: int = Field(default=20, ge=1, validation_alias="PUBLISH_RATE_PER_MINUTE")
+    max_schedule_days: int = Field(default=365, ge=1, le=365, validation_alias="MAX_SCHEDULE_DAYS")
+    max_request_bytes: int = Field(default=64 * 1024, ge=1024, validation_alias="MAX_REQUEST_BYTES")
+    telegram_local_bot_api: bool = Field(default=False, validation_alias="TELEGRAM_LOCAL_BOT_API")
+    # JSON objects overriding the defaults in autopost.platforms, e.g. {"pro": ["vk"]}.
+    plans: dict[str, frozenset[Platform]] = Field(
+        default_factory=lambda: dict(DEFAULT_PLANS), validation_alias="PLANS"
+    )
+    platform_limits: dict[Platform, PlatformLimit] = Field(
+        default_factory=lambda: dict(DEFAULT_LIMITS), validation_alias="PLATFORM_LIMITS"
+    )
+    aws_timeout_seconds: float = Field(default=10.0, gt=0, validation_alias="AWS_TIMEOUT_SECONDS")
+    # Cognito puts custom claims under "custom:plan"; other OIDC providers may use "plan".
+    plan_claim: str = Field(default="plan", validation_alias="PLAN_CLAIM")
+    default_plan: str = Field(default="free", validation_alias="DEFAULT_PLAN")
+
+    @field_validator("retry_delays_seconds", mode="before")
+    @classmethod
+    def _parse_delays(cls, value: object) -> object:
+        if isinstance(value, str):
+            try:
+                return tuple(int(part) for part in value.split(","))
+            except ValueError as exc:
+                raise ValueError("expected three whole numbers of seconds, e.g. 300,900,3600") from exc
+        return value
+
+    @field_validator("platform_limits", mode="after")
+    @classmethod
+    def _complete_limits(cls, value: dict[Platform, PlatformLimit]) -> dict[Platform, PlatformLimit]:
+        return {**DEFAULT_LIMITS, **value}
+
+    def limit_for(self, platform: Platform) -> PlatformLimit:
+        limit = self.platform_limits[platform]
+        if platform is Platform.TELEGRAM and self.telegram_local_bot_api:
+            return limit.model_copy(update={"max_bytes": limit.local_server_max_bytes or limit.max_bytes})
+        return limit
+
+    def plan_platforms(self, plan: str) -> frozenset[Platform]:
+        return self.plans.get(plan, frozenset())
+
+
+@warm
+def get_settings() -> Settings:
+    try:
+        return Settings()  # type: ignore[call-arg]
+    except SourceError as exc:
+        raise SettingsError(f"invalid configuration: {exc}") from exc
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}" for err in exc.errors()
+        )
+        raise SettingsError(f"invalid configuration: {problems}") from exc

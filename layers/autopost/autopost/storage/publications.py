@@ -1,0 +1,269 @@
+"""Publications and the guard that keeps one active publication per clip and platform.
+
+The guard is a control item `active#{user}#{clip}#{platform}` naming the publication that
+last took the slot. Taking it is a transaction: the guard is written only if it is absent,
+or still names the holder we read *and* that holder is in a final status. So concurrent
+requests for the same clip and platform cannot both win, and a guard never needs releasing:
+a final publication gives up its slot by being final.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from pynamodb.exceptions import TransactWriteError, UpdateError
+from pynamodb.transactions import TransactWrite
+
+from autopost.clock import from_iso, to_iso, utcnow
+from autopost.errors import DuplicatePublication, PublicationNotFound, StatusConflict
+from autopost.models import Publication
+from autopost.platforms import Platform
+from autopost.settings import Settings
+from autopost.statuses import ACTIVE_STATUSES, PublicationStatus, ensure_transition
+from autopost.storage.cursor import decode_cursor, encode_cursor
+from autopost.storage.tables import records, transactions
+
+# Contention on a guard that turned final between our read and our write: read again.
+_GUARD_ATTEMPTS = 3
+_FINAL = [s.value for s in PublicationStatus if s not in ACTIVE_STATUSES]
+
+
+def guard_key(user_id: str, clip_id: str, platform: Platform | str) -> str:
+    return f"active#{user_id}#{clip_id}#{Platform(platform).value}"
+
+
+class PublicationRepository:
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        tables = records(settings)
+        self._record = tables.publication
+        self._control = tables.control
+
+    # -- reads --------------------------------------------------------------------------
+
+    def get(self, publication_id: str) -> Publication | None:
+        try:
+            return _to_publication(self._record.get(publication_id, consistent_read=True))
+        except self._record.DoesNotExist:
+            return None
+
+    def get_for_user(self, user_id: str, publication_id: str) -> Publication:
+        publication = self.get(publication_id)
+        if publication is None or publication.user_id != user_id:
+            raise PublicationNotFound(details={"publicationId": publication_id})
+        return publication
+
+    def list_for_user(
+        self,
+        user_id: str,
+        *,
+        clip_id: str | None = None,
+        status: PublicationStatus | None = None,
+        platform: Platform | None = None,
+        limit: int = 20,
+        cursor: str | None = None,
+    ) -> tuple[list[Publication], str | None]:
+        record = self._record
+        condition = None
+        for attribute, value in (
+            (record.clip_id, clip_id),
+            (record.status, status),
+            (record.platform, platform),
+        ):
+            if value is not None:
+                term = attribute == str(value)
+                condition = term if condition is None else condition & term
+        page = record.by_user.query(
+            user_id,
+            filter_condition=condition,
+            scan_index_forward=False,
+            limit=limit,
+            last_evaluated_key=decode_cursor(cursor, owner=user_id),
+        )
+        items = [_to_publication(item) for item in page]
+        next_key = page.last_evaluated_key if len(items) == limit else None
+        return items, encode_cursor(next_key, owner=user_id)
+
+    # -- writes -------------------------------------------------------------------------
+
+    def create(self, publications: Sequence[Publication]) -> None:
+        """Store all publications or none; DuplicatePublication names the busy platforms."""
+        for _ in range(_GUARD_ATTEMPTS):
+            holders = self._guard_holders(publications)
+            busy = [p.platform.value for p in publications if self._is_active(holders.get(_guard_of(p)))]
+            if busy:
+                raise DuplicatePublication(details={"platforms": busy})
+            try:
+                with TransactWrite(connection=transactions(self._settings)) as tx:
+                    for publication in publications:
+                        self._take_guard(tx, publication, holders.get(_guard_of(publication)))
+                        tx.save(
+                            self._to_record(publication),
+                            condition=self._record.publication_id.does_not_exist(),
+                        )
+                return
+            except TransactWriteError as exc:
+                if not _conditions_failed(exc):
+                    raise
+        raise DuplicatePublication(details={"platforms": [p.platform.value for p in publications]})
+
+    def retry(self, publication: Publication, execution_name: str) -> Publication:
+        """failed -> publishing for a manual retry, taking the clip/platform slot again."""
+        ensure_transition(publication.status, PublicationStatus.PUBLISHING)
+        record = self._record
+        for _ in range(_GUARD_ATTEMPTS):
+            holder = self._guard_holders([publication]).get(_guard_of(publication))
+            if holder and holder != publication.publication_id and self._is_active(holder):
+                raise DuplicatePublication(details={"platforms": [publication.platform.value]})
+            now = to_iso(utcnow())
+            try:
+                with TransactWrite(connection=transactions(self._settings)) as tx:
+                    self._take_guard(tx, publication, holder, holder_may_be_self=True)
+                    tx.update(
+                        record(publication.publication_id),
+                        actions=[
+                            record.status.set(PublicationStatus.PUBLISHING.value),
+                            record.attempt.set(publication.attempt + 1),
+                            record.execution_name.set(execution_name),
+                            record.updated_at.set(now),
+                            record.error_code.remove(),
+                            record.error_message.remove(),
+                        ],
+                        condition=(record.status == PublicationStatus.FAILED.value)
+                        & (record.attempt == publication.attempt),
+                    )
+                break
+            except TransactWriteError as exc:
+                if not _conditions_failed(exc):
+                    raise
+                current = self.get(publication.publication_id)
+                if current is None or current.status is not PublicationStatus.FAILED:
+                    raise StatusConflict(
+                        details={"status": current.status.value if current else None}
+                    ) from exc
+        else:
+            raise DuplicatePublication(details={"platforms": [publication.platform.value]})
+        return self.get_for_user(publication.user_id, publication.publication_id)
+
+    def transition(
+        self,
+        publication_id: str,
+        expected: PublicationStatus,
+        target: PublicationStatus,
+        **changes: Any,
+    ) -> Publication:
+        """Move one publication from `expected` to `target`, or raise StatusConflict."""
+        ensure_transition(expected, target)
+        record = self._record
+        actions = [record.status.set(target.value), record.updated_at.set(to_iso(utcnow()))]
+        for name, value in changes.items():
+            attribute = getattr(record, name)
+            actions.append(attribute.remove() if value is None else attribute.set(value))
+        item = record(publication_id)
+        try:
+            item.update(
+                actions=actions,
+                condition=record.publication_id.exists() & (record.status == expected.value),
+            )
+        except UpdateError as exc:
+            if exc.cause_response_code == "ConditionalCheckFailedException":
+                raise StatusConflict(
+                    details={"publicationId": publication_id, "expected": expected.value}
+                ) from exc
+            raise
+        return _to_publication(item)
+
+    def delete_unstarted(self, publications: Iterable[Publication]) -> None:
+        """Remove publications whose execution never started (the guard then names a
+        missing publication, which `_is_active` treats as free)."""
+        for publication in publications:
+            self._record(publication.publication_id).delete()
+
+    # -- guard helpers ------------------------------------------------------------------
+
+    def _guard_holders(self, publications: Iterable[Publication]) -> dict[str, str]:
+        keys = {_guard_of(p) for p in publications}
+        return {
+            item.pk: item.publication_id
+            for item in self._control.batch_get(list(keys), consistent_read=True)
+            if item.publication_id
+        }
+
+    def _is_active(self, publication_id: str | None) -> bool:
+        if publication_id is None:
+            return False
+        holder = self.get(publication_id)
+        return holder is not None and holder.status.is_active
+
+    def _take_guard(
+        self,
+        tx: TransactWrite,
+        publication: Publication,
+        holder: str | None,
+        *,
+        holder_may_be_self: bool = False,
+    ) -> None:
+        control, record = self._control, self._record
+        guard = control(_guard_of(publication), publication_id=publication.publication_id)
+        if holder is None:
+            tx.save(guard, condition=control.pk.does_not_exist())
+            return
+        tx.save(guard, condition=control.publication_id == holder)
+        if not (holder_may_be_self and holder == publication.publication_id):
+            # A holder that vanished (never started, removed) also frees the slot.
+            tx.condition_check(
+                record,
+                holder,
+                condition=record.publication_id.does_not_exist() | record.status.is_in(*_FINAL),
+            )
+
+    def _to_record(self, publication: Publication) -> Any:
+        return self._record(
+            publication.publication_id,
+            user_id=publication.user_id,
+            clip_id=publication.clip_id,
+            clip_key=publication.clip_key,
+            platform=publication.platform.value,
+            status=publication.status.value,
+            title=publication.title,
+            description=publication.description,
+            scheduled_at=to_iso(publication.scheduled_at) if publication.scheduled_at else None,
+            created_at=to_iso(publication.created_at),
+            updated_at=to_iso(publication.updated_at),
+            attempt=publication.attempt,
+            execution_name=publication.execution_name,
+        )
+
+
+def _guard_of(publication: Publication) -> str:
+    return guard_key(publication.user_id, publication.clip_id, publication.platform)
+
+
+def _conditions_failed(exc: TransactWriteError) -> bool:
+    reasons = exc.cancellation_reasons or []
+    return exc.cause_response_code == "TransactionCanceledException" and any(
+        reason is not None and reason.code == "ConditionalCheckFailed" for reason in reasons
+    )
+
+
+def _to_publication(record: Any) -> Publication:
+    return Publication(
+        publication_id=record.publication_id,
+        user_id=record.user_id,
+        clip_id=record.clip_id,
+        clip_key=record.clip_key,
+        platform=Platform(record.platform),
+        status=PublicationStatus(record.status),
+        title=record.title,
+        description=record.description or "",
+        scheduled_at=from_iso(record.scheduled_at) if record.scheduled_at else None,
+        created_at=from_iso(record.created_at),
+        updated_at=from_iso(record.updated_at),
+        attempt=int(record.attempt or 0),
+        execution_name=record.execution_name,
+        error_code=record.error_code,
+        error_message=record.error_message,
+        post_id=record.post_id,
+        post_url=record.post_url,
+    )

@@ -1,0 +1,181 @@
+"""PynamoDB record classes, built per table name at run time.
+
+PynamoDB reads `Meta.table_name` when a class is defined; defining records at import would
+freeze whatever the environment held then. `records(settings)` builds the classes for the
+configured tables once and caches them. The attribute, key, index and TTL names here must
+match template.yaml (tests/unit/test_template_tables.py compares them).
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+from pynamodb.attributes import (
+    MapAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+    VersionAttribute,
+)
+from pynamodb.connection import Connection
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from autopost.settings import Settings
+
+
+@dataclass(frozen=True)
+class Records:
+    clip: type[Model]
+    publication: type[Model]
+    connection: type[Model]
+    control: type[Model]
+
+
+def _meta(table_name: str, settings: _Where) -> type:
+    return type(
+        "Meta",
+        (),
+        {
+            "table_name": table_name,
+            "region": settings.aws_region,
+            "host": settings.aws_endpoint_url,
+            "connect_timeout_seconds": settings.aws_timeout_seconds,
+            "read_timeout_seconds": settings.aws_timeout_seconds,
+            "max_retry_attempts": 3,
+        },
+    )
+
+
+def _index_meta(name: str) -> type:
+    return type("Meta", (), {"index_name": name, "projection": AllProjection()})
+
+
+def _clip_record(settings: _Where) -> type[Model]:
+    class ClipRecord(Model):
+        Meta = _meta(settings.clips_table, settings)
+        user_id = UnicodeAttribute(hash_key=True)
+        clip_id = UnicodeAttribute(range_key=True)
+        key = UnicodeAttribute()
+        status = UnicodeAttribute()
+        reason = UnicodeAttribute(null=True)
+        size_bytes = NumberAttribute(null=True)
+        content_type = UnicodeAttribute(null=True)
+        duration_seconds = NumberAttribute(null=True)
+        width = NumberAttribute(null=True)
+        height = NumberAttribute(null=True)
+        # S3's per-key event order; a replayed or older event must not overwrite a newer one.
+        sequencer = UnicodeAttribute()
+        created_at = UnicodeAttribute()
+        updated_at = UnicodeAttribute()
+
+    return ClipRecord
+
+
+def _publication_record(settings: _Where) -> type[Model]:
+    class ByUserIndex(GlobalSecondaryIndex):
+        Meta = _index_meta("by_user")
+        user_id = UnicodeAttribute(hash_key=True)
+        created_at = UnicodeAttribute(range_key=True)
+
+    class PublicationRecord(Model):
+        Meta = _meta(settings.publications_table, settings)
+        publication_id = UnicodeAttribute(hash_key=True)
+        user_id = UnicodeAttribute()
+        clip_id = UnicodeAttribute()
+        clip_key = UnicodeAttribute()
+        platform = UnicodeAttribute()
+        status = UnicodeAttribute()
+        title = UnicodeAttribute()
+        description = UnicodeAttribute(default="")
+        scheduled_at = UnicodeAttribute(null=True)
+        created_at = UnicodeAttribute()
+        updated_at = UnicodeAttribute()
+        attempt = NumberAttribute(default=0)
+        execution_name = UnicodeAttribute()
+        error_code = UnicodeAttribute(null=True)
+        error_message = UnicodeAttribute(null=True)
+        post_id = UnicodeAttribute(null=True)
+        post_url = UnicodeAttribute(null=True)
+        by_user = ByUserIndex()
+
+    return PublicationRecord
+
+
+def _connection_record(settings: _Where) -> type[Model]:
+    class ConnectionRecord(Model):
+        Meta = _meta(settings.connections_table, settings)
+        user_id = UnicodeAttribute(hash_key=True)
+        platform = UnicodeAttribute(range_key=True)
+        status = UnicodeAttribute()
+        account_id = UnicodeAttribute()
+        account_name = UnicodeAttribute(default="")
+        expires_at = UnicodeAttribute(null=True)
+        connected_at = UnicodeAttribute()
+        # Ciphertexts only (autopost.crypto); never plain tokens.
+        tokens = MapAttribute(null=True)
+        version = VersionAttribute()
+
+    return ConnectionRecord
+
+
+def _control_record(settings: _Where) -> type[Model]:
+    class ControlRecord(Model):
+        """Small bookkeeping items: active-publication guards and rate-limit windows."""
+
+        Meta = _meta(settings.control_table, settings)
+        pk = UnicodeAttribute(hash_key=True)
+        publication_id = UnicodeAttribute(null=True)
+        hits = NumberAttribute(null=True)
+        expires_at = TTLAttribute(null=True)
+
+    return ControlRecord
+
+
+@dataclass(frozen=True)
+class _Where:
+    """The hashable part of the settings that decides which tables the records talk to."""
+
+    clips_table: str
+    publications_table: str
+    connections_table: str
+    control_table: str
+    aws_region: str
+    aws_endpoint_url: str | None
+    aws_timeout_seconds: float
+
+
+def records(settings: Settings) -> Records:
+    return _records(
+        _Where(
+            settings.clips_table,
+            settings.publications_table,
+            settings.connections_table,
+            settings.control_table,
+            settings.aws_region,
+            settings.aws_endpoint_url,
+            settings.aws_timeout_seconds,
+        )
+    )
+
+
+@functools.cache
+def _records(where: _Where) -> Records:
+    return Records(
+        clip=_clip_record(where),
+        publication=_publication_record(where),
+        connection=_connection_record(where),
+        control=_control_record(where),
+    )
+
+
+def transactions(settings: Settings) -> Connection:
+    """The low-level connection PynamoDB transactions need, with the same timeouts as records."""
+    return Connection(
+        region=settings.aws_region,
+        host=settings.aws_endpoint_url,
+        read_timeout_seconds=settings.aws_timeout_seconds,
+        connect_timeout_seconds=settings.aws_timeout_seconds,
+        max_retry_attempts=3,
+    )

@@ -1,0 +1,124 @@
+"""A moto account with template.yaml's resources, and the handlers wired to it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from autopost import runtime
+from autopost.models import Connection, ConnectionStatus
+from autopost.platforms import Platform
+from autopost.settings import get_settings
+from autopost.storage.connections import ConnectionRepository
+from devstack.provision import Stack, provision
+from functions.api import handler as api_handler
+from functions.clip_validator import handler as validator_handler
+from tests.conftest import REGION
+from tests.support.http_events import http_event
+from tests.support.lambda_context import LambdaContext
+from tests.support.queues import drain
+from tests.support.videos import make_video
+
+
+@dataclass
+class Response:
+    status: int
+    headers: dict[str, str]
+    body: Any
+
+
+@dataclass
+class Harness:
+    stack: Stack
+
+    @property
+    def s3(self) -> Any:
+        return boto3.client("s3", region_name=REGION)
+
+    @property
+    def sqs(self) -> Any:
+        return boto3.client("sqs", region_name=REGION)
+
+    @property
+    def sfn(self) -> Any:
+        return boto3.client("stepfunctions", region_name=REGION)
+
+    @property
+    def bucket(self) -> str:
+        return self.stack.ref("ClipsBucket")
+
+    def api(self, method: str, path: str, **kwargs: Any) -> Response:
+        raw = api_handler.lambda_handler(http_event(method, path, **kwargs), LambdaContext())
+        body = raw.get("body")
+        try:
+            parsed = json.loads(body) if body else None
+        except json.JSONDecodeError:
+            parsed = body
+        return Response(status=raw["statusCode"], headers=raw.get("headers") or {}, body=parsed)
+
+    def upload(self, user: str, clip_id: str, data: bytes, extension: str = "mp4") -> str:
+        key = f"clips/{user}/{clip_id}.{extension}"
+        self.s3.put_object(Bucket=self.bucket, Key=key, Body=data)
+        return key
+
+    def validate_uploads(self) -> list[dict[str, Any]]:
+        """Run the clip validator on what S3 has sent to the clip-events queue."""
+        return drain(
+            self.sqs,
+            self.stack.ref("ClipEventsQueue"),
+            self.stack.attribute("ClipEventsQueue", "Arn"),
+            validator_handler.lambda_handler,
+        )
+
+    def ready_clip(self, user: str = "user-1", clip_id: str = "clip-1", container: str = "mp4") -> str:
+        self.upload(user, clip_id, make_video(container), extension=container)
+        self.validate_uploads()
+        return clip_id
+
+    def connect(
+        self, user: str, *platforms: Platform, status: ConnectionStatus = ConnectionStatus.ACTIVE
+    ) -> None:
+        repository = ConnectionRepository(get_settings())
+        for platform in platforms:
+            repository.put(
+                Connection(
+                    user_id=user,
+                    platform=platform,
+                    status=status,
+                    account_id=f"{platform.value}-account",
+                    account_name="Канал",
+                    connected_at=datetime.now(UTC),
+                )
+            )
+
+    def executions(self) -> list[dict[str, Any]]:
+        return self.sfn.list_executions(stateMachineArn=self.stack.ref("PublishStateMachine"))["executions"]
+
+
+def _environment(stack: Stack) -> dict[str, str]:
+    merged: dict[str, str] = {}
+    for spec in stack.functions.values():
+        merged.update(spec.environment)
+    return merged
+
+
+@pytest.fixture
+def harness(monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
+    with mock_aws():
+        stack = provision(
+            stack_name="test",
+            region=REGION,
+            parameters={"JwtIssuer": "https://issuer.local", "JwtAudience": "autopost"},
+        )
+        for name, value in _environment(stack).items():
+            monkeypatch.setenv(name, value)
+        runtime.reset()
+        yield Harness(stack)
+    runtime.reset()
