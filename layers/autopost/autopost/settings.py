@@ -5,6 +5,7 @@ variable fails the first invocation with a message naming it, and tests can set 
 environment before anything reads it.
 """
 
+import re
 from typing import Annotated
 
 from pydantic import Field, ValidationError, field_validator
@@ -82,7 +83,10 @@ def get_settings() -> Settings:
     try:
         return Settings()  # type: ignore[call-arg]
     except SourceError as exc:
-        raise SettingsError(f"invalid configuration: {exc}") from exc
+        # pydantic-settings names the field; the operator knows the variable.
+        field = re.search(r'field "(\w+)"', str(exc))
+        variable = Settings.model_fields[field.group(1)].validation_alias if field else "settings"
+        raise SettingsError(f"invalid configuration: {variable}: not valid JSON") from exc
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}" for err in exc.errors()

@@ -9,7 +9,6 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
 from autopost.api import clips, publications
@@ -66,28 +65,39 @@ def _field_problem(problem: dict[str, Any]) -> dict[str, Any]:
     return {"field": ".".join(location), "type": kind, "message": template.format(expected=expected)}
 
 
-def _limit_body_size(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response:
-    body = app.current_event.body or ""
-    size = len(body)
-    if app.current_event.is_base64_encoded:
-        try:
-            size = len(base64.b64decode(body, validate=True))
-        except (binascii.Error, ValueError) as exc:
-            raise InvalidRequest("Тело запроса повреждено") from exc
-    limit = get_settings().max_request_bytes
-    if size > limit:
-        raise PayloadTooLarge(details={"maxBytes": limit})
-    return next_middleware(app)
+def _body_size(event: dict[str, Any]) -> int:
+    body = event.get("body") or ""
+    if not event.get("isBase64Encoded"):
+        return len(body.encode())
+    try:
+        return len(base64.b64decode(body, validate=True))
+    except (binascii.Error, ValueError):
+        return len(body)
+
+
+class AutopostResolver(APIGatewayHttpResolver):
+    """Refuses oversized bodies before anything parses them (powertools validates first)."""
+
+    def resolve(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        limit = get_settings().max_request_bytes
+        if _body_size(event) > limit:
+            error = PayloadTooLarge(details={"maxBytes": limit})
+            return {
+                "statusCode": error.status,
+                "headers": {"Content-Type": content_types.APPLICATION_JSON},
+                "body": json.dumps(error.to_body(), ensure_ascii=False),
+                "isBase64Encoded": False,
+            }
+        return super().resolve(event, context)
 
 
 def build_app() -> APIGatewayHttpResolver:
-    app = APIGatewayHttpResolver(enable_validation=True)
-    app.use(middlewares=[_limit_body_size])
+    app = AutopostResolver(enable_validation=True)
     app.include_router(clips.router)
     app.include_router(publications.router)
 
     @app.get("/openapi.json", include_in_schema=False)
-    def openapi() -> Response:
+    def openapi():
         return Response(
             status_code=200,
             content_type=content_types.APPLICATION_JSON,

@@ -1,0 +1,30 @@
+"""Error names a publish worker reports to the state machine with SendTaskFailure.
+
+statemachines/publish.asl.json catches exactly these (a test compares them); the Cause
+sent with each is the Russian message shown to the user, except for RateLimited, whose
+Cause is JSON `{"retryAfter": seconds}` that the state machine waits for.
+"""
+
+from enum import StrEnum
+
+
+class TaskError(StrEnum):
+    # Retried after 5, 15 and 60 minutes, then the publication fails.
+    PLATFORM_UNAVAILABLE = "PlatformUnavailable"
+    # Waited out (the platform's retry-after) without counting as a failure.
+    RATE_LIMITED = "RateLimited"
+    # A resumable upload ran out of time in this attempt: continue at once, not a failure.
+    UPLOAD_INCOMPLETE = "UploadIncomplete"
+    # Nothing left to publish (removed, or already final): the execution ends quietly.
+    PUBLICATION_GONE = "PublicationGone"
+    # Final at once, no retry.
+    TOKEN_EXPIRED = "TokenExpired"  # noqa: S105 (an error name)
+    CLIP_MISSING = "ClipMissing"
+    REJECTED = "Rejected"
+    CONNECTION_MISSING = "ConnectionMissing"
+
+
+RETRIED = frozenset({TaskError.PLATFORM_UNAVAILABLE})
+FINAL = frozenset(
+    {TaskError.TOKEN_EXPIRED, TaskError.CLIP_MISSING, TaskError.REJECTED, TaskError.CONNECTION_MISSING}
+)

@@ -1,0 +1,91 @@
+"""Bad input gets a 4xx with a machine code and a Russian message, never a 500."""
+
+import json
+
+import pytest
+from autopost.platforms import Platform
+
+
+@pytest.fixture
+def ready(harness):
+    harness.ready_clip()
+    harness.connect("user-1", *Platform)
+    return harness
+
+
+def assert_error(response, status, code):
+    assert response.status == status, response.body
+    error = response.body["error"]
+    assert error["code"] == code
+    assert any("а" <= ch <= "я" for ch in error["message"].lower()), error["message"]
+    return error
+
+
+@pytest.mark.parametrize("raw", ["{", "not json", '{"platforms": ["vk"], "title": "x",}', "\x00"])
+def test_malformed_json(ready, raw):
+    assert_error(ready.api("POST", "/clips/clip-1/publications", raw_body=raw), 422, "MALFORMED_JSON")
+
+
+@pytest.mark.parametrize(
+    ("payload", "field", "kind"),
+    [
+        ({"platforms": ["myspace"], "title": "x"}, "platforms.0", "enum"),
+        ({"platforms": "vk", "title": "x"}, "platforms", "list_type"),
+        ({"platforms": [], "title": "x"}, "platforms", "too_short"),
+        ({"platforms": ["vk", "vk"], "title": "x"}, "platforms", "value_error"),
+        ({"platforms": ["vk"]}, "title", "missing"),
+        ({"platforms": ["vk"], "title": "   "}, "title", "string_too_short"),
+        ({"platforms": ["vk"], "title": 42}, "title", "string_type"),
+        ({"platforms": ["vk"], "title": "x" * 201}, "title", "string_too_long"),
+        ({"platforms": ["vk"], "title": "x", "owner": "admin"}, "owner", "extra_forbidden"),
+        ([1, 2, 3], "", "model_attributes_type"),
+    ],
+)
+def test_wrong_shapes_name_the_field(ready, payload, field, kind):
+    error = assert_error(
+        ready.api("POST", "/clips/clip-1/publications", body=payload), 422, "VALIDATION_ERROR"
+    )
+    problems = {(p["field"], p["type"]) for p in error["details"]["fields"]}
+    assert (field, kind) in problems
+    assert all(p["message"] for p in error["details"]["fields"])
+
+
+def test_unknown_platform_lists_the_allowed_ones(ready):
+    error = assert_error(
+        ready.api("POST", "/clips/clip-1/publications", body={"platforms": ["tiktok"], "title": "x"}),
+        422,
+        "VALIDATION_ERROR",
+    )
+    (problem,) = error["details"]["fields"]
+    for name in ("vk", "rutube", "telegram", "dzen"):
+        assert name in problem["message"]
+
+
+def test_a_huge_body_is_413(ready):
+    payload = {"platforms": ["vk"], "title": "x", "description": "я" * 100_000}
+    error = assert_error(
+        ready.api("POST", "/clips/clip-1/publications", body=payload), 413, "PAYLOAD_TOO_LARGE"
+    )
+    assert error["details"] == {"maxBytes": 65536}
+
+
+def test_a_base64_body_is_read(ready):
+    response = ready.api(
+        "POST", "/clips/clip-1/publications", body={"platforms": ["vk"], "title": "x"}, base64_body=True
+    )
+    assert response.status == 201
+
+
+def test_no_claims_is_401(ready):
+    assert_error(ready.api("GET", "/publications", user=None), 401, "UNAUTHORIZED")
+
+
+def test_unknown_route_is_404(ready):
+    assert_error(ready.api("GET", "/nothing-here"), 404, "ROUTE_NOT_FOUND")
+
+
+def test_error_bodies_have_one_shape(ready):
+    response = ready.api("GET", "/publications/none")
+    assert set(response.body) == {"error"}
+    assert set(response.body["error"]) == {"code", "message", "details"}
+    assert json.loads(json.dumps(response.body)) == response.body

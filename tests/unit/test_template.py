@@ -1,0 +1,104 @@
+"""template.yaml and the code agree: tables vs PynamoDB records, state machine errors,
+pinned dependencies."""
+
+import json
+import re
+import tomllib
+
+import pytest
+from autopost.settings import Settings
+from autopost.storage.tables import records
+from autopost.task_errors import TaskError
+from pynamodb.attributes import TTLAttribute
+
+from devstack.template import ROOT, load_template
+
+TABLES = {
+    "ClipsTable": "clip",
+    "PublicationsTable": "publication",
+    "ConnectionsTable": "connection",
+    "ControlTable": "control",
+}
+
+
+@pytest.fixture(scope="module")
+def template():
+    return load_template()
+
+
+@pytest.fixture(scope="module")
+def record_classes():
+    return records(
+        Settings(
+            CLIPS_TABLE="c",
+            PUBLICATIONS_TABLE="p",
+            CONNECTIONS_TABLE="n",
+            CONTROL_TABLE="x",
+            CLIPS_BUCKET="b",
+        )
+    )
+
+
+def _keys(schema):
+    return {entry["KeyType"]: entry["AttributeName"] for entry in schema}
+
+
+@pytest.mark.parametrize(("logical_id", "record_name"), TABLES.items())
+def test_keys_indexes_and_ttl_match(template, record_classes, logical_id, record_name):
+    table = template["Resources"][logical_id]["Properties"]
+    record = getattr(record_classes, record_name)
+    attributes = record.get_attributes()
+
+    hash_key = record._hash_key_attribute().attr_name
+    range_attr = record._range_key_attribute()
+    expected = {"HASH": hash_key} | ({"RANGE": range_attr.attr_name} if range_attr else {})
+    assert _keys(table["KeySchema"]) == expected
+
+    template_indexes = {
+        index["IndexName"]: _keys(index["KeySchema"]) for index in table.get("GlobalSecondaryIndexes", [])
+    }
+    model_indexes = {}
+    for index in record._indexes.values():
+        keys = {"HASH": None}
+        for name, attribute in index.Meta.attributes.items():
+            keys["HASH" if attribute.is_hash_key else "RANGE"] = name
+        model_indexes[index.Meta.index_name] = keys
+    assert template_indexes == model_indexes
+
+    defined = {d["AttributeName"]: d["AttributeType"] for d in table["AttributeDefinitions"]}
+    for name, kind in defined.items():
+        assert attributes[name].attr_type == kind, name
+
+    ttl_attributes = [name for name, a in attributes.items() if isinstance(a, TTLAttribute)]
+    ttl = table.get("TimeToLiveSpecification")
+    assert ttl_attributes == ([ttl["AttributeName"]] if ttl else [])
+
+
+def test_the_state_machine_catches_exactly_the_worker_errors(template):
+    definition = (ROOT / "statemachines/publish.asl.json").read_text()
+    parsed = json.loads(re.sub(r"\$\{[A-Za-z]+TaskTimeoutSeconds\}", "1", definition))
+    caught = set()
+    for state in parsed["States"].values():
+        for catcher in state.get("Catch", []):
+            caught.update(catcher["ErrorEquals"])
+    ours = {name for name in caught if not name.startswith(("States.", "DynamoDB."))}
+    assert ours == {error.value for error in TaskError}
+    assert caught - ours <= {"States.ALL", "States.Timeout", "DynamoDB.ConditionalCheckFailedException"}
+
+
+def test_every_placeholder_in_the_definition_has_a_substitution(template):
+    definition = (ROOT / "statemachines/publish.asl.json").read_text()
+    placeholders = set(re.findall(r"\$\{([A-Za-z0-9_]+)\}", definition))
+    substitutions = template["Resources"]["PublishStateMachine"]["Properties"]["DefinitionSubstitutions"]
+    assert placeholders == set(substitutions)
+
+
+def test_the_layer_pins_the_same_runtime_dependencies_as_the_project():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    layer = [
+        line.strip()
+        for line in (ROOT / "layers/autopost/requirements.txt").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert sorted(layer) == sorted(project)
+    assert all("==" in requirement for requirement in project)
