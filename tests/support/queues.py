@@ -37,7 +37,10 @@ def drain(sqs: Any, queue_url: str, queue_arn: str, handler: Any) -> list[dict[s
     """Deliver every waiting message once; returns the handlers' batch responses."""
     responses = []
     while (event := receive_event(sqs, queue_url, queue_arn)) is not None:
-        response = handler(event, LambdaContext())
+        try:
+            response = handler(event, LambdaContext())
+        except Exception:  # noqa: BLE001 - an invocation error fails the whole batch, as in Lambda
+            response = {"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in event["Records"]]}
         failed = {item["itemIdentifier"] for item in response.get("batchItemFailures", [])}
         for record in event["Records"]:
             if record["messageId"] not in failed:

@@ -1,0 +1,42 @@
+# autopost: every task a developer or CI runs. The virtualenv is built from pyproject.toml's pins.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+
+.PHONY: setup test test-unit test-integration lint format openapi clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip==25.3
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@rm -f $(VENV)/.installed-* && touch $@
+
+setup: $(STAMP)
+
+## The whole suite: unit, integration (moto) and the lint checks CI runs.
+test: setup lint
+	$(PY) -m pytest -n 2 --dist loadfile
+
+test-unit: setup
+	$(PY) -m pytest tests/unit
+
+test-integration: setup
+	$(PY) -m pytest -n 2 --dist loadfile tests/integration
+
+lint: setup
+	$(VENV)/bin/ruff check --output-format concise .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/cfn-lint template.yaml
+
+format: setup
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+## Regenerate docs/openapi.json from the API's routes (a test fails while it is stale).
+openapi: setup
+	$(PY) -m autopost.api.openapi > docs/openapi.json
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .aws-sam

@@ -1,0 +1,66 @@
+"""Every sample event under events/ goes through the handler of its trigger."""
+
+import json
+
+import pytest
+
+from autopost.platforms import Platform
+from devstack.template import ROOT
+from functions.api import handler as api_handler
+from functions.clip_validator import handler as validator_handler
+from tests.support.lambda_context import LambdaContext
+from tests.support.videos import make_video
+
+EVENTS = ROOT / "events"
+HANDLERS = {"api_": api_handler, "clip_events_": validator_handler}
+USER = "0f4b9c3e-1111-4a5b-9c8d-123456789abc"
+
+
+def load(name):
+    return json.loads((EVENTS / name).read_text())
+
+
+def test_every_sample_event_has_a_handler():
+    for path in EVENTS.glob("*.json"):
+        assert any(path.name.startswith(prefix) for prefix in HANDLERS), path.name
+
+
+def with_bucket(event, bucket):
+    for record in event["Records"]:
+        body = json.loads(record["body"])
+        for s3_record in body["Records"]:
+            s3_record["s3"]["bucket"]["name"] = bucket
+        record["body"] = json.dumps(body)
+    return event
+
+
+def test_clip_events_created_then_removed(harness):
+    harness.s3.put_object(Bucket=harness.bucket, Key=f"clips/{USER}/clip-1.mp4", Body=make_video("mp4"))
+    created = validator_handler.lambda_handler(
+        with_bucket(load("clip_events_object_created.json"), harness.bucket), LambdaContext()
+    )
+    assert created == {"batchItemFailures": []}
+    assert harness.api("GET", "/clips/clip-1", user=USER).body["status"] == "ready"
+
+    removed = validator_handler.lambda_handler(
+        with_bucket(load("clip_events_object_removed.json"), harness.bucket), LambdaContext()
+    )
+    assert removed == {"batchItemFailures": []}
+    assert harness.api("GET", "/clips/clip-1", user=USER).body["status"] == "deleted"
+
+
+@pytest.fixture
+def users_clip(harness):
+    harness.ready_clip(user=USER, clip_id="clip-1")
+    harness.connect(USER, Platform.VK, Platform.TELEGRAM)
+    return harness
+
+
+def test_api_publish_then_list(users_clip):
+    published = api_handler.lambda_handler(load("api_publish.json"), LambdaContext())
+    assert published["statusCode"] == 201
+    assert {p["platform"] for p in json.loads(published["body"])["items"]} == {"vk", "telegram"}
+
+    listed = api_handler.lambda_handler(load("api_list_publications.json"), LambdaContext())
+    assert listed["statusCode"] == 200
+    assert json.loads(listed["body"])["items"] == []  # none is published yet
