@@ -1,9 +1,10 @@
 """API Gateway HTTP API -> the autopost resolver."""
 
-from autopost.api.app import build_app
-from autopost.observability import logger, metrics, tracer
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from autopost.api.app import build_app
+from autopost.observability import logger, metrics, tracer
 
 app = build_app()
 

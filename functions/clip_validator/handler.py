@@ -1,9 +1,5 @@
 """S3 object events, delivered through the clip-events queue -> clip records."""
 
-from autopost.clip_events import ClipEventHandler
-from autopost.observability import logger, metrics, tracer
-from autopost.runtime import warm
-from autopost.settings import get_settings
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
     EventType,
@@ -11,6 +7,11 @@ from aws_lambda_powertools.utilities.batch import (
 )
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from autopost.clip_events import ClipEventHandler
+from autopost.observability import logger, metrics, tracer
+from autopost.runtime import warm
+from autopost.settings import get_settings
 
 processor = BatchProcessor(event_type=EventType.SQS)
 

@@ -10,13 +10,13 @@ from typing import Any
 
 import boto3
 import pytest
+from moto import mock_aws
+
 from autopost import runtime
 from autopost.models import Connection, ConnectionStatus
 from autopost.platforms import Platform
 from autopost.settings import get_settings
 from autopost.storage.connections import ConnectionRepository
-from moto import mock_aws
-
 from devstack.provision import Stack, provision
 from functions.api import handler as api_handler
 from functions.clip_validator import handler as validator_handler

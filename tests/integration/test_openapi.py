@@ -1,7 +1,6 @@
 import json
 
 from autopost.api.openapi import document
-
 from devstack.template import ROOT, load_template
 
 

@@ -4,6 +4,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
 from autopost import runtime
 from autopost.platforms import Platform
 from autopost.settings import get_settings

@@ -4,6 +4,7 @@ import json
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+
 from autopost import runtime
 from autopost.models import Clip, ClipStatus, ConnectionStatus
 from autopost.platforms import MB, Platform

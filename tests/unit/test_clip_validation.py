@@ -2,6 +2,7 @@ import io
 from datetime import UTC, datetime
 
 import pytest
+
 from autopost.clip_validation import (
     ClipKey,
     UnusableKey,
@@ -11,7 +12,6 @@ from autopost.clip_validation import (
     read_video_info,
 )
 from autopost.models import ClipStatus
-
 from tests.support.videos import make_video
 
 AT = datetime(2026, 11, 29, tzinfo=UTC)

@@ -1,4 +1,5 @@
 import pytest
+
 from autopost.errors import InvalidRequest
 from autopost.storage.cursor import decode_cursor, encode_cursor
 

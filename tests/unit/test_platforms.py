@@ -1,4 +1,5 @@
 import pytest
+
 from autopost.platforms import MB, Platform, format_duration, format_size
 from autopost.settings import Settings
 

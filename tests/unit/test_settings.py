@@ -1,7 +1,7 @@
 import pytest
+
 from autopost import runtime
 from autopost.settings import SettingsError, get_settings
-
 from tests.unit.test_platforms import REQUIRED
 
 

@@ -1,6 +1,7 @@
 import itertools
 
 import pytest
+
 from autopost.errors import InvalidTransition
 from autopost.statuses import ALLOWED_TRANSITIONS, PublicationStatus, ensure_transition
 

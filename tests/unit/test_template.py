@@ -6,11 +6,11 @@ import re
 import tomllib
 
 import pytest
+from pynamodb.attributes import TTLAttribute
+
 from autopost.settings import Settings
 from autopost.storage.tables import records
 from autopost.task_errors import TaskError
-from pynamodb.attributes import TTLAttribute
-
 from devstack.template import ROOT, load_template
 
 TABLES = {
