@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -109,16 +110,40 @@ def _environment(stack: Stack) -> dict[str, str]:
     return merged
 
 
-@pytest.fixture
-def harness(monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
-    with mock_aws():
+# Short task timeouts for the very same ASL file, so a silent worker times out in seconds.
+FAST_TIMEOUTS = {f"{name}TaskTimeoutSeconds": 4 for name in ("Vk", "Rutube", "Telegram", "Dzen")}
+
+
+@contextmanager
+def running_stack(monkeypatch: pytest.MonkeyPatch, *, execute: bool) -> Iterator[Harness]:
+    config = {"stepfunctions": {"execute_state_machine": execute}}
+    with mock_aws(config=config):  # type: ignore[arg-type]
         stack = provision(
             stack_name="test",
             region=REGION,
-            parameters={"JwtIssuer": "https://issuer.local", "JwtAudience": "autopost"},
+            parameters={
+                "JwtIssuer": "https://issuer.local",
+                "JwtAudience": "autopost",
+                "RetryDelaysSeconds": "1,1,1",
+            },
+            definition_overrides=FAST_TIMEOUTS if execute else None,
         )
         for name, value in _environment(stack).items():
             monkeypatch.setenv(name, value)
         runtime.reset()
         yield Harness(stack)
     runtime.reset()
+
+
+@pytest.fixture
+def harness(monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
+    """Step Functions records executions but does not run them."""
+    with running_stack(monkeypatch, execute=False) as stack:
+        yield stack
+
+
+@pytest.fixture
+def executing(monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
+    """moto runs the state machine: waits are real, so delays are seconds."""
+    with running_stack(monkeypatch, execute=True) as stack:
+        yield stack

@@ -63,7 +63,7 @@ def test_publish_now_creates_one_publication_and_one_execution_per_platform(read
         assert payload == {
             "publicationId": publication["id"],
             "platform": publication["platform"],
-            "retryDelays": [300, 900, 3600],
+            "retryDelays": [1, 1, 1],  # the RetryDelaysSeconds parameter of the test stack
         }
     assert sorted(p["id"] for p in publications_of(ready)) == sorted(p["id"] for p in items)
 

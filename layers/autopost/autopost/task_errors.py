@@ -1,8 +1,9 @@
 """Error names a publish worker reports to the state machine with SendTaskFailure.
 
-statemachines/publish.asl.json catches exactly these (a test compares them); the Cause
-sent with each is the Russian message shown to the user, except for RateLimited, whose
-Cause is JSON `{"retryAfter": seconds}` that the state machine waits for.
+statemachines/publish.asl.json catches exactly these (a test compares them). Before it
+fails a task, the worker records the error's Russian message on the publication: that
+record, not the Cause, is what the user sees (the Cause carries a copy). Rate limits never
+reach the state machine: the worker waits them out by delaying its queue message.
 """
 
 from enum import StrEnum
@@ -11,8 +12,6 @@ from enum import StrEnum
 class TaskError(StrEnum):
     # Retried after 5, 15 and 60 minutes, then the publication fails.
     PLATFORM_UNAVAILABLE = "PlatformUnavailable"
-    # Waited out (the platform's retry-after) without counting as a failure.
-    RATE_LIMITED = "RateLimited"
     # A resumable upload ran out of time in this attempt: continue at once, not a failure.
     UPLOAD_INCOMPLETE = "UploadIncomplete"
     # Nothing left to publish (removed, or already final): the execution ends quietly.

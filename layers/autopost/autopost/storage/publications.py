@@ -174,6 +174,24 @@ class PublicationRepository:
             raise
         return _to_publication(item)
 
+    def record_attempt_error(self, publication_id: str, code: str, message: str) -> None:
+        """The last attempt's error, in the user's words, while the publication is still
+        `publishing`: shown during retries, and kept when the state machine fails it."""
+        record = self._record
+        try:
+            record(publication_id).update(
+                actions=[
+                    record.error_code.set(code),
+                    record.error_message.set(message),
+                    record.updated_at.set(to_iso(utcnow())),
+                ],
+                condition=record.status == PublicationStatus.PUBLISHING.value,
+            )
+        except UpdateError as exc:
+            if exc.cause_response_code == "ConditionalCheckFailedException":
+                raise StatusConflict(details={"publicationId": publication_id}) from exc
+            raise
+
     def delete_unstarted(self, publications: Iterable[Publication]) -> None:
         """Remove publications whose execution never started (the guard then names a
         missing publication, which `_is_active` treats as free)."""

@@ -1,0 +1,180 @@
+"""statemachines/publish.asl.json, executed by moto. The test answers the upload task the
+way a worker does (the queue message carries the task token), so every path of the
+definition is driven; the worker's own tests drive it with the real worker."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from autopost.platforms import Platform
+from autopost.settings import get_settings
+from autopost.statuses import PublicationStatus
+from autopost.storage.publications import PublicationRepository
+from autopost.task_errors import TaskError
+
+
+@pytest.fixture
+def ready(executing):
+    executing.ready_clip()
+    executing.connect("user-1", *Platform)
+    return executing
+
+
+def publish(harness, platform="vk", **extra):
+    response = harness.api(
+        "POST", "/clips/clip-1/publications", body={"platforms": [platform], "title": "Клип", **extra}
+    )
+    assert response.status == 201, response.body
+    return response.body["items"][0]
+
+
+def next_task(harness, platform="vk", timeout=15.0):
+    """The next upload message on the platform's queue: (body, delete)."""
+    queue = harness.stack.ref(f"{platform.capitalize()}UploadQueue")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        messages = harness.sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=1, WaitTimeSeconds=1).get(
+            "Messages", []
+        )
+        if messages:
+            harness.sqs.delete_message(QueueUrl=queue, ReceiptHandle=messages[0]["ReceiptHandle"])
+            return json.loads(messages[0]["Body"])
+    raise AssertionError(f"no upload task on the {platform} queue within {timeout}s")
+
+
+def finished(harness, publication_id, timeout=30.0):
+    arn = next(e["executionArn"] for e in harness.executions() if e["name"] == publication_id)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        described = harness.sfn.describe_execution(executionArn=arn)
+        if described["status"] != "RUNNING":
+            return described, harness.sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+        time.sleep(0.2)
+    raise AssertionError("execution still running")
+
+
+def status_of(harness, publication_id):
+    return harness.api("GET", f"/publications/{publication_id}").body
+
+
+def fail_task(harness, task, error, message):
+    """What the worker does on a failed attempt: record the message, then fail the task."""
+    PublicationRepository(get_settings()).record_attempt_error(task["publicationId"], error.value, message)
+    harness.sfn.send_task_failure(taskToken=task["taskToken"], error=error.value, cause=message)
+
+
+def mark_published(publication_id):
+    PublicationRepository(get_settings()).transition(
+        publication_id, PublicationStatus.PUBLISHING, PublicationStatus.PUBLISHED, post_id="1_2"
+    )
+
+
+def test_publish_now_hands_the_upload_to_the_platform_queue(ready):
+    publication = publish(ready, "telegram")
+    task = next_task(ready, "telegram")
+    assert task["publicationId"] == publication["id"]
+    assert task["platform"] == "telegram"
+    assert task["retry"] == 0
+
+    mark_published(publication["id"])
+    ready.sfn.send_task_success(taskToken=task["taskToken"], output=json.dumps({"postId": "1_2"}))
+    described, events = finished(ready, publication["id"])
+    assert described["status"] == "SUCCEEDED"
+    assert status_of(ready, publication["id"])["status"] == "published"
+    entered = [e for e in events if e["type"].endswith("StateEntered")]
+    assert len(entered) == 5
+
+
+def test_scheduled_waits_then_marks_publishing(ready):
+    at = datetime.now(UTC) + timedelta(seconds=3)
+    publication = publish(ready, scheduledAt=at.isoformat())
+    assert status_of(ready, publication["id"])["status"] == "scheduled"
+    task = next_task(ready, timeout=20)
+    # moto rounds the remaining wait down to whole seconds; AWS waits for the timestamp.
+    assert datetime.now(UTC) >= at - timedelta(seconds=1)
+    assert status_of(ready, publication["id"])["status"] == "publishing"
+    mark_published(publication["id"])
+    ready.sfn.send_task_success(taskToken=task["taskToken"], output="{}")
+    assert finished(ready, publication["id"])[0]["status"] == "SUCCEEDED"
+
+
+def test_cancelled_during_the_wait_ends_quietly_even_if_not_stopped(ready):
+    at = datetime.now(UTC) + timedelta(seconds=2)
+    publication = publish(ready, scheduledAt=at.isoformat())
+    # Cancel in storage only, as if StopExecution had been lost: the condition still holds.
+    PublicationRepository(get_settings()).transition(
+        publication["id"], PublicationStatus.SCHEDULED, PublicationStatus.CANCELLED
+    )
+    described, events = finished(ready, publication["id"])
+    assert described["status"] == "SUCCEEDED"
+    assert any(e.get("stateExitedEventDetails", {}).get("name") == "NoLongerScheduled" for e in events)
+    assert status_of(ready, publication["id"])["status"] == "cancelled"
+
+
+def test_platform_unavailable_is_retried_three_times_then_failed_with_the_message(ready):
+    publication = publish(ready)
+    retries = []
+    for _ in range(4):
+        task = next_task(ready)
+        retries.append(task["retry"])
+        fail_task(ready, task, TaskError.PLATFORM_UNAVAILABLE, "VK временно недоступен")
+    described, events = finished(ready, publication["id"])
+    assert retries == [0, 1, 2, 3]
+    assert described["status"] == "SUCCEEDED"
+    failed = status_of(ready, publication["id"])
+    assert failed["status"] == "failed"
+    assert failed["error"] == {"code": "PlatformUnavailable", "message": "VK временно недоступен"}
+    assert len([e for e in events if e["type"].endswith("StateEntered")]) == 23
+
+
+@pytest.mark.parametrize(
+    "error",
+    [TaskError.TOKEN_EXPIRED, TaskError.CLIP_MISSING, TaskError.REJECTED, TaskError.CONNECTION_MISSING],
+)
+def test_final_errors_fail_at_once_without_retry(ready, error):
+    publication = publish(ready)
+    task = next_task(ready)
+    fail_task(ready, task, error, "Сообщение для пользователя")
+    finished(ready, publication["id"])
+    failed = status_of(ready, publication["id"])
+    assert failed["status"] == "failed"
+    assert failed["error"] == {"code": error.value, "message": "Сообщение для пользователя"}
+
+
+def test_an_incomplete_resumable_upload_continues_at_once_without_counting(ready):
+    publication = publish(ready, "rutube")
+    task = next_task(ready, "rutube")
+    ready.sfn.send_task_failure(taskToken=task["taskToken"], error=TaskError.UPLOAD_INCOMPLETE.value)
+    again = next_task(ready, "rutube")
+    assert again["retry"] == 0
+    mark_published(publication["id"])
+    ready.sfn.send_task_success(taskToken=again["taskToken"], output="{}")
+    assert finished(ready, publication["id"])[0]["status"] == "SUCCEEDED"
+
+
+def test_a_silent_worker_times_out_and_counts_as_unavailable(ready):
+    publication = publish(ready)
+    first = next_task(ready)
+    assert first["retry"] == 0
+    # Nobody answers: after the task timeout (4 s here) the state machine retries.
+    second = next_task(ready, timeout=20)
+    assert second["retry"] == 1
+    fail_task(ready, second, TaskError.REJECTED, "Видео отклонено платформой")
+    finished(ready, publication["id"])
+    failed = status_of(ready, publication["id"])
+    assert failed["status"] == "failed"
+    assert failed["error"] == {"code": "Rejected", "message": "Видео отклонено платформой"}
+
+
+def test_timeouts_to_the_end_fail_with_the_state_machines_own_message(ready, monkeypatch):
+    publication = publish(ready)
+    for _ in range(4):
+        next_task(ready, timeout=20)  # taken and never answered
+    finished(ready, publication["id"], timeout=40)
+    failed = status_of(ready, publication["id"])
+    assert failed["status"] == "failed"
+    assert failed["error"] == {"code": "PlatformUnavailable", "message": "Платформа не ответила вовремя"}
