@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: setup test test-unit test-integration lint format openapi clean
+.PHONY: setup test test-unit test-integration lint format openapi build clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -38,5 +38,19 @@ format: setup
 openapi: setup
 	$(PY) -m autopost.api.openapi > docs/openapi.json
 
+## sam build, offline: aws-sam-cli pins its own boto3, so it lives in a virtualenv of its own,
+## and it needs a Python 3.12 interpreter (the Lambda runtime) on PATH.
+SAM_VENV := .tools/sam
+SAM := $(SAM_VENV)/bin/sam
+PY312_DIR := $(firstword $(dir $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12) $(shell command -v python3.12)))
+
+$(SAM):
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check aws-sam-cli==1.170.0
+
+build: $(SAM)
+	@test -n "$(PY312_DIR)" || { echo "sam build needs python3.12 on PATH (pyenv install 3.12)"; exit 1; }
+	PATH="$(PY312_DIR):$$PATH" SAM_CLI_TELEMETRY=0 $(SAM) build --parameter-overrides JwtIssuer=https://issuer.example JwtAudience=autopost
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .aws-sam
+	rm -rf $(VENV) .tools .pytest_cache .ruff_cache .aws-sam
