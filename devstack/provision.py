@@ -8,6 +8,7 @@ resources). Any other type is an error that names it: nothing is skipped in sile
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -85,6 +86,7 @@ def provision(
     template = load_template()
     resolver = Resolver(
         parameters=_parameters(template, parameters or {}),
+        conditions=template.get("Conditions", {}),
         pseudo={
             "AWS::Region": region,
             "AWS::AccountId": ACCOUNT_ID,
@@ -106,6 +108,7 @@ def provision(
         "AWS::Serverless::StateMachine": lambda lid, props: _state_machine(
             stack, make("stepfunctions"), lid, props, definition_overrides or {}
         ),
+        "AWS::SecretsManager::Secret": lambda lid, props: _secret(stack, make("secretsmanager"), lid, props),
         "AWS::Serverless::LayerVersion": lambda lid, props: _record(stack, lid, f"{stack_name}-{lid}"),
         "AWS::Serverless::HttpApi": lambda lid, props: _http_api(stack, lid, props),
         "AWS::Serverless::Function": lambda lid, props: _function(stack, lid, props),
@@ -196,6 +199,19 @@ def _bucket(stack: Stack, s3: Any, logical_id: str, props: dict[str, Any]) -> No
             Bucket=name, NotificationConfiguration={"QueueConfigurations": queues}
         )
     _record(stack, logical_id, name, Arn=f"arn:aws:s3:::{name}")
+
+
+def _secret(stack: Stack, secretsmanager: Any, logical_id: str, props: dict[str, Any]) -> None:
+    props = stack.resolver.resolve(props)
+    if "SecretString" in props:
+        value = str(props["SecretString"])
+    else:
+        spec = props.get("GenerateSecretString", {})
+        value = secrets.token_urlsafe(int(spec.get("PasswordLength", 32)))[
+            : int(spec.get("PasswordLength", 32))
+        ]
+    arn = secretsmanager.create_secret(Name=f"{stack.name}-{logical_id}", SecretString=value)["ARN"]
+    _record(stack, logical_id, arn, Id=arn)
 
 
 def _state_machine(

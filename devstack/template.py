@@ -46,6 +46,7 @@ class Resolver:
     """Resolves Ref, Fn::GetAtt, Fn::Sub and Fn::Join against known values."""
 
     parameters: dict[str, Any]
+    conditions: dict[str, Any] = field(default_factory=dict)
     refs: dict[str, Any] = field(default_factory=dict)
     attributes: dict[tuple[str, str], Any] = field(default_factory=dict)
     pseudo: dict[str, str] = field(default_factory=dict)
@@ -66,9 +67,32 @@ class Resolver:
             if key == "Fn::Join":
                 separator, items = argument
                 return separator.join(str(self.resolve(item)) for item in items)
+            if key == "Fn::If":
+                name, when_true, when_false = argument
+                return self.resolve(when_true if self.condition(name) else when_false)
             if key.startswith("Fn::"):
                 raise TemplateError(f"intrinsic function {key} is not supported by the local stack")
         return {key: self.resolve(item) for key, item in value.items()}
+
+    def condition(self, name: str) -> bool:
+        if name not in self.conditions:
+            raise TemplateError(f"condition {name} is not defined")
+        return self._evaluate(self.conditions[name])
+
+    def _evaluate(self, expression: Any) -> bool:
+        ((key, argument),) = expression.items()
+        if key == "Fn::Equals":
+            left, right = (self.resolve(item) for item in argument)
+            return str(left) == str(right)
+        if key == "Fn::Not":
+            return not self._evaluate(argument[0])
+        if key == "Fn::And":
+            return all(self._evaluate(item) for item in argument)
+        if key == "Fn::Or":
+            return any(self._evaluate(item) for item in argument)
+        if key == "Condition":
+            return self.condition(argument)
+        raise TemplateError(f"condition function {key} is not supported by the local stack")
 
     def _ref(self, name: str) -> Any:
         for table in (self.pseudo, self.parameters, self.refs):

@@ -1,11 +1,21 @@
-"""Settings shared by every test: fake AWS credentials and a quiet, trace-free powertools."""
+"""Shared by every test: fake AWS credentials, a quiet powertools, the platform emulators."""
+
+from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+
+import pytest
+
+from autopost import runtime
+from tests.support.platforms import Platforms, start_platforms
 
 REGION = "eu-central-1"
+# The key the tests encrypt tokens with (a real deployment reads it from Secrets Manager).
+TOKEN_SECRET = "test-token-secret-0123456789abcdef-0123456789"
 
 
-def pytest_configure(config):
+def pytest_configure(config: pytest.Config) -> None:
     # Set before any test imports a module that might build an AWS client.
     os.environ.update(
         {
@@ -17,6 +27,26 @@ def pytest_configure(config):
             "POWERTOOLS_TRACE_DISABLED": "1",
             "POWERTOOLS_METRICS_NAMESPACE": "AutopostTest",
             "POWERTOOLS_SERVICE_NAME": "autopost",
+            "PLATFORM_TOKEN_SECRET": TOKEN_SECRET,
         }
     )
     os.environ.pop("AWS_ENDPOINT_URL", None)
+
+
+@pytest.fixture(scope="session")
+def emulators_session() -> Iterator[Platforms]:
+    platforms = start_platforms()
+    yield platforms
+    for emulator in platforms.all():
+        emulator.stop()
+
+
+@pytest.fixture
+def platforms(emulators_session: Platforms, monkeypatch: pytest.MonkeyPatch) -> Platforms:
+    """Fresh emulators (state and faults reset) with the settings pointing at them."""
+    for emulator in emulators_session.all():
+        emulator.reset()
+    for name, value in emulators_session.environment().items():
+        monkeypatch.setenv(name, value)
+    runtime.reset()
+    return emulators_session

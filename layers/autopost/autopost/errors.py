@@ -137,3 +137,91 @@ class OrchestrationUnavailable(AutopostError):
     code = "ORCHESTRATION_UNAVAILABLE"
     status = 503
     default_message = "Сервис публикации временно недоступен, повторите попытку позже"
+
+
+# -- what a platform answered, in one small set (providers map their own forms onto it) ------
+
+
+class PlatformError(Exception):
+    """A platform call failed. `message` is for the user (Russian); never includes tokens."""
+
+    task_error = "PlatformUnavailable"
+    default_message = "Платформа недоступна, попробуйте позже"
+
+    def __init__(self, message: str | None = None) -> None:
+        self.message = message or self.default_message
+        super().__init__(self.message)
+
+
+class TokenExpired(PlatformError):
+    task_error = "TokenExpired"
+    default_message = "Токен истёк, переподключите платформу"
+
+
+class PlatformRateLimited(PlatformError):
+    task_error = "RateLimited"
+    default_message = "Платформа ограничила частоту запросов"
+
+    def __init__(self, retry_after: float, message: str | None = None) -> None:
+        self.retry_after = max(1.0, float(retry_after))
+        super().__init__(message)
+
+
+class PlatformUnavailable(PlatformError):
+    task_error = "PlatformUnavailable"
+
+
+class Rejected(PlatformError):
+    """The platform refused this content or request for good: retrying will not help."""
+
+    task_error = "Rejected"
+    default_message = "Платформа отклонила публикацию"
+
+
+class UploadIncomplete(PlatformError):
+    """A resumable upload ran out of time in this attempt; its checkpoint says where it is."""
+
+    task_error = "UploadIncomplete"
+    default_message = "Загрузка продолжится в следующей попытке"
+
+    def __init__(self, checkpoint: dict[str, Any]) -> None:
+        self.checkpoint = checkpoint
+        super().__init__()
+
+
+class StatsUnavailable(PlatformError):
+    default_message = "Статистика недоступна"
+
+
+class UnknownPlatform(InvalidRequest):
+    code = "UNKNOWN_PLATFORM"
+    default_message = "Неизвестная платформа"
+
+
+class PlatformNotConnected(AutopostError):
+    code = "PLATFORM_NOT_CONNECTED"
+    status = 404
+    default_message = "Платформа не подключена"
+
+
+class OAuthStateInvalid(AutopostError):
+    code = "OAUTH_STATE_INVALID"
+    status = 400
+    default_message = "Ссылка подключения недействительна или устарела, начните подключение заново"
+
+
+class OAuthNotSupported(InvalidRequest):
+    code = "OAUTH_NOT_SUPPORTED"
+    default_message = "Эта платформа подключается без OAuth"
+
+
+class ConnectionCheckFailed(AutopostError):
+    code = "CONNECTION_CHECK_FAILED"
+    status = 422
+    default_message = "Не удалось проверить подключение"
+
+
+class PlatformTemporarilyUnavailable(AutopostError):
+    code = "PLATFORM_UNAVAILABLE"
+    status = 503
+    default_message = "Платформа недоступна, попробуйте позже"

@@ -75,6 +75,7 @@ class Connection(BaseModel):
     expires_at: datetime | None = None
     connected_at: datetime
     version: int = 1
+    extra: dict[str, str] = {}
 
     @property
     def is_active(self) -> bool:

@@ -8,7 +8,7 @@ environment before anything reads it.
 import re
 from typing import Annotated
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from pydantic_settings import SettingsError as SourceError
 
@@ -52,6 +52,42 @@ class Settings(BaseSettings):
     # Cognito puts custom claims under "custom:plan"; other OIDC providers may use "plan".
     plan_claim: str = Field(default="plan", validation_alias="PLAN_CLAIM")
     default_plan: str = Field(default="free", validation_alias="DEFAULT_PLAN")
+
+    # -- platforms: endpoints are settings, so the emulators (or a staging API) stand in --
+    vk_api_url: str = Field(default="https://api.vk.com", validation_alias="VK_API_URL")
+    vk_id_url: str = Field(default="https://id.vk.com", validation_alias="VK_ID_URL")
+    vk_client_id: str = Field(default="", validation_alias="VK_CLIENT_ID")
+    telegram_api_url: str = Field(default="https://api.telegram.org", validation_alias="TELEGRAM_API_URL")
+    rutube_api_url: str = Field(default="https://rutube.ru", validation_alias="RUTUBE_API_URL")
+    dzen_api_url: str = Field(default="https://dzen.ru", validation_alias="DZEN_API_URL")
+    # Provisional path templates of the Дзен publisher API (README: "Дзен").
+    dzen_paths: dict[str, str] = Field(default_factory=dict, validation_alias="DZEN_PATHS")
+    yandex_oauth_url: str = Field(default="https://oauth.yandex.ru", validation_alias="YANDEX_OAUTH_URL")
+    yandex_login_url: str = Field(default="https://login.yandex.ru", validation_alias="YANDEX_LOGIN_URL")
+    yandex_client_id: str = Field(default="", validation_alias="YANDEX_CLIENT_ID")
+    # Where platforms send the user back (the API's public URL) and where we send them next.
+    public_api_url: str = Field(default="http://127.0.0.1:3000", validation_alias="PUBLIC_API_URL")
+    console_url: str = Field(default="http://127.0.0.1:3000/console/", validation_alias="CONSOLE_URL")
+    connect_rate_per_hour: int = Field(default=5, ge=1, validation_alias="CONNECT_RATE_PER_HOUR")
+
+    # -- secrets: a value locally, or a Secrets Manager ARN in AWS (see autopost.secrets) --
+    platform_token_secret: SecretStr | None = Field(default=None, validation_alias="PLATFORM_TOKEN_SECRET")
+    platform_token_secret_arn: str | None = Field(default=None, validation_alias="PLATFORM_TOKEN_SECRET_ARN")
+    # Earlier keys, still able to decrypt until the rotation command has re-encrypted all.
+    platform_token_previous_secrets: Annotated[tuple[SecretStr, ...], NoDecode] = Field(
+        default=(), validation_alias="PLATFORM_TOKEN_PREVIOUS_SECRETS"
+    )
+    telegram_bot_token: SecretStr | None = Field(default=None, validation_alias="TELEGRAM_BOT_TOKEN")
+    telegram_bot_token_arn: str | None = Field(default=None, validation_alias="TELEGRAM_BOT_TOKEN_ARN")
+    yandex_client_secret: SecretStr | None = Field(default=None, validation_alias="YANDEX_CLIENT_SECRET")
+    yandex_client_secret_arn: str | None = Field(default=None, validation_alias="YANDEX_CLIENT_SECRET_ARN")
+
+    @field_validator("platform_token_previous_secrets", mode="before")
+    @classmethod
+    def _split_secrets(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
 
     @field_validator("retry_delays_seconds", mode="before")
     @classmethod

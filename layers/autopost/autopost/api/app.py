@@ -11,7 +11,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
-from autopost.api import clips, publications
+from autopost.api import clips, connections, publications
 from autopost.errors import (
     AutopostError,
     InvalidRequest,
@@ -95,6 +95,7 @@ def build_app() -> APIGatewayHttpResolver:
     app = AutopostResolver(enable_validation=True)
     app.include_router(clips.router)
     app.include_router(publications.router)
+    app.include_router(connections.router)
 
     @app.get("/openapi.json", include_in_schema=False)
     def openapi():

@@ -4,11 +4,21 @@ from __future__ import annotations
 
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
+from autopost.connecting import ConnectionService
 from autopost.errors import Unauthorized
 from autopost.publishing import Caller, PublishingService
 from autopost.runtime import warm
+from autopost.secrets import token_cipher
 from autopost.settings import get_settings
 from autopost.storage.clips import ClipRepository
+
+
+def claimed_user(event: APIGatewayProxyEventV2) -> str | None:
+    """The `sub` claim when the request carries one (routes without the authorizer may not)."""
+    authorizer = event.request_context.authorizer
+    claims = (authorizer.jwt_claim if authorizer else None) or {}
+    user_id = claims.get("sub")
+    return user_id if isinstance(user_id, str) and user_id else None
 
 
 def caller_of(event: APIGatewayProxyEventV2) -> Caller:
@@ -26,6 +36,11 @@ def caller_of(event: APIGatewayProxyEventV2) -> Caller:
 @warm
 def publishing() -> PublishingService:
     return PublishingService.from_settings(get_settings())
+
+
+@warm
+def connecting() -> ConnectionService:
+    return ConnectionService(get_settings(), token_cipher())
 
 
 @warm

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic.alias_generators import to_camel
 
-from autopost.models import Clip, ClipStatus, Publication
+from autopost.models import Clip, ClipStatus, Connection, ConnectionStatus, Publication
 from autopost.platforms import Platform
 from autopost.statuses import PublicationStatus
 
@@ -138,3 +139,90 @@ class ClipList(ApiModel):
 
 class ErrorBody(BaseModel):
     error: dict[str, object]
+
+
+class ConnectionOut(ApiModel):
+    platform: Platform
+    name: str
+    status: ConnectionStatus
+    account_id: str
+    account_name: str
+    connected_at: datetime
+    expires_at: datetime | None
+
+    @classmethod
+    def of(cls, connection: Connection) -> ConnectionOut:
+        return cls(
+            platform=connection.platform,
+            name=connection.platform.display_name,
+            status=connection.status,
+            account_id=connection.account_id,
+            account_name=connection.account_name,
+            connected_at=connection.connected_at,
+            expires_at=connection.expires_at,
+        )
+
+
+class ConnectionList(ApiModel):
+    items: list[ConnectionOut]
+
+
+class LimitOut(ApiModel):
+    max_bytes: int
+    max_duration_seconds: float | None
+    verified: bool
+
+
+class PlatformOut(ApiModel):
+    platform: Platform
+    name: str
+    allowed_by_plan: bool
+    connected: bool
+    connection: ConnectionOut | None
+    connect_method: str
+    stats_available: bool
+    limits: LimitOut
+
+
+class PlatformList(ApiModel):
+    items: list[PlatformOut]
+
+
+class AuthorizeOut(ApiModel):
+    authorize_url: str
+
+
+class TelegramConnectBody(ApiModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", str_strip_whitespace=True
+    )
+
+    channel: str = Field(
+        pattern=r"^(@[A-Za-z][A-Za-z0-9_]{3,31}|-100[0-9]{5,15})$",
+        description="@username of the channel, or its numeric id (-100…)",
+    )
+    bot_token: SecretStr | None = Field(
+        default=None, description="Your own bot's token; omitted means the service's bot"
+    )
+
+    @field_validator("bot_token")
+    @classmethod
+    def _bot_token_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not re.fullmatch(
+            r"[0-9]{5,12}:[A-Za-z0-9_-]{30,64}", value.get_secret_value()
+        ):
+            raise ValueError("not a bot token")
+        return value
+
+
+class RutubeConnectBody(ApiModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", str_strip_whitespace=True
+    )
+
+    token: SecretStr = Field(min_length=16, max_length=256)
+
+
+class DisconnectOut(ApiModel):
+    platform: Platform
+    cancelled_publications: int

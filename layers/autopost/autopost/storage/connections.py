@@ -1,28 +1,82 @@
-"""Platform connections (tokens are stored encrypted; this module never returns them)."""
+"""Platform connections. Tokens are stored encrypted (autopost.crypto) and leave this module
+only as SecretStr inside Credentials; `version` guards every write against a racing one."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from autopost.clock import from_iso, to_iso
+from pydantic import SecretStr
+from pynamodb.exceptions import DeleteError, PutError, UpdateError
+
+from autopost.clock import from_iso, to_iso, utcnow
+from autopost.crypto import TokenCipher, TokenContext
 from autopost.models import Connection, ConnectionStatus
 from autopost.platforms import Platform
+from autopost.providers.base import Account, Credentials
 from autopost.settings import Settings
 from autopost.storage.tables import records
 
+CONFLICT = "ConditionalCheckFailedException"
+
 
 class ConnectionRepository:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, cipher: TokenCipher | None = None) -> None:
         self._record = records(settings).connection
+        self._cipher = cipher
+
+    # -- reads ----------------------------------------------------------------------------
 
     def get(self, user_id: str, platform: Platform) -> Connection | None:
-        try:
-            return _to_connection(self._record.get(user_id, platform.value))
-        except self._record.DoesNotExist:
+        record = self._load(user_id, platform)
+        return _to_connection(record) if record else None
+
+    def list_for_user(self, user_id: str) -> list[Connection]:
+        return [_to_connection(item) for item in self._record.query(user_id)]
+
+    def credentials(self, user_id: str, platform: Platform) -> tuple[Connection, Credentials] | None:
+        record = self._load(user_id, platform)
+        if record is None:
             return None
+        tokens = record.tokens.as_dict() if record.tokens else {}
+        cipher = self._require_cipher()
+        access = (
+            cipher.decrypt(tokens["access"], _context(record, "access"))
+            if tokens.get("access")
+            else SecretStr("")
+        )
+        refresh = (
+            cipher.decrypt(tokens["refresh"], _context(record, "refresh")) if tokens.get("refresh") else None
+        )
+        connection = _to_connection(record)
+        return connection, Credentials(
+            access_token=access,
+            refresh_token=refresh,
+            expires_at=connection.expires_at,
+            account_id=connection.account_id,
+            extra=connection.extra,
+        )
+
+    # -- writes ---------------------------------------------------------------------------
+
+    def connect(
+        self, user_id: str, platform: Platform, account: Account, credentials: Credentials
+    ) -> Connection:
+        """Store a new connection, or replace the tokens of an existing one (reconnect)."""
+        existing = self._load(user_id, platform)
+        record = existing or self._record(user_id, platform.value)
+        record.status = ConnectionStatus.ACTIVE.value
+        record.account_id = account.account_id
+        record.account_name = account.name
+        record.connected_at = to_iso(utcnow())
+        record.expires_at = to_iso(credentials.expires_at) if credentials.expires_at else None
+        record.extra = {**credentials.extra, **account.extra}
+        record.tokens = self._encrypt(record, credentials)
+        record.save()  # conditioned on the version PynamoDB read (or on absence)
+        return _to_connection(record)
 
     def put(self, connection: Connection) -> None:
-        """Store a connection's public fields (tokens are written with them by the connect flow)."""
+        """Store a connection's public fields only (test and demo set-up without tokens)."""
         self._record(
             connection.user_id,
             connection.platform.value,
@@ -31,10 +85,105 @@ class ConnectionRepository:
             account_name=connection.account_name,
             expires_at=to_iso(connection.expires_at) if connection.expires_at else None,
             connected_at=to_iso(connection.connected_at),
+            extra=connection.extra,
         ).save()
 
-    def list_for_user(self, user_id: str) -> list[Connection]:
-        return [_to_connection(item) for item in self._record.query(user_id)]
+    def store_refreshed(self, connection: Connection, credentials: Credentials) -> bool:
+        """Save refreshed tokens if nobody else changed the row since `connection` was read.
+        False means another worker refreshed first: read its tokens instead."""
+        record = self._load(connection.user_id, connection.platform)
+        if record is None or int(record.version) != connection.version:
+            return False
+        record.tokens = self._encrypt(record, credentials)
+        record.expires_at = to_iso(credentials.expires_at) if credentials.expires_at else None
+        record.status = ConnectionStatus.ACTIVE.value
+        try:
+            record.save()
+        except PutError as exc:
+            if exc.cause_response_code == CONFLICT:
+                return False
+            raise
+        return True
+
+    def mark_expired(self, connection: Connection, at: datetime | None = None) -> bool:
+        """The platform refused the token and it could not be refreshed: `expiresAt = now`.
+        False when the row changed meanwhile (another worker refreshed it)."""
+        record = self._record
+        item = record(connection.user_id, connection.platform.value)
+        try:
+            item.update(
+                actions=[
+                    record.status.set(ConnectionStatus.EXPIRED.value),
+                    record.expires_at.set(to_iso(at or utcnow())),
+                ],
+                condition=record.version == connection.version,
+            )
+        except UpdateError as exc:
+            if exc.cause_response_code == CONFLICT:
+                return False
+            raise
+        return True
+
+    def delete(self, user_id: str, platform: Platform) -> bool:
+        record = self._record
+        try:
+            record(user_id, platform.value).delete(condition=record.user_id.exists())
+        except DeleteError as exc:
+            if exc.cause_response_code == CONFLICT:
+                return False
+            raise
+        return True
+
+    # -- rotation -------------------------------------------------------------------------
+
+    def scan_page(self, start: dict[str, Any] | None, limit: int) -> tuple[list[Any], dict[str, Any] | None]:
+        """A page of raw rows for the rotation command (an admin job, so a scan)."""
+        page = self._record.scan(limit=limit, last_evaluated_key=start)
+        rows = list(page)
+        return rows, page.last_evaluated_key
+
+    def reencrypt(self, row: Any) -> bool:
+        """Re-encrypt one row with the current key; False if already current or changed."""
+        cipher = self._require_cipher()
+        tokens = row.tokens.as_dict() if row.tokens else {}
+        if all(cipher.is_current(value) for value in tokens.values() if value):
+            return False
+        row.tokens = {
+            field: cipher.encrypt(cipher.decrypt(value, _context(row, field)), _context(row, field))
+            for field, value in tokens.items()
+            if value
+        }
+        try:
+            row.save()
+        except PutError as exc:
+            if exc.cause_response_code == CONFLICT:
+                return False  # changed meanwhile: its writer used the current key
+            raise
+        return True
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _load(self, user_id: str, platform: Platform) -> Any:
+        try:
+            return self._record.get(user_id, platform.value, consistent_read=True)
+        except self._record.DoesNotExist:
+            return None
+
+    def _require_cipher(self) -> TokenCipher:
+        if self._cipher is None:
+            raise RuntimeError("this repository was built without a token cipher")
+        return self._cipher
+
+    def _encrypt(self, record: Any, credentials: Credentials) -> dict[str, str]:
+        cipher = self._require_cipher()
+        tokens = {"access": cipher.encrypt(credentials.access_token, _context(record, "access"))}
+        if credentials.refresh_token is not None and credentials.refresh_token.get_secret_value():
+            tokens["refresh"] = cipher.encrypt(credentials.refresh_token, _context(record, "refresh"))
+        return tokens
+
+
+def _context(record: Any, field: str) -> TokenContext:
+    return TokenContext(user_id=record.user_id, platform=record.platform, field=field)
 
 
 def _to_connection(record: Any) -> Connection:
@@ -47,4 +196,5 @@ def _to_connection(record: Any) -> Connection:
         expires_at=from_iso(record.expires_at) if record.expires_at else None,
         connected_at=from_iso(record.connected_at),
         version=int(record.version or 1),
+        extra={str(k): str(v) for k, v in (record.extra.as_dict() if record.extra else {}).items()},
     )

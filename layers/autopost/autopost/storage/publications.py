@@ -85,6 +85,12 @@ class PublicationRepository:
         next_key = page.last_evaluated_key if len(items) == limit else None
         return items, encode_cursor(next_key, owner=user_id)
 
+    def scheduled_for(self, user_id: str, platform: Platform) -> list[Publication]:
+        """Every `scheduled` publication of a user on a platform (all pages)."""
+        record = self._record
+        condition = (record.status == PublicationStatus.SCHEDULED.value) & (record.platform == platform.value)
+        return [_to_publication(item) for item in record.by_user.query(user_id, filter_condition=condition)]
+
     # -- writes -------------------------------------------------------------------------
 
     def create(self, publications: Sequence[Publication]) -> None:

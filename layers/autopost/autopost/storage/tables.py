@@ -113,8 +113,10 @@ def _connection_record(settings: _Where) -> type[Model]:
         account_name = UnicodeAttribute(default="")
         expires_at = UnicodeAttribute(null=True)
         connected_at = UnicodeAttribute()
-        # Ciphertexts only (autopost.crypto); never plain tokens.
+        # Ciphertexts only (autopost.crypto): {"access": ..., "refresh": ...}; never plain tokens.
         tokens = MapAttribute(null=True)
+        # Not secret: VK ID's device_id, a Telegram channel and chat id.
+        extra = MapAttribute(null=True)
         version = VersionAttribute()
 
     return ConnectionRecord
@@ -122,12 +124,17 @@ def _connection_record(settings: _Where) -> type[Model]:
 
 def _control_record(settings: _Where) -> type[Model]:
     class ControlRecord(Model):
-        """Small bookkeeping items: active-publication guards and rate-limit windows."""
+        """Small bookkeeping items: active-publication guards, rate-limit windows, OAuth
+        states, rotation checkpoints."""
 
         Meta = _meta(settings.control_table, settings)
         pk = UnicodeAttribute(hash_key=True)
         publication_id = UnicodeAttribute(null=True)
         hits = NumberAttribute(null=True)
+        user_id = UnicodeAttribute(null=True)
+        platform = UnicodeAttribute(null=True)
+        # Encrypted (autopost.crypto) or otherwise opaque: a PKCE verifier, a scan position.
+        payload = UnicodeAttribute(null=True)
         expires_at = TTLAttribute(null=True)
 
     return ControlRecord

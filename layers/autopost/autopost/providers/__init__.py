@@ -1,0 +1,33 @@
+"""One provider per platform behind one interface; `provider_for` picks it."""
+
+from __future__ import annotations
+
+from autopost.errors import UnknownPlatform
+from autopost.platforms import Platform
+from autopost.providers.base import Provider
+from autopost.providers.dzen import DzenProvider
+from autopost.providers.rutube import RutubeProvider
+from autopost.providers.telegram import TelegramProvider
+from autopost.providers.vk import VkProvider
+from autopost.secrets import MissingSecret, resolve
+from autopost.settings import Settings
+
+
+def provider_for(platform: Platform | str, settings: Settings) -> Provider:
+    try:
+        platform = Platform(platform)
+    except ValueError as exc:
+        raise UnknownPlatform(details={"platform": str(platform)}) from exc
+    if platform is Platform.VK:
+        return VkProvider(settings)
+    if platform is Platform.TELEGRAM:
+        return TelegramProvider(settings)
+    if platform is Platform.RUTUBE:
+        return RutubeProvider(settings)
+    try:
+        secret = resolve(
+            settings.yandex_client_secret, settings.yandex_client_secret_arn, "YANDEX_CLIENT_SECRET"
+        )
+    except MissingSecret:
+        secret = None  # uploads and stats work without it; OAuth then fails clearly
+    return DzenProvider(settings, secret)

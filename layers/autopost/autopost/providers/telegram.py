@@ -1,0 +1,136 @@
+"""Telegram channels through the Bot API: sendVideo as multipart; no post statistics.
+
+Failures come as `{"ok": false, "error_code", "description", "parameters": {"retry_after"}}`
+(../shared/reference/telegram-bot-api). The base URL is a setting: a local Bot API server
+(`--local`) lifts the upload limit from 50 MB to 2000 MB.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from autopost.errors import PlatformRateLimited, PlatformUnavailable, Rejected, StatsUnavailable, TokenExpired
+from autopost.platforms import Platform
+from autopost.providers.base import (
+    Account,
+    ClipSource,
+    Credentials,
+    PostDraft,
+    PostStats,
+    SaveCheckpoint,
+    UploadResult,
+)
+from autopost.providers.http import guarded, json_of, multipart, new_client
+from autopost.settings import Settings
+
+NAME = "Telegram"
+CAPTION_LIMIT = 1024
+BOT_TOKEN_INVALID = "Токен бота недействителен, переподключите Telegram"  # noqa: S105 (a message)
+
+
+class TelegramProvider:
+    platform = Platform.TELEGRAM
+    upload_timeout_seconds = 300.0
+
+    def __init__(self, settings: Settings, http: httpx.Client | None = None) -> None:
+        self._api = settings.telegram_api_url.rstrip("/")
+        self._http = http or new_client()
+        self._local_server = settings.telegram_local_bot_api
+
+    def call(self, credentials: Credentials, method: str, data: dict[str, Any] | None = None) -> Any:
+        url = f"{self._api}/bot{credentials.access_token.get_secret_value()}/{method}"
+        response = guarded(lambda: self._http.post(url, data=data or {}), NAME)
+        return self._result(response)
+
+    def _result(self, response: httpx.Response) -> Any:
+        if response.status_code >= 500:
+            raise PlatformUnavailable("Telegram временно недоступен")
+        payload = json_of(response, NAME)
+        if payload.get("ok"):
+            return payload["result"]
+        code = int(payload.get("error_code", response.status_code))
+        description = str(payload.get("description", ""))
+        if code == 401:
+            raise TokenExpired(BOT_TOKEN_INVALID)
+        if code == 429:
+            raise PlatformRateLimited(
+                (payload.get("parameters") or {}).get("retry_after", 30),
+                "Telegram ограничил частоту сообщений",
+            )
+        if code == 403:
+            raise Rejected(
+                "Бот не может публиковать в канал: сделайте его администратором с правом публикации"
+            )
+        if code == 413:
+            limit = "2000 МБ" if self._local_server else "50 МБ"
+            raise Rejected(f"Файл слишком большой для Telegram (максимум {limit})")
+        if code == 400 and "chat not found" in description:
+            raise Rejected("Канал Telegram не найден")
+        if code >= 500:
+            raise PlatformUnavailable("Telegram временно недоступен")
+        raise Rejected(f"Telegram отклонил публикацию (код {code})")
+
+    def upload(
+        self,
+        credentials: Credentials,
+        clip: ClipSource,
+        draft: PostDraft,
+        checkpoint: dict[str, Any] | None,
+        save_checkpoint: SaveCheckpoint,
+        deadline: float | None = None,
+    ) -> UploadResult:
+        chat_id = credentials.extra["chat_id"]
+        caption = draft.title if not draft.description else f"{draft.title}\n\n{draft.description}"
+        fields = {"chat_id": chat_id, "caption": caption[:CAPTION_LIMIT], "supports_streaming": "true"}
+        url = f"{self._api}/bot{credentials.access_token.get_secret_value()}/sendVideo"
+        with clip.open(0) as source:
+            headers, body = multipart(
+                fields,
+                "video",
+                clip.filename,
+                clip.content_type,
+                source,
+                clip.size,
+                deadline,
+                "Загрузка в Telegram не уложилась в 5 минут",
+            )
+            message = self._result(guarded(lambda: self._http.post(url, content=body, headers=headers), NAME))
+        return UploadResult(
+            post_id=f"{chat_id}:{message['message_id']}", url=_post_url(message), processing_state=None
+        )
+
+    def refresh(self, credentials: Credentials) -> Credentials:
+        raise TokenExpired(BOT_TOKEN_INVALID)  # bot tokens do not expire or refresh
+
+    def fetch_stats(self, credentials: Credentials, post_ids: list[str]) -> dict[str, PostStats]:
+        raise StatsUnavailable()  # the Bot API has no post-level statistics
+
+    def check(self, credentials: Credentials) -> Account:
+        """The bot exists, the channel exists, and the bot may post in it."""
+        bot = self.call(credentials, "getMe")
+        channel = credentials.extra["channel"]
+        chat = self.call(credentials, "getChat", {"chat_id": channel})
+        if chat.get("type") != "channel":
+            raise Rejected("Это не канал: укажите канал Telegram")
+        member = self.call(credentials, "getChatMember", {"chat_id": chat["id"], "user_id": bot["id"]})
+        if member.get("status") not in ("administrator", "creator") or not member.get(
+            "can_post_messages", True
+        ):
+            raise Rejected(
+                "Бот не может публиковать в канал: сделайте его администратором с правом публикации"
+            )
+        return Account(
+            account_id=str(chat["id"]),
+            name=chat.get("title") or channel,
+            extra={"chat_id": str(chat["id"]), "channel": channel, "username": chat.get("username", "")},
+        )
+
+
+def _post_url(message: dict[str, Any]) -> str:
+    chat = message["chat"]
+    if chat.get("username"):
+        return f"https://t.me/{chat['username']}/{message['message_id']}"
+    internal = str(chat["id"]).removeprefix("-100")
+    return f"https://t.me/c/{internal}/{message['message_id']}"

@@ -1,0 +1,83 @@
+"""OAuth `state` values: random, bound to a user and a platform, single use, 10 minutes.
+
+Each is a control item carrying the PKCE verifier (encrypted). Consuming it is a
+conditional delete, so a state can be redeemed once even by two racing callbacks.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from pydantic import SecretStr
+from pynamodb.exceptions import DeleteError
+
+from autopost.clock import utcnow
+from autopost.crypto import TokenCipher, TokenContext, TokenDecryptError
+from autopost.errors import OAuthStateInvalid
+from autopost.platforms import Platform
+from autopost.settings import Settings
+from autopost.storage.tables import records
+
+LIFETIME = timedelta(minutes=10)
+MAX_STATE_LENGTH = 128
+
+
+@dataclass(frozen=True)
+class PendingAuthorization:
+    user_id: str
+    platform: Platform
+    verifier: SecretStr
+
+
+class OAuthStateStore:
+    def __init__(self, settings: Settings, cipher: TokenCipher) -> None:
+        self._control = records(settings).control
+        self._cipher = cipher
+
+    def create(self, user_id: str, platform: Platform, verifier: str) -> str:
+        state = secrets.token_urlsafe(32)
+        control = self._control
+        control(
+            f"oauth#{state}",
+            user_id=user_id,
+            platform=platform.value,
+            payload=self._cipher.encrypt(SecretStr(verifier), _context(state, user_id, platform)),
+            expires_at=utcnow() + LIFETIME,
+        ).save(condition=control.pk.does_not_exist())
+        return state
+
+    def consume(
+        self, state: str | None, platform: Platform, user_id: str | None = None
+    ) -> PendingAuthorization:
+        """The authorization this state began, removed so it cannot be used again.
+        Missing, reused, expired, or for another platform or user: OAuthStateInvalid."""
+        if not state or len(state) > MAX_STATE_LENGTH:
+            raise OAuthStateInvalid(details={"reason": "missing"})
+        control = self._control
+        try:
+            item = control.get(f"oauth#{state}", consistent_read=True)
+        except control.DoesNotExist as exc:
+            raise OAuthStateInvalid(details={"reason": "unknown_or_used"}) from exc
+        try:
+            item.delete(condition=control.payload == item.payload)
+        except DeleteError as exc:
+            if exc.cause_response_code == "ConditionalCheckFailedException":
+                raise OAuthStateInvalid(details={"reason": "unknown_or_used"}) from exc
+            raise
+        if item.expires_at is None or item.expires_at < utcnow():
+            raise OAuthStateInvalid(details={"reason": "expired"})
+        if item.platform != platform.value:
+            raise OAuthStateInvalid(details={"reason": "other_platform"})
+        if user_id is not None and item.user_id != user_id:
+            raise OAuthStateInvalid(details={"reason": "other_user"})
+        try:
+            verifier = self._cipher.decrypt(item.payload, _context(state, item.user_id, platform))
+        except TokenDecryptError as exc:
+            raise OAuthStateInvalid(details={"reason": "tampered"}) from exc
+        return PendingAuthorization(user_id=item.user_id, platform=platform, verifier=verifier)
+
+
+def _context(state: str, user_id: str, platform: Platform) -> TokenContext:
+    return TokenContext(user_id=user_id, platform=platform.value, field=f"oauth-state:{state}")
