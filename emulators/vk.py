@@ -82,6 +82,17 @@ class VkEmulator(Emulator):
         user_id, _ = self.tokens[access]
         self.tokens[access] = (user_id, time.time() - 1)
 
+    def add_videos(self, owner_id: int, count: int, **stats: int) -> list[str]:
+        """Already published videos (for stats tests); their `owner_video` ids."""
+        ids = []
+        with self._state_lock:
+            for _ in range(count):
+                self._next_video += 1
+                video = Video(owner_id, self._next_video, "clip", "", True, "", uploaded=True, **stats)
+                self.videos[(owner_id, video.video_id)] = video
+                ids.append(f"{owner_id}_{video.video_id}")
+        return ids
+
     def uploaded_videos(self) -> list[Video]:
         return [v for v in self.videos.values() if v.uploaded]
 
@@ -133,7 +144,14 @@ class VkEmulator(Emulator):
     def _error(self, code: int, method: str) -> Response:
         params = [{"key": "method", "value": method}, {"key": "v", "value": "5.199"}]
         return Response.json(
-            {"error": {"error_code": code, "error_msg": ERRORS[code], "request_params": params}}
+            {
+                "error": {
+                    "inner_type": "base_error",
+                    "error_code": code,
+                    "error_msg": ERRORS[code],
+                    "request_params": params,
+                }
+            }
         )
 
     def _authorized(self, form: dict[str, str], method: str) -> int | Response:

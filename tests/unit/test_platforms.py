@@ -2,14 +2,7 @@ import pytest
 
 from autopost.platforms import MB, Platform, format_duration, format_size
 from autopost.settings import Settings
-
-REQUIRED = {
-    "CLIPS_TABLE": "c",
-    "PUBLICATIONS_TABLE": "p",
-    "CONNECTIONS_TABLE": "n",
-    "CONTROL_TABLE": "x",
-    "CLIPS_BUCKET": "b",
-}
+from tests.support.settings import REQUIRED
 
 
 @pytest.fixture

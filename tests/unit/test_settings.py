@@ -2,7 +2,7 @@ import pytest
 
 from autopost import runtime
 from autopost.settings import SettingsError, get_settings
-from tests.unit.test_platforms import REQUIRED
+from tests.support.settings import REQUIRED
 
 
 @pytest.fixture(autouse=True)

@@ -79,7 +79,7 @@ class DzenProvider:
                 json={"title": draft.title, "size": clip.size},
             )
             state = {"video_id": created["video_id"], "upload_url": created["upload_url"], "uploaded": False}
-            save_checkpoint(state)
+            save_checkpoint(dict(state))
         if not state.get("uploaded"):
             with clip.open(0) as source:
                 body = stream_body(source, clip.size, deadline, "Загрузка в Дзен не уложилась в 10 минут")
@@ -93,7 +93,7 @@ class DzenProvider:
                 )
             raise_for_status(response, NAME)
             state["uploaded"] = True
-            save_checkpoint(state)
+            save_checkpoint(dict(state))
         published = self._request(
             "POST",
             f"{self._api}{self._paths['publish'].format(video_id=state['video_id'])}",

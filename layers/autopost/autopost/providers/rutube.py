@@ -67,7 +67,7 @@ class RutubeProvider:
         if offset is None:
             state = self._start(credentials, clip, draft)
             offset = 0
-            save_checkpoint(state)
+            save_checkpoint(dict(state))
         stalled = 0
         while offset < clip.size:
             if deadline is not None and time.monotonic() > deadline - DEADLINE_MARGIN:
@@ -85,7 +85,7 @@ class RutubeProvider:
                 if stalled >= STALLED_ATTEMPTS:
                     raise
             state["offset"] = offset
-            save_checkpoint(state)
+            save_checkpoint(dict(state))
         video = self._get(credentials, f"/api/video/{state['video_id']}/")
         return UploadResult(
             post_id=state["video_id"], url=video.get("video_url"), processing_state=video.get("status")

@@ -1,0 +1,16 @@
+import pytest
+
+from autopost.settings import Settings
+from tests.support.settings import REQUIRED
+
+
+@pytest.fixture
+def settings(platforms, monkeypatch) -> Settings:
+    for name, value in REQUIRED.items():
+        monkeypatch.setenv(name, value)
+    return Settings()
+
+
+@pytest.fixture
+def checkpoints() -> list:
+    return []

@@ -1,0 +1,157 @@
+import hashlib
+
+import pytest
+from pydantic import SecretStr
+
+from autopost.errors import PlatformRateLimited, PlatformUnavailable, Rejected, StatsUnavailable, TokenExpired
+from autopost.providers.base import Credentials, PostDraft
+from autopost.providers.telegram import TelegramProvider
+from tests.support.platforms import bytes_clip
+
+MB = 1024 * 1024
+
+
+@pytest.fixture
+def channel(platforms):
+    bot = platforms.telegram.add_bot()
+    chat_id = platforms.telegram.add_channel("clips_channel", "Клипы", admin_bots=(bot,))
+    return bot, chat_id
+
+
+def creds(bot, channel="@clips_channel"):
+    return Credentials(SecretStr(bot), extra={"channel": channel})
+
+
+def test_check_confirms_the_bot_may_post_and_names_the_channel(settings, channel):
+    bot, chat_id = channel
+    account = TelegramProvider(settings).check(creds(bot))
+    assert account.account_id == str(chat_id)
+    assert account.name == "Клипы"
+    assert account.extra == {
+        "chat_id": str(chat_id),
+        "channel": "@clips_channel",
+        "username": "clips_channel",
+    }
+
+
+def test_a_bot_that_is_not_an_admin_is_refused(settings, platforms):
+    bot = platforms.telegram.add_bot()
+    platforms.telegram.add_channel("other_channel")
+    with pytest.raises(Rejected, match="администратором"):
+        TelegramProvider(settings).check(creds(bot, "@other_channel"))
+
+
+def test_an_admin_without_the_right_to_post_is_refused(settings, platforms):
+    bot = platforms.telegram.add_bot()
+    platforms.telegram.add_channel("readonly_channel", admin_bots=(bot,), can_post=False)
+    with pytest.raises(Rejected):
+        TelegramProvider(settings).check(creds(bot, "@readonly_channel"))
+
+
+def test_an_unknown_channel_is_refused(settings, channel):
+    bot, _ = channel
+    with pytest.raises(Rejected, match="не найден"):
+        TelegramProvider(settings).check(creds(bot, "@no_such_channel"))
+
+
+def test_an_invalid_bot_token_is_token_expired(settings, channel):
+    with pytest.raises(TokenExpired, match="Токен бота"):
+        TelegramProvider(settings).check(creds("123456:" + "x" * 35))
+
+
+def test_send_video_posts_once_with_caption_and_link(settings, platforms, channel):
+    bot, chat_id = channel
+    provider = TelegramProvider(settings)
+    account = provider.check(creds(bot))
+    data = b"\x00\x01" * 300_000
+    result = provider.upload(
+        Credentials(SecretStr(bot), extra=account.extra),
+        bytes_clip(data),
+        PostDraft("Заголовок", "Описание"),
+        None,
+        lambda _: None,
+    )
+    (message,) = platforms.telegram.messages
+    assert message["bytes"] == len(data)
+    assert message["sha256"] == hashlib.sha256(data).hexdigest()
+    assert message["caption"] == "Заголовок\n\nОписание"
+    assert result.post_id == f"{chat_id}:{message['message_id']}"
+    assert result.url == f"https://t.me/clips_channel/{message['message_id']}"
+
+
+def test_a_private_channel_links_through_its_internal_id(settings, platforms):
+    bot = platforms.telegram.add_bot()
+    chat_id = platforms.telegram.add_channel(None, admin_bots=(bot,))
+    provider = TelegramProvider(settings)
+    result = provider.upload(
+        Credentials(SecretStr(bot), extra={"chat_id": str(chat_id)}),
+        bytes_clip(b"v"),
+        PostDraft("t"),
+        None,
+        lambda _: None,
+    )
+    assert result.url.startswith(f"https://t.me/c/{str(chat_id).removeprefix('-100')}/")
+
+
+def test_429_carries_telegrams_retry_after(settings, platforms, channel):
+    bot, chat_id = channel
+    platforms.telegram.inject("sendVideo", "rate_limit", retry_after=17)
+    with pytest.raises(PlatformRateLimited) as caught:
+        TelegramProvider(settings).upload(
+            Credentials(SecretStr(bot), extra={"chat_id": str(chat_id)}),
+            bytes_clip(b"v"),
+            PostDraft("t"),
+            None,
+            lambda _: None,
+        )
+    assert caught.value.retry_after == 17
+
+
+def test_twenty_messages_a_minute_per_channel(settings, platforms, channel):
+    bot, chat_id = channel
+    provider = TelegramProvider(settings)
+    credentials = Credentials(SecretStr(bot), extra={"chat_id": str(chat_id)})
+    for _ in range(20):
+        provider.upload(credentials, bytes_clip(b"v"), PostDraft("t"), None, lambda _: None)
+    with pytest.raises(PlatformRateLimited) as caught:
+        provider.upload(credentials, bytes_clip(b"v"), PostDraft("t"), None, lambda _: None)
+    assert 1 <= caught.value.retry_after <= 61
+
+
+def test_over_50_mb_is_refused_in_the_seeds_words(settings, platforms, channel):
+    bot, chat_id = channel
+    with pytest.raises(Rejected) as caught:
+        TelegramProvider(settings).upload(
+            Credentials(SecretStr(bot), extra={"chat_id": str(chat_id)}),
+            bytes_clip(b"\x00" * (50 * MB + 1)),
+            PostDraft("t"),
+            None,
+            lambda _: None,
+        )
+    assert caught.value.message == "Файл слишком большой для Telegram (максимум 50 МБ)"
+
+
+@pytest.mark.parametrize(
+    ("kind", "error"), [("http_500", PlatformUnavailable), ("token_expired", TokenExpired)]
+)
+def test_failures_map_onto_the_platform_error_set(settings, platforms, channel, kind, error):
+    bot, chat_id = channel
+    platforms.telegram.inject("sendVideo", kind)
+    with pytest.raises(error):
+        TelegramProvider(settings).upload(
+            Credentials(SecretStr(bot), extra={"chat_id": str(chat_id)}),
+            bytes_clip(b"v"),
+            PostDraft("t"),
+            None,
+            lambda _: None,
+        )
+
+
+def test_no_stats_and_no_refresh(settings, channel):
+    bot, _ = channel
+    provider = TelegramProvider(settings)
+    with pytest.raises(StatsUnavailable) as caught:
+        provider.fetch_stats(creds(bot), ["1:1"])
+    assert caught.value.message == "Статистика недоступна"
+    with pytest.raises(TokenExpired):
+        provider.refresh(creds(bot))
