@@ -56,9 +56,9 @@ class TelegramEmulator(Emulator):
 
     # -- test setup -----------------------------------------------------------------------
 
-    def add_bot(self, username: str = "autopost_bot") -> str:
+    def add_bot(self, username: str = "autopost_bot", token: str | None = None) -> str:
         user_id = 7_000_000_000 + len(self.bots) + 1
-        token = f"{user_id}:{secrets.token_urlsafe(26)}"
+        token = token or f"{user_id}:{secrets.token_urlsafe(26)}"
         self.bots[token] = Bot(token, user_id, username)
         return token
 
