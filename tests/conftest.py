@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Iterator
 
 import pytest
@@ -11,8 +12,9 @@ from autopost import runtime
 from tests.support.platforms import Platforms, start_platforms
 
 REGION = "eu-central-1"
-# The key the tests encrypt tokens with (a real deployment reads it from Secrets Manager).
-TOKEN_SECRET = "test-token-secret-0123456789abcdef-0123456789"
+# The key the tests encrypt tokens with (a real deployment reads it from Secrets Manager);
+# random, so a log-leak test can look for pieces of it without matching ordinary words.
+TOKEN_SECRET = secrets.token_urlsafe(40)
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -1,44 +1,96 @@
-"""Refreshing a connection's tokens when a platform says they expired, safe when two
-workers do it at once: the row's version decides whose pair is kept, and the other
-worker uses that pair rather than its own (or a failed) refresh."""
+"""Refreshing a connection's tokens when a platform says they expired, safe when several
+workers need it at once. Refresh tokens are often single use, so only one worker may call
+the platform: it holds a short lease (a control item), re-reads the row first (someone may
+have refreshed already), and stores the new pair under the row's version. The others wait
+for the version to move and use that pair."""
 
 from __future__ import annotations
 
-from autopost.errors import TokenExpired
+import time
+from datetime import timedelta
+
+from pynamodb.exceptions import PutError
+
+from autopost.clock import utcnow
+from autopost.errors import PlatformUnavailable, TokenExpired
 from autopost.models import Connection
 from autopost.observability import logger
 from autopost.providers.base import Credentials, Provider
+from autopost.settings import Settings
 from autopost.storage.connections import ConnectionRepository
+from autopost.storage.tables import records
+
+LEASE = timedelta(seconds=30)
+WAIT_SECONDS = 20.0
+POLL_SECONDS = 0.2
 
 
 class TokenRefresher:
-    def __init__(self, connections: ConnectionRepository) -> None:
+    def __init__(self, settings: Settings, connections: ConnectionRepository) -> None:
         self._connections = connections
+        self._control = records(settings).control
 
     def refresh(
         self, provider: Provider, connection: Connection, stale: Credentials
     ) -> tuple[Connection, Credentials]:
         """New credentials for `connection`, or TokenExpired after marking it expired."""
+        deadline = time.monotonic() + WAIT_SECONDS
+        lease = f"refresh#{connection.user_id}#{connection.platform.value}"
+        while True:
+            newer = self._newer(connection)
+            if newer is not None:
+                return newer
+            if self._take(lease):
+                try:
+                    return self._refresh_holding_lease(provider, connection, stale)
+                finally:
+                    self._control(lease).delete()
+            if time.monotonic() > deadline:
+                raise PlatformUnavailable("Не удалось обновить токен платформы, попробуем позже")
+            time.sleep(POLL_SECONDS)
+
+    def _refresh_holding_lease(
+        self, provider: Provider, connection: Connection, stale: Credentials
+    ) -> tuple[Connection, Credentials]:
+        newer = self._newer(connection)
+        if newer is not None:
+            return newer
         try:
             fresh = provider.refresh(stale)
         except TokenExpired:
-            newer = self._newer(connection)
-            if newer is not None:
-                return newer  # another worker refreshed first and used up the refresh token
             self._connections.mark_expired(connection)
             logger.info("connection expired", extra={"platform": connection.platform.value})
             raise
-        if self._connections.store_refreshed(connection, fresh):
-            stored = self._connections.credentials(connection.user_id, connection.platform)
-            if stored is not None:
-                return stored
-        newer = self._newer(connection)
-        if newer is None:
+        if not self._connections.store_refreshed(connection, fresh):
+            newer = self._newer(connection)
+            if newer is None:
+                raise TokenExpired()
+            return newer
+        stored = self._connections.credentials(connection.user_id, connection.platform)
+        if stored is None:
             raise TokenExpired()
-        return newer
+        return stored
+
+    def _take(self, lease: str) -> bool:
+        control, now = self._control, utcnow()
+        try:
+            control(lease, expires_at=now + LEASE).save(
+                condition=control.pk.does_not_exist() | (control.expires_at < now)
+            )
+        except PutError as exc:
+            if exc.cause_response_code == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
 
     def _newer(self, connection: Connection) -> tuple[Connection, Credentials] | None:
+        """The row's credentials if another worker refreshed since `connection` was read;
+        TokenExpired if meanwhile it was disconnected or found expired."""
         current = self._connections.credentials(connection.user_id, connection.platform)
-        if current is None or current[0].version == connection.version or not current[0].is_active:
+        if current is None:
+            raise TokenExpired()
+        if current[0].version == connection.version:
             return None
+        if not current[0].is_active:
+            raise TokenExpired()
         return current

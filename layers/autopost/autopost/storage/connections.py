@@ -108,15 +108,17 @@ class ConnectionRepository:
     def mark_expired(self, connection: Connection, at: datetime | None = None) -> bool:
         """The platform refused the token and it could not be refreshed: `expiresAt = now`.
         False when the row changed meanwhile (another worker refreshed it)."""
-        record = self._record
-        item = record(connection.user_id, connection.platform.value)
+        record = self._load(connection.user_id, connection.platform)
+        if record is None or int(record.version) != connection.version:
+            return False
+        attributes = self._record
         try:
-            item.update(
+            # PynamoDB conditions this on the version it read, and increments it.
+            record.update(
                 actions=[
-                    record.status.set(ConnectionStatus.EXPIRED.value),
-                    record.expires_at.set(to_iso(at or utcnow())),
-                ],
-                condition=record.version == connection.version,
+                    attributes.status.set(ConnectionStatus.EXPIRED.value),
+                    attributes.expires_at.set(to_iso(at or utcnow())),
+                ]
             )
         except UpdateError as exc:
             if exc.cause_response_code == CONFLICT:
@@ -125,9 +127,12 @@ class ConnectionRepository:
         return True
 
     def delete(self, user_id: str, platform: Platform) -> bool:
-        record = self._record
+        # PynamoDB conditions a versioned delete on the version it holds: delete what was read.
+        record = self._load(user_id, platform)
+        if record is None:
+            return False
         try:
-            record(user_id, platform.value).delete(condition=record.user_id.exists())
+            record.delete()
         except DeleteError as exc:
             if exc.cause_response_code == CONFLICT:
                 return False

@@ -1,0 +1,182 @@
+"""Tokens at rest: rotation with resume, refresh races, expiry, and nothing in the logs."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from secrets import token_urlsafe
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from pydantic import SecretStr
+
+from autopost import runtime
+from autopost.crypto import TokenCipher
+from autopost.errors import TokenExpired
+from autopost.models import ConnectionStatus
+from autopost.observability import logger as service_logger
+from autopost.platforms import Platform
+from autopost.providers.base import Account, Credentials
+from autopost.providers.vk import VkProvider
+from autopost.rotation import Rotation
+from autopost.settings import get_settings
+from autopost.storage.connections import ConnectionRepository
+from autopost.token_refresh import TokenRefresher
+from tests.conftest import TOKEN_SECRET
+
+NEW_SECRET = SecretStr("rotated-secret-" + "z" * 40)
+
+
+def store(
+    repository, user, platform=Platform.RUTUBE, access="access-token-value", refresh="refresh-token-value"
+):
+    credentials = Credentials(SecretStr(access), SecretStr(refresh) if refresh else None)
+    return repository.connect(user, platform, Account(account_id=user, name=user), credentials)
+
+
+def test_rotation_reencrypts_every_row_and_resumes_after_a_crash(harness):
+    settings = get_settings()
+    old = TokenCipher(SecretStr(TOKEN_SECRET))
+    for index in range(23):
+        store(
+            ConnectionRepository(settings, old),
+            f"user-{index:02d}",
+            access=f"access-{index}",
+            refresh=f"refresh-{index}",
+        )
+    rotating = TokenCipher(NEW_SECRET, previous=[SecretStr(TOKEN_SECRET)])
+
+    first = Rotation(settings, rotating).run(page_size=10, max_pages=1)  # then the process "dies"
+    assert (first.rotated, first.finished, first.resumed) == (10, False, False)
+
+    second = Rotation(settings, rotating).run(page_size=10)
+    assert second.resumed is True
+    assert second.finished is True
+    assert second.rotated == 13  # the first page was not scanned again
+
+    again = Rotation(settings, rotating).run(page_size=10)
+    assert (again.rotated, again.skipped) == (0, 23)
+
+    # The old key can go: every row opens with the new key alone.
+    only_new = ConnectionRepository(settings, TokenCipher(NEW_SECRET))
+    for index in range(23):
+        _, credentials = only_new.credentials(f"user-{index:02d}", Platform.RUTUBE)
+        assert credentials.access_token.get_secret_value() == f"access-{index}"
+        assert credentials.refresh_token.get_secret_value() == f"refresh-{index}"
+
+
+@pytest.fixture
+def vk_connection(harness, platforms):
+    settings = get_settings()
+    repository = ConnectionRepository(settings, TokenCipher(SecretStr(TOKEN_SECRET)))
+    access, refresh = platforms.vk.issue_token(device_id="dev-1")
+    credentials = Credentials(
+        SecretStr(access), SecretStr(refresh), account_id="1001", extra={"device_id": "dev-1"}
+    )
+    connection = repository.connect("user-1", Platform.VK, Account("1001", "VK id1001"), credentials)
+    return repository, connection, credentials, VkProvider(settings)
+
+
+def test_two_workers_refreshing_at_once_end_with_one_valid_pair(vk_connection, platforms):
+    repository, connection, stale, provider = vk_connection
+    results, errors = [], []
+    barrier = threading.Barrier(2)
+
+    def worker():
+        barrier.wait()
+        try:
+            results.append(TokenRefresher(get_settings(), repository).refresh(provider, connection, stale))
+        except TokenExpired as exc:  # pragma: no cover - the assertion below reports it
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    (_, first), (_, second) = results
+    assert first.access_token.get_secret_value() == second.access_token.get_secret_value()
+    stored_connection, stored = repository.credentials("user-1", Platform.VK)
+    assert stored.access_token.get_secret_value() == first.access_token.get_secret_value()
+    assert stored_connection.version == connection.version + 1
+    assert stored_connection.status is ConnectionStatus.ACTIVE
+    # The pair that was kept works on the platform.
+    assert provider.check(stored).account_id == "1001"
+
+
+def test_a_failed_refresh_marks_the_connection_expired_now(vk_connection, platforms):
+    repository, connection, stale, provider = vk_connection
+    platforms.vk.inject("oauth2/auth", "token_expired")
+    before = datetime.now(UTC) - timedelta(seconds=1)
+    with pytest.raises(TokenExpired) as caught:
+        TokenRefresher(get_settings(), repository).refresh(provider, connection, stale)
+    assert caught.value.message == "Токен истёк, переподключите платформу"
+    expired = repository.get("user-1", Platform.VK)
+    assert expired.status is ConnectionStatus.EXPIRED
+    assert before <= expired.expires_at <= datetime.now(UTC)
+
+
+def test_an_expired_connection_blocks_publishing_until_reconnected(vk_connection, harness, platforms):
+    repository, connection, stale, provider = vk_connection
+    platforms.vk.inject("oauth2/auth", "token_expired")
+    with pytest.raises(TokenExpired):
+        TokenRefresher(get_settings(), repository).refresh(provider, connection, stale)
+    harness.ready_clip()
+    response = harness.api("POST", "/clips/clip-1/publications", body={"platforms": ["vk"], "title": "t"})
+    assert response.body["error"]["code"] == "CONNECTION_EXPIRED"
+
+
+def test_no_token_reaches_any_log_line(harness, platforms, caplog, capfd, monkeypatch):
+    """Every flow that handles tokens, with known values; no 8-character piece may appear."""
+    caplog.set_level(logging.DEBUG)
+    service_logger.setLevel("DEBUG")
+    secrets = []
+    try:
+        # Telegram, own bot and the service's bot.
+        bot = platforms.telegram.add_bot(token=f"123456789:{token_urlsafe(27)}")
+        service_bot = platforms.telegram.add_bot("svc", token=f"987654321:{token_urlsafe(27)}")
+        secrets += [bot, service_bot]
+        platforms.telegram.add_channel("leak_channel", admin_bots=(bot, service_bot))
+        harness.api("POST", "/connections/telegram", body={"channel": "@leak_channel", "botToken": bot})
+        refused_bot = f"555555555:{token_urlsafe(27)}"
+        secrets.append(refused_bot)
+        harness.api(
+            "POST", "/connections/telegram", body={"channel": "@leak_channel", "botToken": refused_bot}
+        )
+        monkeypatch.setenv("TELEGRAM_BOT_TOKEN", service_bot)
+        runtime.reset()
+        harness.api("POST", "/connections/telegram", body={"channel": "@leak_channel"}, user="user-2")
+        # Rutube, accepted and refused.
+        rutube = platforms.rutube.issue_token()
+        secrets.append(rutube)
+        harness.api("POST", "/connections/rutube", body={"token": rutube})
+        refused_rutube = token_urlsafe(30)
+        secrets.append(refused_rutube)
+        harness.api("POST", "/connections/rutube", body={"token": refused_rutube})
+        # VK through OAuth, then a refresh, then a refresh that fails.
+        from tests.integration.test_connections_api import approve, authorize, callback
+
+        path, returned = approve(authorize(harness, "vk"))
+        callback(harness, path, returned)
+        secrets += list(platforms.vk.tokens) + list(platforms.vk.refresh_tokens)
+        repository = ConnectionRepository(get_settings(), TokenCipher(SecretStr(TOKEN_SECRET)))
+        connection, credentials = repository.credentials("user-1", Platform.VK)
+        refresher, provider = TokenRefresher(get_settings(), repository), VkProvider(get_settings())
+        connection, credentials = refresher.refresh(provider, connection, credentials)
+        secrets += [credentials.access_token.get_secret_value(), credentials.refresh_token.get_secret_value()]
+        platforms.vk.inject("oauth2/auth", "token_expired")
+        with pytest.raises(TokenExpired):
+            refresher.refresh(provider, connection, credentials)
+        secrets.append(TOKEN_SECRET)
+    finally:
+        service_logger.setLevel("INFO")
+
+    captured = capfd.readouterr()
+    text = "\n".join([captured.out, captured.err, caplog.text, *(repr(r.__dict__) for r in caplog.records)])
+    assert "platform connected" in text  # the flows did log
+    for secret in secrets:
+        for start in range(len(secret) - 7):
+            piece = secret[start : start + 8]
+            assert piece not in text, f"a piece of a token reached the logs: {piece[:2]}…"
