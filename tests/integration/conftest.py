@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -118,8 +119,10 @@ FAST_TIMEOUTS = {f"{name}TaskTimeoutSeconds": 4 for name in ("Vk", "Rutube", "Te
 def running_stack(monkeypatch: pytest.MonkeyPatch, *, execute: bool) -> Iterator[Harness]:
     config = {"stepfunctions": {"execute_state_machine": execute}}
     with mock_aws(config=config):  # type: ignore[arg-type]
+        # A name of its own: executions of an earlier test may still run in moto's threads,
+        # and must not find this test's queues under the same names.
         stack = provision(
-            stack_name="test",
+            stack_name=f"t{uuid.uuid4().hex[:8]}",
             region=REGION,
             parameters={
                 "JwtIssuer": "https://issuer.local",
@@ -131,7 +134,14 @@ def running_stack(monkeypatch: pytest.MonkeyPatch, *, execute: bool) -> Iterator
         for name, value in _environment(stack).items():
             monkeypatch.setenv(name, value)
         runtime.reset()
-        yield Harness(stack)
+        harness = Harness(stack)
+        try:
+            yield harness
+        finally:
+            if execute:
+                for execution in harness.executions():
+                    if execution["status"] == "RUNNING":
+                        harness.sfn.stop_execution(executionArn=execution["executionArn"])
     runtime.reset()
 
 

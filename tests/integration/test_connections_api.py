@@ -231,7 +231,7 @@ def test_connecting_is_limited_to_5_an_hour(api):
     assert statuses == [422] * 5 + [429]
     limited = api.api("POST", "/connections/vk/authorize")
     assert limited.status == 429
-    assert int(limited.headers["Retry-After"]) > 60
+    assert 1 <= int(limited.headers["Retry-After"]) <= 3600
 
 
 def test_disconnect_cancels_the_platforms_scheduled_publications(api, platforms):

@@ -33,16 +33,16 @@ def publish(harness, platform="vk", **extra):
 
 
 def next_task(harness, platform="vk", timeout=15.0):
-    """The next upload message on the platform's queue: (body, delete)."""
+    """The next upload message on the platform's queue, taken off it."""
     queue = harness.stack.ref(f"{platform.capitalize()}UploadQueue")
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         messages = harness.sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=1, WaitTimeSeconds=1).get(
             "Messages", []
         )
-        if messages:
-            harness.sqs.delete_message(QueueUrl=queue, ReceiptHandle=messages[0]["ReceiptHandle"])
-            return json.loads(messages[0]["Body"])
+        for message in messages:
+            harness.sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+            return json.loads(message["Body"])
     raise AssertionError(f"no upload task on the {platform} queue within {timeout}s")
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from secrets import token_urlsafe
 from datetime import UTC, datetime, timedelta
+from secrets import randbelow, token_urlsafe
 
 import pytest
 from pydantic import SecretStr
@@ -128,6 +128,11 @@ def test_an_expired_connection_blocks_publishing_until_reconnected(vk_connection
     assert response.body["error"]["code"] == "CONNECTION_EXPIRED"
 
 
+def bot_token() -> str:
+    """A Bot API token's shape: the bot's numeric id, a colon, the secret part."""
+    return f"{randbelow(9 * 10**9) + 10**9}:{token_urlsafe(27)}"
+
+
 def test_no_token_reaches_any_log_line(harness, platforms, caplog, capfd, monkeypatch):
     """Every flow that handles tokens, with known values; no 8-character piece may appear."""
     caplog.set_level(logging.DEBUG)
@@ -135,12 +140,12 @@ def test_no_token_reaches_any_log_line(harness, platforms, caplog, capfd, monkey
     secrets = []
     try:
         # Telegram, own bot and the service's bot.
-        bot = platforms.telegram.add_bot(token=f"123456789:{token_urlsafe(27)}")
-        service_bot = platforms.telegram.add_bot("svc", token=f"987654321:{token_urlsafe(27)}")
+        bot = platforms.telegram.add_bot(token=bot_token())
+        service_bot = platforms.telegram.add_bot("svc", token=bot_token())
         secrets += [bot, service_bot]
         platforms.telegram.add_channel("leak_channel", admin_bots=(bot, service_bot))
         harness.api("POST", "/connections/telegram", body={"channel": "@leak_channel", "botToken": bot})
-        refused_bot = f"555555555:{token_urlsafe(27)}"
+        refused_bot = bot_token()
         secrets.append(refused_bot)
         harness.api(
             "POST", "/connections/telegram", body={"channel": "@leak_channel", "botToken": refused_bot}
@@ -159,6 +164,7 @@ def test_no_token_reaches_any_log_line(harness, platforms, caplog, capfd, monkey
         from tests.integration.test_connections_api import approve, authorize, callback
 
         path, returned = approve(authorize(harness, "vk"))
+        secrets.append(returned["code"])  # short-lived, but a credential while it lives
         callback(harness, path, returned)
         secrets += list(platforms.vk.tokens) + list(platforms.vk.refresh_tokens)
         repository = ConnectionRepository(get_settings(), TokenCipher(SecretStr(TOKEN_SECRET)))

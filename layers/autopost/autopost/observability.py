@@ -1,5 +1,7 @@
 """The one Logger, Metrics and Tracer of the service; every module imports them from here."""
 
+import logging
+
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
 SERVICE = "autopost"
@@ -7,3 +9,15 @@ SERVICE = "autopost"
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace="Autopost", service=SERVICE)
 tracer = Tracer(service=SERVICE)
+
+# Libraries that would write secrets at DEBUG: httpx logs URLs (Telegram's carry the bot
+# token), botocore logs response bodies (Secrets Manager's hold secrets), and powertools'
+# resolver logs route arguments (an OAuth callback's are the authorization code).
+for _name, _level in (
+    ("httpx", logging.WARNING),
+    ("httpcore", logging.WARNING),
+    ("botocore", logging.WARNING),
+    ("urllib3", logging.WARNING),
+    ("aws_lambda_powertools.event_handler", logging.INFO),
+):
+    logging.getLogger(_name).setLevel(_level)

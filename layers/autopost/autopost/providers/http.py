@@ -3,7 +3,6 @@ the mapping of plain HTTP failures onto the platform error set."""
 
 from __future__ import annotations
 
-import logging
 import secrets
 import time
 from collections.abc import Callable, Iterator
@@ -12,15 +11,12 @@ from typing import Any, BinaryIO, TypeVar
 
 import httpx
 
+import autopost.observability  # noqa: F401 - clamps the loggers that would show tokens
 from autopost.errors import PlatformError, PlatformRateLimited, PlatformUnavailable, Rejected, TokenExpired
 
 CHUNK = 1024 * 1024
 # Every call has these; uploads add an overall deadline on top (see `stream_body`).
 TIMEOUT = httpx.Timeout(connect=10.0, read=60.0, write=60.0, pool=10.0)
-
-# httpx logs each request's URL at INFO; Telegram's URLs carry the bot token.
-for _name in ("httpx", "httpcore"):
-    logging.getLogger(_name).setLevel(logging.WARNING)
 
 T = TypeVar("T")
 
