@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -13,18 +14,23 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
+from pydantic import SecretStr
 
 from autopost import runtime
 from autopost.models import Connection, ConnectionStatus
 from autopost.platforms import Platform
+from autopost.providers.base import Account, Credentials
+from autopost.secrets import token_cipher
 from autopost.settings import get_settings
 from autopost.storage.connections import ConnectionRepository
 from devstack.provision import Stack, provision
 from functions.api import handler as api_handler
 from functions.clip_validator import handler as validator_handler
+from functions.publish_worker import handler as worker_handler
 from tests.conftest import REGION
 from tests.support.http_events import http_event
 from tests.support.lambda_context import LambdaContext
+from tests.support.platforms import Platforms
 from tests.support.queues import drain
 from tests.support.videos import make_video
 
@@ -99,6 +105,68 @@ class Harness:
                     connected_at=datetime.now(UTC),
                 )
             )
+
+    def connect_platform(self, platforms: Platforms, platform: Platform, user: str = "user-1") -> Credentials:
+        """A real connection: tokens issued by the platform's emulator, stored encrypted."""
+        if platform is Platform.VK:
+            access, refresh = platforms.vk.issue_token(device_id="dev-1")
+            credentials = Credentials(
+                SecretStr(access), SecretStr(refresh), account_id="1001", extra={"device_id": "dev-1"}
+            )
+        elif platform is Platform.TELEGRAM:
+            bot = platforms.telegram.add_bot()
+            chat_id = platforms.telegram.add_channel(f"channel_{user.replace('-', '_')}", admin_bots=(bot,))
+            credentials = Credentials(
+                SecretStr(bot), account_id=str(chat_id), extra={"chat_id": str(chat_id)}
+            )
+        elif platform is Platform.RUTUBE:
+            credentials = Credentials(SecretStr(platforms.rutube.issue_token()), account_id="501")
+        else:
+            access, refresh = platforms.dzen.issue_token()
+            credentials = Credentials(SecretStr(access), SecretStr(refresh), account_id="77001")
+        repository = ConnectionRepository(get_settings(), token_cipher())
+        repository.connect(
+            user, platform, Account(credentials.account_id, platform.display_name), credentials
+        )
+        return credentials
+
+    def run_workers(
+        self, until: Callable[[], bool], timeout: float = 30.0, remaining_seconds: int = 300
+    ) -> list[dict[str, Any]]:
+        """Carry upload-queue messages to the publish worker, as the event source mappings
+        do, until `until()` holds; the batch responses, in order."""
+        responses: list[dict[str, Any]] = []
+        deadline = time.monotonic() + timeout
+        queues = [
+            (self.stack.ref(f"{p}UploadQueue"), self.stack.attribute(f"{p}UploadQueue", "Arn"))
+            for p in ("Vk", "Rutube", "Telegram", "Dzen")
+        ]
+        context = LambdaContext(remaining_millis=remaining_seconds * 1000)
+        while not until():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"not done within {timeout}s; worker answers: {responses}")
+            delivered = False
+            for url, arn in queues:
+                batch = drain(
+                    self.sqs,
+                    url,
+                    arn,
+                    worker_handler.lambda_handler,
+                    context=context,
+                    once=True,
+                    batch_size=1,
+                )
+                responses.extend(batch)
+                delivered = delivered or bool(batch)
+            if not delivered:
+                time.sleep(0.2)
+        return responses
+
+    def publication(self, publication_id: str, user: str = "user-1") -> dict[str, Any]:
+        return self.api("GET", f"/publications/{publication_id}", user=user).body
+
+    def status_is(self, publication_id: str, *statuses: str) -> Callable[[], bool]:
+        return lambda: self.publication(publication_id)["status"] in statuses
 
     def executions(self) -> list[dict[str, Any]]:
         return self.sfn.list_executions(stateMachineArn=self.stack.ref("PublishStateMachine"))["executions"]

@@ -33,12 +33,20 @@ def receive_event(sqs: Any, queue_url: str, queue_arn: str, max_messages: int = 
     }
 
 
-def drain(sqs: Any, queue_url: str, queue_arn: str, handler: Any) -> list[dict[str, Any]]:
-    """Deliver every waiting message once; returns the handlers' batch responses."""
+def drain(
+    sqs: Any,
+    queue_url: str,
+    queue_arn: str,
+    handler: Any,
+    context: LambdaContext | None = None,
+    once: bool = False,
+    batch_size: int = 10,
+) -> list[dict[str, Any]]:
+    """Deliver every waiting message once (or one batch, `once`); the batch responses."""
     responses = []
-    while (event := receive_event(sqs, queue_url, queue_arn)) is not None:
+    while (event := receive_event(sqs, queue_url, queue_arn, max_messages=batch_size)) is not None:
         try:
-            response = handler(event, LambdaContext())
+            response = handler(event, context or LambdaContext())
         except Exception:  # noqa: BLE001 - an invocation error fails the whole batch, as in Lambda
             response = {"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in event["Records"]]}
         failed = {item["itemIdentifier"] for item in response.get("batchItemFailures", [])}
@@ -46,6 +54,6 @@ def drain(sqs: Any, queue_url: str, queue_arn: str, handler: Any) -> list[dict[s
             if record["messageId"] not in failed:
                 sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=record["receiptHandle"])
         responses.append(response)
-        if failed:
+        if failed or once:
             break
     return responses

@@ -130,6 +130,8 @@ class RateLimited(AutopostError):
 
     def __init__(self, retry_after: int, message: str | None = None) -> None:
         self.retry_after = retry_after
+        # The exact wait, where the caller can sleep for a fraction of a second.
+        self.wait_seconds = float(retry_after)
         super().__init__(message, {"retryAfterSeconds": retry_after})
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -54,6 +55,8 @@ class Publication(BaseModel):
     error_message: str | None = None
     post_id: str | None = None
     post_url: str | None = None
+    processing_state: str | None = None
+    upload_checkpoint: dict[str, Any] | None = None
 
 
 class ConnectionStatus(StrEnum):

@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     vk_client_id: str = Field(default="", validation_alias="VK_CLIENT_ID")
     telegram_api_url: str = Field(default="https://api.telegram.org", validation_alias="TELEGRAM_API_URL")
     rutube_api_url: str = Field(default="https://rutube.ru", validation_alias="RUTUBE_API_URL")
+    rutube_patch_bytes: int = Field(
+        default=32 * 1024 * 1024, ge=64 * 1024, validation_alias="RUTUBE_PATCH_BYTES"
+    )
     dzen_api_url: str = Field(default="https://dzen.ru", validation_alias="DZEN_API_URL")
     # Provisional path templates of the Дзен publisher API (README: "Дзен").
     dzen_paths: dict[str, str] = Field(default_factory=dict, validation_alias="DZEN_PATHS")
@@ -68,6 +71,8 @@ class Settings(BaseSettings):
     # Where platforms send the user back (the API's public URL) and where we send them next.
     public_api_url: str = Field(default="http://127.0.0.1:3000", validation_alias="PUBLIC_API_URL")
     console_url: str = Field(default="http://127.0.0.1:3000/console/", validation_alias="CONSOLE_URL")
+    # The upload queue of each platform, for a worker that delays its own message.
+    upload_queue_urls: dict[Platform, str] = Field(default_factory=dict, validation_alias="UPLOAD_QUEUE_URLS")
     connect_rate_per_hour: int = Field(default=5, ge=1, validation_alias="CONNECT_RATE_PER_HOUR")
 
     # -- secrets: a value locally, or a Secrets Manager ARN in AWS (see autopost.secrets) --

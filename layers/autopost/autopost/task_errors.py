@@ -27,3 +27,12 @@ RETRIED = frozenset({TaskError.PLATFORM_UNAVAILABLE})
 FINAL = frozenset(
     {TaskError.TOKEN_EXPIRED, TaskError.CLIP_MISSING, TaskError.REJECTED, TaskError.CONNECTION_MISSING}
 )
+
+
+class TaskFailure(Exception):
+    """Ends an upload task with `error`; `message` is what the user reads."""
+
+    def __init__(self, error: TaskError, message: str) -> None:
+        self.error = error
+        self.message = message
+        super().__init__(message)

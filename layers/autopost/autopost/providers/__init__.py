@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from autopost.errors import UnknownPlatform
 from autopost.platforms import Platform
-from autopost.providers.base import Provider
+from autopost.providers.base import Credentials, Provider
 from autopost.providers.dzen import DzenProvider
 from autopost.providers.rutube import RutubeProvider
 from autopost.providers.telegram import TelegramProvider
@@ -13,17 +15,22 @@ from autopost.secrets import MissingSecret, resolve
 from autopost.settings import Settings
 
 
-def provider_for(platform: Platform | str, settings: Settings) -> Provider:
+def provider_for(
+    platform: Platform | str,
+    settings: Settings,
+    throttle: Callable[[Credentials], None] | None = None,
+) -> Provider:
+    """`throttle` is called before each platform API call (VK's per-token budget)."""
     try:
         platform = Platform(platform)
     except ValueError as exc:
         raise UnknownPlatform(details={"platform": str(platform)}) from exc
     if platform is Platform.VK:
-        return VkProvider(settings)
+        return VkProvider(settings, throttle=throttle)
     if platform is Platform.TELEGRAM:
         return TelegramProvider(settings)
     if platform is Platform.RUTUBE:
-        return RutubeProvider(settings)
+        return RutubeProvider(settings, patch_bytes=settings.rutube_patch_bytes)
     try:
         secret = resolve(
             settings.yandex_client_secret, settings.yandex_client_secret_arn, "YANDEX_CLIENT_SECRET"

@@ -6,6 +6,7 @@ Errors come as HTTP 200 `{"error": {"error_code": N}}` (../shared/reference/vk-a
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -44,7 +45,13 @@ class VkProvider:
     platform = Platform.VK
     upload_timeout_seconds = 600.0
 
-    def __init__(self, settings: Settings, http: httpx.Client | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        http: httpx.Client | None = None,
+        throttle: Callable[[Credentials], None] | None = None,
+    ) -> None:
+        self._throttle = throttle
         self._api = settings.vk_api_url.rstrip("/")
         self._id = settings.vk_id_url.rstrip("/")
         self._client_id = settings.vk_client_id
@@ -53,6 +60,8 @@ class VkProvider:
     # -- API calls ------------------------------------------------------------------------
 
     def call(self, method: str, credentials: Credentials, **params: Any) -> Any:
+        if self._throttle is not None:
+            self._throttle(credentials)
         # The token goes in the POST body, never in a URL that could be logged.
         data = {**params, "access_token": credentials.access_token.get_secret_value(), "v": API_VERSION}
         response = guarded(lambda: self._http.post(f"{self._api}/method/{method}", data=data), NAME)

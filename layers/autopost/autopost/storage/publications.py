@@ -9,6 +9,7 @@ a final publication gives up its slot by being final.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -180,6 +181,26 @@ class PublicationRepository:
             raise
         return _to_publication(item)
 
+    def save_checkpoint(self, publication_id: str, checkpoint: dict[str, Any]) -> None:
+        """Where the upload stands, so the next attempt resumes or reuses it."""
+        record = self._record
+        record(publication_id).update(
+            actions=[record.upload_checkpoint.set(json.dumps(checkpoint, sort_keys=True))],
+            condition=record.publication_id.exists(),
+        )
+
+    def record_post(
+        self, publication_id: str, post_id: str, url: str | None, processing_state: str | None
+    ) -> None:
+        """The platform's post, written the moment it answers and whatever the status is
+        now: a later attempt that finds a post id finishes instead of posting again."""
+        record = self._record
+        actions = [record.post_id.set(post_id), record.updated_at.set(to_iso(utcnow()))]
+        actions.append(record.post_url.set(url) if url else record.post_url.remove())
+        if processing_state:
+            actions.append(record.processing_state.set(processing_state))
+        record(publication_id).update(actions=actions, condition=record.publication_id.exists())
+
     def record_attempt_error(self, publication_id: str, code: str, message: str) -> None:
         """The last attempt's error, in the user's words, while the publication is still
         `publishing`: shown during retries, and kept when the state machine fails it."""
@@ -290,4 +311,6 @@ def _to_publication(record: Any) -> Publication:
         error_message=record.error_message,
         post_id=record.post_id,
         post_url=record.post_url,
+        processing_state=record.processing_state,
+        upload_checkpoint=json.loads(record.upload_checkpoint) if record.upload_checkpoint else None,
     )

@@ -22,7 +22,7 @@ from autopost.storage.tables import records
 class Budget:
     name: str
     limit: int
-    window_seconds: int
+    window_seconds: float
 
 
 class RateLimiter:
@@ -46,5 +46,7 @@ class RateLimiter:
             )
         except UpdateError as exc:
             if exc.cause_response_code == "ConditionalCheckFailedException":
-                raise RateLimited(retry_after=max(1, math.ceil(window_end - moment))) from exc
+                limited = RateLimited(retry_after=max(1, math.ceil(window_end - moment)))
+                limited.wait_seconds = max(0.01, window_end - moment)
+                raise limited from exc
             raise

@@ -98,6 +98,10 @@ def _publication_record(settings: _Where) -> type[Model]:
         error_message = UnicodeAttribute(null=True)
         post_id = UnicodeAttribute(null=True)
         post_url = UnicodeAttribute(null=True)
+        # The platform's own state of the video ("processing", "ready"), where it reports one.
+        processing_state = UnicodeAttribute(null=True)
+        # Where a former attempt left the upload (provider-specific JSON): video id, offset.
+        upload_checkpoint = UnicodeAttribute(null=True)
         by_user = ByUserIndex()
 
     return PublicationRecord

@@ -1,0 +1,29 @@
+"""The four upload queues -> one publish attempt per message (batch size 1)."""
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from autopost.observability import logger, metrics, tracer
+from autopost.publish_worker import PublishWorker, worker_from_settings
+from autopost.runtime import warm
+from autopost.settings import get_settings
+
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+@warm
+def worker() -> PublishWorker:
+    return worker_from_settings(get_settings())
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    def record_handler(record: SQSRecord) -> None:
+        worker().handle(record.json_body, lambda: context.get_remaining_time_in_millis() / 1000)
+
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )

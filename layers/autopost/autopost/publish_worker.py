@@ -1,0 +1,317 @@
+"""The upload worker: one queue message is one attempt to publish one publication.
+
+The message carries the state machine's task token. The worker answers it with
+SendTaskSuccess once the publication is `published`, or SendTaskFailure with a TaskError
+name after recording the user's message on the publication. A platform's rate limit is not
+an answer: the message is sent again, delayed by the platform's retry-after.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import posixpath
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from autopost.aws import client
+from autopost.clip_validation import ALLOWED_EXTENSIONS, CONTENT_TYPES, UnusableKey, parse_clip_key
+from autopost.errors import (
+    PlatformError,
+    PlatformRateLimited,
+    Rejected,
+    StatusConflict,
+    TokenExpired,
+    UploadIncomplete,
+)
+from autopost.models import Publication
+from autopost.observability import logger, metrics
+from autopost.platforms import Platform
+from autopost.providers import provider_for
+from autopost.providers.base import ClipSource, Credentials, PostDraft, Provider, UploadResult
+from autopost.publishing import TOKEN_EXPIRED_MESSAGE
+from autopost.secrets import MissingSecret, resolve, token_cipher
+from autopost.settings import Settings
+from autopost.statuses import PublicationStatus
+from autopost.storage.connections import ConnectionRepository
+from autopost.storage.publications import PublicationRepository
+from autopost.storage.rate_limits import RateLimiter
+from autopost.task_errors import TaskError, TaskFailure
+from autopost.throttling import TELEGRAM_POSTS, VK_CALLS, RequestBudgets
+from autopost.token_refresh import TokenRefresher
+
+CLIP_MISSING = "Файл клипа не найден"
+# Leave this much of the Lambda's time for recording the outcome.
+SAFETY_SECONDS = 30.0
+MAX_SQS_DELAY = 900
+# The state machine no longer waits for this token (it timed out and moved on).
+_STALE_TOKEN_ERRORS = {"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"}
+
+
+class UploadTask(BaseModel):
+    """The queue message the state machine sends (statemachines/publish.asl.json)."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+
+    publication_id: str = Field(alias="publicationId", min_length=1, max_length=200)
+    platform: Platform
+    retry: int = 0
+    task_token: SecretStr = Field(alias="taskToken")
+    # Set when a long rate-limit wait is split into several SQS delays.
+    not_before: float | None = Field(default=None, alias="notBefore")
+
+    def body(self, **changes: Any) -> str:
+        data = {
+            "publicationId": self.publication_id,
+            "platform": self.platform.value,
+            "retry": self.retry,
+            "taskToken": self.task_token.get_secret_value(),
+            **changes,
+        }
+        return json.dumps(data)
+
+
+@dataclass
+class WorkerPorts:
+    """What the worker talks to; built once per warm environment."""
+
+    publications: PublicationRepository
+    connections: ConnectionRepository
+    refresher: TokenRefresher
+    budgets: RequestBudgets
+    providers: Callable[[Platform, Callable[[Credentials], None] | None], Provider]
+    service_bot_token: Callable[[], SecretStr]
+    s3: Any
+    sfn: Any
+    sqs: Any
+    bucket: str
+    queue_urls: dict[Platform, str]
+
+
+class PublishWorker:
+    def __init__(self, ports: WorkerPorts, now: Callable[[], float] = time.time) -> None:
+        self._ports = ports
+        self._now = now
+
+    def handle(self, body: dict[str, Any], remaining_seconds: Callable[[], float]) -> None:
+        task = UploadTask.model_validate(body)
+        if task.not_before is not None and task.not_before > self._now():
+            self._delay(task, task.not_before - self._now())
+            return
+        publications = self._ports.publications
+        publication = publications.get(task.publication_id)
+        if publication is None or publication.status not in (
+            PublicationStatus.PUBLISHING,
+            PublicationStatus.PUBLISHED,
+        ):
+            self._answer_failure(task, TaskError.PUBLICATION_GONE, "Публикация отменена или удалена")
+            return
+        if publication.status is PublicationStatus.PUBLISHED:
+            self._answer_success(task, publication)  # a redelivered message never posts twice
+            return
+        if publication.post_id:
+            # The platform answered an earlier attempt that died before finishing.
+            self._finish(task, publication, UploadResult(publication.post_id, publication.post_url))
+            return
+        try:
+            result = self._upload(publication, remaining_seconds)
+        except PlatformRateLimited as limited:
+            self._delay(task, limited.retry_after)
+            return
+        except UploadIncomplete:
+            self._answer_failure(task, TaskError.UPLOAD_INCOMPLETE, "Загрузка продолжится", record=False)
+            return
+        except TaskFailure as failure:
+            self._answer_failure(task, failure.error, failure.message)
+            return
+        except TokenExpired:
+            self._answer_failure(task, TaskError.TOKEN_EXPIRED, TOKEN_EXPIRED_MESSAGE)
+            return
+        except Rejected as rejected:
+            self._answer_failure(task, TaskError.REJECTED, rejected.message)
+            return
+        except PlatformError as unavailable:
+            self._answer_failure(task, TaskError.PLATFORM_UNAVAILABLE, unavailable.message)
+            return
+        self._finish(task, publication, result)
+
+    # -- the upload -----------------------------------------------------------------------
+
+    def _upload(self, publication: Publication, remaining_seconds: Callable[[], float]) -> UploadResult:
+        ports = self._ports
+        head = self._clip_head(publication)
+        found = ports.connections.credentials(publication.user_id, publication.platform)
+        if found is None:
+            raise TaskFailure(
+                TaskError.CONNECTION_MISSING,
+                f"{publication.platform.display_name} не подключён: подключите и повторите публикацию",
+            )
+        connection, credentials = found
+        if not connection.is_active:
+            raise TokenExpired()
+        if connection.extra.get("service_bot"):
+            credentials = Credentials(access_token=ports.service_bot_token(), extra=credentials.extra)
+        provider = ports.providers(publication.platform, self._throttle(publication.platform))
+        if publication.platform is Platform.TELEGRAM:
+            ports.budgets.acquire(TELEGRAM_POSTS, credentials.extra.get("chat_id", connection.account_id))
+        clip = self._clip_source(publication, head)
+        deadline = time.monotonic() + min(
+            provider.upload_timeout_seconds, remaining_seconds() - SAFETY_SECONDS
+        )
+        checkpoint = {"value": publication.upload_checkpoint}
+
+        def save_checkpoint(state: dict[str, Any]) -> None:
+            checkpoint["value"] = state
+            ports.publications.save_checkpoint(publication.publication_id, state)
+
+        draft = PostDraft(title=publication.title, description=publication.description)
+        try:
+            return provider.upload(credentials, clip, draft, checkpoint["value"], save_checkpoint, deadline)
+        except TokenExpired:
+            # Once: refresh (one worker at a time per connection), then try again.
+            connection, credentials = ports.refresher.refresh(provider, connection, credentials)
+            return provider.upload(credentials, clip, draft, checkpoint["value"], save_checkpoint, deadline)
+
+    def _clip_head(self, publication: Publication) -> dict[str, Any]:
+        """The clip's S3 metadata, after checking its key is this user's clip."""
+        try:
+            key = parse_clip_key(publication.clip_key)
+        except UnusableKey as exc:
+            raise TaskFailure(TaskError.REJECTED, "Некорректный путь к файлу клипа") from exc
+        if key.user_id != publication.user_id or key.extension not in ALLOWED_EXTENSIONS:
+            raise TaskFailure(TaskError.REJECTED, "Некорректный путь к файлу клипа")
+        try:
+            return self._ports.s3.head_object(Bucket=self._ports.bucket, Key=publication.clip_key)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in {"404", "NoSuchKey", "NotFound"}:
+                raise TaskFailure(TaskError.CLIP_MISSING, CLIP_MISSING) from exc
+            raise
+
+    def _clip_source(self, publication: Publication, head: dict[str, Any]) -> ClipSource:
+        s3, bucket, key = self._ports.s3, self._ports.bucket, publication.clip_key
+        extension = key.rsplit(".", 1)[-1].lower()
+
+        def open_at(offset: int) -> Any:
+            # A ranged GET: S3's body streams, nothing holds the whole file.
+            return s3.get_object(Bucket=bucket, Key=key, Range=f"bytes={offset}-")["Body"]
+
+        return ClipSource(
+            size=int(head["ContentLength"]),
+            filename=posixpath.basename(key),
+            content_type=CONTENT_TYPES.get(extension, "application/octet-stream"),
+            open=open_at,
+        )
+
+    def _throttle(self, platform: Platform) -> Callable[[Credentials], None] | None:
+        if platform is not Platform.VK:
+            return None
+        budgets = self._ports.budgets
+        return lambda credentials: budgets.acquire(VK_CALLS, credentials.account_id or "unknown")
+
+    # -- outcomes -------------------------------------------------------------------------
+
+    def _finish(self, task: UploadTask, publication: Publication, result: UploadResult) -> None:
+        publications = self._ports.publications
+        publications.record_post(
+            publication.publication_id, result.post_id, result.url, result.processing_state
+        )
+        try:
+            published = publications.transition(
+                publication.publication_id,
+                PublicationStatus.PUBLISHING,
+                PublicationStatus.PUBLISHED,
+                error_code=None,
+                error_message=None,
+                upload_checkpoint=None,
+            )
+        except StatusConflict:
+            logger.warning(
+                "post made but publication no longer publishing",
+                extra={"publication": publication.publication_id},
+            )
+            return
+        metrics.add_metric(name="Published", unit=MetricUnit.Count, value=1)
+        self._answer_success(task, published)
+
+    def _answer_success(self, task: UploadTask, publication: Publication) -> None:
+        output = json.dumps(
+            {
+                "publicationId": publication.publication_id,
+                "postId": publication.post_id,
+                "url": publication.post_url,
+            }
+        )
+        self._answer(lambda token: self._ports.sfn.send_task_success(taskToken=token, output=output), task)
+
+    def _answer_failure(self, task: UploadTask, error: TaskError, message: str, record: bool = True) -> None:
+        if record:
+            with contextlib.suppress(StatusConflict):  # not publishing any more: nothing to annotate
+                self._ports.publications.record_attempt_error(task.publication_id, error.value, message)
+        metrics.add_metric(name=f"Attempt_{error.value}", unit=MetricUnit.Count, value=1)
+        logger.info("upload attempt failed", extra={"publication": task.publication_id, "error": error.value})
+        self._answer(
+            lambda token: self._ports.sfn.send_task_failure(
+                taskToken=token, error=error.value, cause=message
+            ),
+            task,
+        )
+
+    def _answer(self, send: Callable[[str], Any], task: UploadTask) -> None:
+        try:
+            send(task.task_token.get_secret_value())
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] not in _STALE_TOKEN_ERRORS:
+                raise
+            logger.info(
+                "state machine no longer waits for this attempt", extra={"publication": task.publication_id}
+            )
+
+    def _delay(self, task: UploadTask, seconds: float) -> None:
+        """Try again later without answering: the platform asked us to wait."""
+        not_before = self._now() + seconds
+        delay = min(MAX_SQS_DELAY, max(0, math.ceil(seconds)))
+        changes = {"notBefore": not_before} if seconds > MAX_SQS_DELAY else {}
+        self._ports.sqs.send_message(
+            QueueUrl=self._ports.queue_urls[task.platform],
+            MessageBody=task.body(**changes),
+            DelaySeconds=delay,
+        )
+        metrics.add_metric(name="RateLimitedDelays", unit=MetricUnit.Count, value=1)
+        logger.info(
+            "rate limited; message delayed", extra={"publication": task.publication_id, "seconds": delay}
+        )
+
+
+def worker_from_settings(settings: Settings) -> PublishWorker:
+    cipher = token_cipher()
+    connections = ConnectionRepository(settings, cipher)
+
+    def service_bot_token() -> SecretStr:
+        try:
+            return resolve(settings.telegram_bot_token, settings.telegram_bot_token_arn, "TELEGRAM_BOT_TOKEN")
+        except MissingSecret as exc:
+            raise TaskFailure(
+                TaskError.TOKEN_EXPIRED, "Бот сервиса не настроен: переподключите Telegram"
+            ) from exc
+
+    ports = WorkerPorts(
+        publications=PublicationRepository(settings),
+        connections=connections,
+        refresher=TokenRefresher(settings, connections),
+        budgets=RequestBudgets(RateLimiter(settings)),
+        providers=lambda platform, throttle: provider_for(platform, settings, throttle),
+        service_bot_token=service_bot_token,
+        s3=client("s3"),
+        sfn=client("stepfunctions"),
+        sqs=client("sqs"),
+        bucket=settings.clips_bucket,
+        queue_urls=settings.upload_queue_urls,
+    )
+    return PublishWorker(ports)
