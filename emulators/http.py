@@ -281,6 +281,10 @@ class Emulator(ABC):
         if request.path == "/_emulator/reset" and request.method == "POST":
             self.reset()
             return Response.json({"ok": True})
+        return self.control(request)
+
+    def control(self, request: Request) -> Response:
+        """Platform-specific set-up endpoints under /_emulator/ (tokens, bots, channels)."""
         return Response.json({"error": "unknown control"}, status=404)
 
     def start(self, host: str = "127.0.0.1", port: int = 0) -> str:

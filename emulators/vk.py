@@ -111,6 +111,21 @@ class VkEmulator(Emulator):
             ]
         }
 
+    def control(self, request: Request) -> Response:
+        if request.path == "/_emulator/token" and request.method == "POST":
+            spec = request.json()
+            access, refresh = self.issue_token(
+                int(spec.get("user_id", DEFAULT_USER)), device_id=spec.get("device_id", "dev")
+            )
+            return Response.json(
+                {
+                    "access_token": access,
+                    "refresh_token": refresh,
+                    "user_id": int(spec.get("user_id", DEFAULT_USER)),
+                }
+            )
+        return super().control(request)
+
     # -- routing --------------------------------------------------------------------------
 
     def route(self, request: Request) -> tuple[str, Callable[[Request], Response]] | None:

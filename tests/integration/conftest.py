@@ -179,12 +179,15 @@ def _environment(stack: Stack) -> dict[str, str]:
     return merged
 
 
-# Short task timeouts for the very same ASL file, so a silent worker times out in seconds.
-FAST_TIMEOUTS = {f"{name}TaskTimeoutSeconds": 4 for name in ("Vk", "Rutube", "Telegram", "Dzen")}
+def task_timeouts(seconds: int) -> dict[str, int]:
+    """Short task timeouts for the very same ASL file, so a silent worker times out in seconds."""
+    return {f"{name}TaskTimeoutSeconds": seconds for name in ("Vk", "Rutube", "Telegram", "Dzen")}
 
 
 @contextmanager
-def running_stack(monkeypatch: pytest.MonkeyPatch, *, execute: bool) -> Iterator[Harness]:
+def running_stack(
+    monkeypatch: pytest.MonkeyPatch, *, execute: bool, task_timeout: int = 10
+) -> Iterator[Harness]:
     config = {"stepfunctions": {"execute_state_machine": execute}}
     with mock_aws(config=config):  # type: ignore[arg-type]
         # A name of its own: executions of an earlier test may still run in moto's threads,
@@ -197,7 +200,7 @@ def running_stack(monkeypatch: pytest.MonkeyPatch, *, execute: bool) -> Iterator
                 "JwtAudience": "autopost",
                 "RetryDelaysSeconds": "1,1,1",
             },
-            definition_overrides=FAST_TIMEOUTS if execute else None,
+            definition_overrides=task_timeouts(task_timeout) if execute else None,
         )
         for name, value in _environment(stack).items():
             monkeypatch.setenv(name, value)
@@ -221,7 +224,10 @@ def harness(monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
 
 
 @pytest.fixture
-def executing(monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
-    """moto runs the state machine: waits are real, so delays are seconds."""
-    with running_stack(monkeypatch, execute=True) as stack:
+def executing(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Iterator[Harness]:
+    """moto runs the state machine: waits are real, so delays are seconds. The task timeout
+    is 10 s, room for a loaded machine; a test about timeouts asks for less with
+    `@pytest.mark.task_timeout(4)`."""
+    marker = request.node.get_closest_marker("task_timeout")
+    with running_stack(monkeypatch, execute=True, task_timeout=marker.args[0] if marker else 10) as stack:
         yield stack

@@ -16,6 +16,7 @@ from autopost.secrets import token_cipher
 from autopost.settings import get_settings
 from autopost.storage.connections import ConnectionRepository
 from autopost.storage.publications import PublicationRepository
+from autopost.storage.tables import records
 from tests.support.videos import make_video
 
 FINAL = ("published", "failed", "cancelled")
@@ -148,6 +149,31 @@ def test_a_429_is_waited_out_without_counting_as_a_failure(flow, platforms):
     assert not any(e.get("stateEnteredEventDetails", {}).get("name") == "NextRetry" for e in history)
 
 
+def entered_states(harness, publication_id):
+    execution = execution_of(harness, publication_id)
+    history = harness.sfn.get_execution_history(executionArn=execution["executionArn"], maxResults=1000)[
+        "events"
+    ]
+    return [e["stateEnteredEventDetails"]["name"] for e in history if "stateEnteredEventDetails" in e]
+
+
+def test_a_long_rate_limit_is_handed_to_the_state_machine_and_not_counted(flow, platforms):
+    flow.connect_platform(platforms, Platform.RUTUBE)
+    platforms.rutube.inject("upload-session", "rate_limit", retry_after=600)
+    ids = publish(flow, "rutube")
+
+    flow.run_workers(lambda: "WaitRateLimit" in entered_states(flow, ids["rutube"]), timeout=15)
+
+    wait_until = datetime.fromisoformat(
+        records(get_settings()).publication.get(ids["rutube"]).retry_not_before
+    )
+    assert timedelta(seconds=590) < wait_until - datetime.now(UTC) < timedelta(seconds=610)
+    assert "NextRetry" not in entered_states(flow, ids["rutube"])
+    publication = flow.publication(ids["rutube"])
+    assert publication["status"] == "publishing"
+    assert publication["error"] is None  # waiting is not an error
+
+
 def test_an_expired_token_is_refreshed_and_the_clip_published(flow, platforms):
     credentials = flow.connect_platform(platforms, Platform.VK)
     platforms.vk.expire_token(credentials.access_token.get_secret_value())
@@ -220,6 +246,7 @@ def test_a_duplicate_message_posts_once(flow, platforms):
     assert len(platforms.telegram.messages) == 1
 
 
+@pytest.mark.task_timeout(4)
 def test_a_worker_that_died_after_the_platform_answered_does_not_post_again(flow, platforms):
     """The dead worker recorded the post id and stopped before `published`; the next
     attempt (after the task timeout) finds the post and finishes."""

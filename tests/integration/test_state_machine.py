@@ -146,6 +146,20 @@ def test_final_errors_fail_at_once_without_retry(ready, error):
     assert failed["error"] == {"code": error.value, "message": "Сообщение для пользователя"}
 
 
+def test_a_long_rate_limit_is_waited_out_by_the_state_machine_without_counting(ready):
+    publication = publish(ready)
+    task = next_task(ready)
+    until = datetime.now(UTC) + timedelta(seconds=3)
+    PublicationRepository(get_settings()).record_wait(task["publicationId"], until)
+    ready.sfn.send_task_failure(taskToken=task["taskToken"], error=TaskError.RATE_LIMITED.value)
+    again = next_task(ready, timeout=20)
+    assert datetime.now(UTC) >= until - timedelta(seconds=2)  # moto's waits: see above
+    assert again["retry"] == 0
+    mark_published(publication["id"])
+    ready.sfn.send_task_success(taskToken=again["taskToken"], output="{}")
+    assert finished(ready, publication["id"])[0]["status"] == "SUCCEEDED"
+
+
 def test_an_incomplete_resumable_upload_continues_at_once_without_counting(ready):
     publication = publish(ready, "rutube")
     task = next_task(ready, "rutube")
@@ -157,11 +171,12 @@ def test_an_incomplete_resumable_upload_continues_at_once_without_counting(ready
     assert finished(ready, publication["id"])[0]["status"] == "SUCCEEDED"
 
 
+@pytest.mark.task_timeout(4)
 def test_a_silent_worker_times_out_and_counts_as_unavailable(ready):
     publication = publish(ready)
     first = next_task(ready)
     assert first["retry"] == 0
-    # Nobody answers: after the task timeout (4 s here) the state machine retries.
+    # Nobody answers: after the task timeout the state machine retries.
     second = next_task(ready, timeout=20)
     assert second["retry"] == 1
     fail_task(ready, second, TaskError.REJECTED, "Видео отклонено платформой")
@@ -171,7 +186,8 @@ def test_a_silent_worker_times_out_and_counts_as_unavailable(ready):
     assert failed["error"] == {"code": "Rejected", "message": "Видео отклонено платформой"}
 
 
-def test_timeouts_to_the_end_fail_with_the_state_machines_own_message(ready, monkeypatch):
+@pytest.mark.task_timeout(4)
+def test_timeouts_to_the_end_fail_with_the_state_machines_own_message(ready):
     publication = publish(ready)
     for _ in range(4):
         next_task(ready, timeout=20)  # taken and never answered

@@ -15,6 +15,7 @@ import posixpath
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -50,9 +51,23 @@ from autopost.token_refresh import TokenRefresher
 CLIP_MISSING = "Файл клипа не найден"
 # Leave this much of the Lambda's time for recording the outcome.
 SAFETY_SECONDS = 30.0
-MAX_SQS_DELAY = 900
+# Waits up to this long delay the queue message (no state transitions); longer ones are
+# handed to the state machine, so the task's timeout never runs out during the wait.
+SHORT_WAIT_SECONDS = 60.0
 # The state machine no longer waits for this token (it timed out and moved on).
 _STALE_TOKEN_ERRORS = {"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"}
+
+
+def clip_source(s3: Any, bucket: str, key: str, head: dict[str, Any]) -> ClipSource:
+    """The clip in S3 as an upload source: every `open(offset)` is a ranged GET whose body
+    streams, so nothing ever holds the whole file (benchmarks/upload_stream.py measures it)."""
+    extension = key.rsplit(".", 1)[-1].lower()
+    return ClipSource(
+        size=int(head["ContentLength"]),
+        filename=posixpath.basename(key),
+        content_type=CONTENT_TYPES.get(extension, "application/octet-stream"),
+        open=lambda offset: s3.get_object(Bucket=bucket, Key=key, Range=f"bytes={offset}-")["Body"],
+    )
 
 
 class UploadTask(BaseModel):
@@ -64,16 +79,13 @@ class UploadTask(BaseModel):
     platform: Platform
     retry: int = 0
     task_token: SecretStr = Field(alias="taskToken")
-    # Set when a long rate-limit wait is split into several SQS delays.
-    not_before: float | None = Field(default=None, alias="notBefore")
 
-    def body(self, **changes: Any) -> str:
+    def body(self) -> str:
         data = {
             "publicationId": self.publication_id,
             "platform": self.platform.value,
             "retry": self.retry,
             "taskToken": self.task_token.get_secret_value(),
-            **changes,
         }
         return json.dumps(data)
 
@@ -102,9 +114,6 @@ class PublishWorker:
 
     def handle(self, body: dict[str, Any], remaining_seconds: Callable[[], float]) -> None:
         task = UploadTask.model_validate(body)
-        if task.not_before is not None and task.not_before > self._now():
-            self._delay(task, task.not_before - self._now())
-            return
         publications = self._ports.publications
         publication = publications.get(task.publication_id)
         if publication is None or publication.status not in (
@@ -123,7 +132,7 @@ class PublishWorker:
         try:
             result = self._upload(publication, remaining_seconds)
         except PlatformRateLimited as limited:
-            self._delay(task, limited.retry_after)
+            self._wait(task, limited)
             return
         except UploadIncomplete:
             self._answer_failure(task, TaskError.UPLOAD_INCOMPLETE, "Загрузка продолжится", record=False)
@@ -161,7 +170,7 @@ class PublishWorker:
         provider = ports.providers(publication.platform, self._throttle(publication.platform))
         if publication.platform is Platform.TELEGRAM:
             ports.budgets.acquire(TELEGRAM_POSTS, credentials.extra.get("chat_id", connection.account_id))
-        clip = self._clip_source(publication, head)
+        clip = clip_source(self._ports.s3, self._ports.bucket, publication.clip_key, head)
         deadline = time.monotonic() + min(
             provider.upload_timeout_seconds, remaining_seconds() - SAFETY_SECONDS
         )
@@ -193,21 +202,6 @@ class PublishWorker:
             if exc.response["Error"]["Code"] in {"404", "NoSuchKey", "NotFound"}:
                 raise TaskFailure(TaskError.CLIP_MISSING, CLIP_MISSING) from exc
             raise
-
-    def _clip_source(self, publication: Publication, head: dict[str, Any]) -> ClipSource:
-        s3, bucket, key = self._ports.s3, self._ports.bucket, publication.clip_key
-        extension = key.rsplit(".", 1)[-1].lower()
-
-        def open_at(offset: int) -> Any:
-            # A ranged GET: S3's body streams, nothing holds the whole file.
-            return s3.get_object(Bucket=bucket, Key=key, Range=f"bytes={offset}-")["Body"]
-
-        return ClipSource(
-            size=int(head["ContentLength"]),
-            filename=posixpath.basename(key),
-            content_type=CONTENT_TYPES.get(extension, "application/octet-stream"),
-            open=open_at,
-        )
 
     def _throttle(self, platform: Platform) -> Callable[[Credentials], None] | None:
         if platform is not Platform.VK:
@@ -273,20 +267,22 @@ class PublishWorker:
                 "state machine no longer waits for this attempt", extra={"publication": task.publication_id}
             )
 
-    def _delay(self, task: UploadTask, seconds: float) -> None:
-        """Try again later without answering: the platform asked us to wait."""
-        not_before = self._now() + seconds
-        delay = min(MAX_SQS_DELAY, max(0, math.ceil(seconds)))
-        changes = {"notBefore": not_before} if seconds > MAX_SQS_DELAY else {}
-        self._ports.sqs.send_message(
-            QueueUrl=self._ports.queue_urls[task.platform],
-            MessageBody=task.body(**changes),
-            DelaySeconds=delay,
-        )
-        metrics.add_metric(name="RateLimitedDelays", unit=MetricUnit.Count, value=1)
-        logger.info(
-            "rate limited; message delayed", extra={"publication": task.publication_id, "seconds": delay}
-        )
+    def _wait(self, task: UploadTask, limited: PlatformRateLimited) -> None:
+        """The platform asked us to wait: not a failure. A short wait delays this message;
+        a long one is recorded and handed to the state machine's Wait."""
+        metrics.add_metric(name="RateLimited", unit=MetricUnit.Count, value=1)
+        if limited.retry_after <= SHORT_WAIT_SECONDS:
+            delay = max(1, math.ceil(limited.retry_after))
+            self._ports.sqs.send_message(
+                QueueUrl=self._ports.queue_urls[task.platform], MessageBody=task.body(), DelaySeconds=delay
+            )
+            logger.info(
+                "rate limited; message delayed", extra={"publication": task.publication_id, "seconds": delay}
+            )
+            return
+        until = datetime.fromtimestamp(self._now() + limited.retry_after, UTC)
+        self._ports.publications.record_wait(task.publication_id, until)
+        self._answer_failure(task, TaskError.RATE_LIMITED, limited.message, record=False)
 
 
 def worker_from_settings(settings: Settings) -> PublishWorker:

@@ -15,6 +15,8 @@ import autopost.observability  # noqa: F401 - clamps the loggers that would show
 from autopost.errors import PlatformError, PlatformRateLimited, PlatformUnavailable, Rejected, TokenExpired
 
 CHUNK = 1024 * 1024
+# Chunks read ahead of the send: memory stays at a few MB whatever the file size.
+READ_AHEAD = 4
 # Every call has these; uploads add an overall deadline on top (see `stream_body`).
 TIMEOUT = httpx.Timeout(connect=10.0, read=60.0, write=60.0, pool=10.0)
 

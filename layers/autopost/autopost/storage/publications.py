@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from pynamodb.exceptions import TransactWriteError, UpdateError
@@ -200,6 +201,16 @@ class PublicationRepository:
         if processing_state:
             actions.append(record.processing_state.set(processing_state))
         record(publication_id).update(actions=actions, condition=record.publication_id.exists())
+
+    def record_wait(self, publication_id: str, until: datetime) -> None:
+        """A platform's retry-after, for the state machine to wait out (ReadRateLimit)."""
+        record = self._record
+        # Whole seconds with a Z: the form the state machine's TimestampPath accepts everywhere.
+        stamp = until.astimezone(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+        record(publication_id).update(
+            actions=[record.retry_not_before.set(stamp)],
+            condition=record.status == PublicationStatus.PUBLISHING.value,
+        )
 
     def record_attempt_error(self, publication_id: str, code: str, message: str) -> None:
         """The last attempt's error, in the user's words, while the publication is still

@@ -102,6 +102,8 @@ def _publication_record(settings: _Where) -> type[Model]:
         processing_state = UnicodeAttribute(null=True)
         # Where a former attempt left the upload (provider-specific JSON): video id, offset.
         upload_checkpoint = UnicodeAttribute(null=True)
+        # Until when a platform asked us to wait (ISO time; the state machine's Wait reads it).
+        retry_not_before = UnicodeAttribute(null=True)
         by_user = ByUserIndex()
 
     return PublicationRecord
