@@ -228,6 +228,28 @@ def curl(size_mb: int, vk_url: str) -> float:
     return float(out.stdout)
 
 
+def curl_from_s3(size_mb: int, vk_url: str, s3_url: str) -> float:
+    """Like for like: curl streams the same S3 object from moto into the same multipart
+    body to the emulator (`-T -`, chunked), so it pays moto's serving cost too."""
+    import httpx
+
+    token = httpx.post(f"{vk_url}/_emulator/token", json={}).json()["access_token"]
+    saved = httpx.post(
+        f"{vk_url}/method/video.save", data={"access_token": token, "v": "5.199", "name": "curl"}
+    ).json()
+    boundary = secrets.token_hex(16)
+    head = f'--{boundary}\r\nContent-Disposition: form-data; name="video_file"; filename="c.mp4"\r\nContent-Type: video/mp4\r\n\r\n'
+    tail = f"\r\n--{boundary}--\r\n"
+    script = (
+        f"(printf '%b' \"$HEAD\"; curl -s '{s3_url}/{BUCKET}/clips/bench/clip-{size_mb}.mp4'; printf '%b' \"$TAIL\") | "
+        f"curl -s -o /dev/null -X POST -T - -H 'Content-Type: multipart/form-data; boundary={boundary}' "
+        f"'{saved['response']['upload_url']}'"
+    )
+    started = time.perf_counter()
+    subprocess.run(["bash", "-c", script], env={**os.environ, "HEAD": head, "TAIL": tail}, check=True)
+    return time.perf_counter() - started
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="50,500")
@@ -258,18 +280,34 @@ def main() -> None:
             )
             ours = json.loads(run.stdout.strip().splitlines()[-1])
             reference = statistics.median(curl(size, vk_url) for _ in range(RUNS))
-            rows.append((size, ours["seconds"], ours["cpu_seconds"], ours["rss_growth_mb"], reference))
+            piped = statistics.median(curl_from_s3(size, vk_url, s3_url) for _ in range(RUNS))
+            rows.append((size, ours["seconds"], ours["cpu_seconds"], ours["rss_growth_mb"], reference, piped))
     print(f"median of {RUNS} runs each; moto S3, the emulator and the upload share this machine's cores")
-    columns = ("size", "seconds", "MB/s", "CPU s", "RSS +MB", "curl s", "curl MB/s", "vs curl")
-    widths = (6, 8, 7, 6, 8, 7, 9, 7)
+    columns = (
+        "size",
+        "seconds",
+        "MB/s",
+        "CPU s",
+        "RSS +MB",
+        "curl s",
+        "curl MB/s",
+        "vs curl",
+        "curl S3 s",
+        "vs curl S3",
+    )
+    widths = (6, 8, 7, 6, 8, 7, 9, 7, 9, 10)
     print(" ".join(f"{name:>{width}}" for name, width in zip(columns, widths, strict=True)))
-    for size, seconds, cpu, growth, reference in rows:
+    for size, seconds, cpu, growth, reference, piped in rows:
         print(
             f"{size:>4}MB {seconds:>8.2f} {size / seconds:>7.1f} {cpu:>6.2f} {growth:>8.1f} "
-            f"{reference:>7.2f} {size / reference:>9.1f} {reference / seconds:>6.0%}"
+            f"{reference:>7.2f} {size / reference:>9.1f} {reference / seconds:>6.0%} {piped:>9.2f} {piped / seconds:>9.0%}"
         )
-    verdicts = [growth < 64 and reference / seconds >= 0.7 for _, seconds, _, growth, reference in rows]
-    print("targets (RSS growth < 64 MB, >= 70% of curl):", "met" if all(verdicts) else "NOT met")
+    print("curl: --data-binary of the body from a local file; curl S3: the same object streamed from moto S3")
+    memory = all(row[3] < 64 for row in rows)
+    speed = all(row[4] / row[1] >= 0.7 for row in rows)
+    print(
+        f"RSS growth < 64 MB: {'met' if memory else 'NOT met'}; >= 70% of curl --data-binary: {'met' if speed else 'NOT met'}"
+    )
 
 
 if __name__ == "__main__":
