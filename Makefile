@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: setup test test-unit test-integration lint format openapi build clean
+.PHONY: setup test test-unit test-integration lint format openapi build dev token demo clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,21 @@ lint: setup
 format: setup
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
+
+## The whole system on this machine: moto (with Step Functions), the handlers, the emulators.
+## Flags for a demo: make dev ARGS="--retry-delays 5,10,20 --task-timeout 60 --stats-interval 30"
+dev: setup
+	$(PY) -m devstack $(ARGS)
+
+## A token for the local API: make token USER=alice PLAN=free
+USER ?= demo-user
+PLAN ?= pro
+token: setup
+	@$(PY) -m devstack token --user $(USER) --plan $(PLAN)
+
+## Against a running `make dev`: upload, connect, publish now and in 30 s, watch them publish.
+demo: setup
+	$(PY) -m devstack.demo
 
 ## Regenerate docs/openapi.json from the API's routes (a test fails while it is stale).
 openapi: setup

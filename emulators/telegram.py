@@ -79,6 +79,19 @@ class TelegramEmulator(Emulator):
     def state(self) -> dict[str, Any]:
         return {"messages": self.messages}
 
+    def control(self, request: Request) -> Response:
+        """`POST /_emulator/bot {username}` and `POST /_emulator/channel {username, title,
+        admin_bots}`: what a user does in Telegram before connecting a channel."""
+        if request.method == "POST" and request.path == "/_emulator/bot":
+            return Response.json({"token": self.add_bot(request.json().get("username", "autopost_bot"))})
+        if request.method == "POST" and request.path == "/_emulator/channel":
+            spec = request.json()
+            chat_id = self.add_channel(
+                spec.get("username"), spec.get("title", "Канал"), tuple(spec.get("admin_bots", ()))
+            )
+            return Response.json({"chat_id": chat_id})
+        return super().control(request)
+
     # -- routing --------------------------------------------------------------------------
 
     def route(self, request: Request) -> tuple[str, Callable[[Request], Response]] | None:

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from autopost import runtime
-from tests.support.platforms import Platforms, start_platforms
+from emulators.suite import Platforms, start_platforms
 
 REGION = "eu-central-1"
 # The key the tests encrypt tokens with (a real deployment reads it from Secrets Manager);

@@ -24,13 +24,13 @@ from autopost.secrets import token_cipher
 from autopost.settings import get_settings
 from autopost.storage.connections import ConnectionRepository
 from devstack.provision import Stack, provision
+from emulators.suite import Platforms
 from functions.api import handler as api_handler
 from functions.clip_validator import handler as validator_handler
 from functions.publish_worker import handler as worker_handler
 from tests.conftest import REGION
 from tests.support.http_events import http_event
 from tests.support.lambda_context import LambdaContext
-from tests.support.platforms import Platforms
 from tests.support.queues import drain
 from tests.support.videos import make_video
 

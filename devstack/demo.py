@@ -1,0 +1,113 @@
+"""`python -m devstack.demo` (make demo), against a running `make dev`: upload a clip it
+makes, connect Telegram and VK on the emulators, publish one clip now and one in 30
+seconds, and print the publications until they are published."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+
+import boto3
+import httpx
+
+from devstack import tokens
+from devstack.local import STATE_FILE
+from devstack.videos import make_video
+
+USER = "demo-user"
+
+
+def main() -> int:
+    if not STATE_FILE.exists():
+        print("the local stack is not running: start it with `make dev` first", file=sys.stderr)
+        return 2
+    info = json.loads(STATE_FILE.read_text())
+    api = httpx.Client(
+        base_url=info["api"], headers={"Authorization": f"Bearer {tokens.mint(USER, 'pro')}"}, timeout=30
+    )
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=info["s3"],
+        region_name=info["region"],
+        aws_access_key_id="local",
+        aws_secret_access_key="local",  # noqa: S106 - moto takes any credentials
+    )
+    suffix = datetime.now(UTC).strftime("%H%M%S")
+    clips = [f"demo-now-{suffix}", f"demo-later-{suffix}"]
+
+    for clip in clips:
+        s3.put_object(
+            Bucket=info["bucket"], Key=f"clips/{USER}/{clip}.mp4", Body=make_video("mp4", seconds=3)
+        )
+        print(f"uploaded clips/{USER}/{clip}.mp4")
+    for clip in clips:
+        wait(
+            lambda clip=clip: api.get(f"/clips/{clip}").json().get("status") == "ready",
+            f"clip {clip} validated",
+        )
+
+    telegram = info["emulators"]["telegram"]
+    bot = httpx.post(f"{telegram}/_emulator/bot", json={"username": "demo_bot"}).json()["token"]
+    channel = f"demo_{suffix}"
+    httpx.post(
+        f"{telegram}/_emulator/channel",
+        json={"username": channel, "title": "Демо-канал", "admin_bots": [bot]},
+    )
+    show(
+        "Telegram connected",
+        api.post("/connections/telegram", json={"channel": f"@{channel}", "botToken": bot}),
+    )
+
+    authorize = api.post("/connections/vk/authorize").json()["authorizeUrl"]
+    consent = httpx.get(
+        authorize.replace("/authorize?", "/authorize/approve?")
+    )  # the user presses «Разрешить»
+    callback = httpx.get(consent.headers["location"])  # the browser follows VK back to our API
+    print(f"VK connected: callback answered {callback.status_code} -> {callback.headers.get('location')}")
+
+    now = api.post(
+        f"/clips/{clips[0]}/publications", json={"platforms": ["vk", "telegram"], "title": "Демо: сейчас"}
+    )
+    later_at = (datetime.now(UTC) + timedelta(seconds=30)).isoformat()
+    later = api.post(
+        f"/clips/{clips[1]}/publications",
+        json={"platforms": ["vk", "telegram"], "title": "Демо: через 30 с", "scheduledAt": later_at},
+    )
+    ids = [p["id"] for response in (now, later) for p in response.json()["items"]]
+    print(
+        f"published now: {len(now.json()['items'])}, scheduled for {later_at}: {len(later.json()['items'])}"
+    )
+
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        rows = [api.get(f"/publications/{pid}").json() for pid in ids]
+        print(" | ".join(f"{r['platform']}:{r['clipId'][5:9]}:{r['status']}" for r in rows), flush=True)
+        if all(r["status"] in ("published", "failed", "cancelled") for r in rows):
+            for r in rows:
+                where = (r.get("post") or {}).get("url") or (r.get("error") or {}).get("message")
+                print(f"  {r['platform']:<9} {r['status']:<10} {where}")
+            return 0 if all(r["status"] == "published" for r in rows) else 1
+        time.sleep(3)
+    print("not all published within 3 minutes", file=sys.stderr)
+    return 1
+
+
+def wait(check, what: str, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"timed out waiting for {what}")
+        time.sleep(0.5)
+    print(what)
+
+
+def show(what: str, response: httpx.Response) -> None:
+    if response.is_error:
+        raise SystemExit(f"{what} failed: {response.status_code} {response.text}")
+    print(what)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,164 @@
+"""Event sources as AWS wires them: SQS event source mappings (batch size, maximum
+concurrency, partial batch failures; visibility timeouts and redrive to the dead-letter
+queue are the queues' own, in moto) and schedules."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+import time
+import uuid
+from typing import Any
+
+from devstack.functions import FunctionPool
+from devstack.provision import Stack
+from devstack.template import TemplateError
+
+LOG = logging.getLogger("devstack")
+
+
+class SqsMapping:
+    def __init__(
+        self, sqs: Any, url: str, arn: str, pool: FunctionPool, batch_size: int, concurrency: int
+    ) -> None:
+        self._sqs, self._url, self._arn, self._pool = sqs, url, arn, pool
+        self._batch_size, self._concurrency = batch_size, concurrency
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        for index in range(self._concurrency):
+            thread = threading.Thread(
+                target=self._poll, name=f"sqs-{self._arn.rsplit(':', 1)[-1]}-{index}", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=5)
+
+    def _poll(self) -> None:
+        while not self._stop.is_set():
+            try:
+                received = self._sqs.receive_message(
+                    QueueUrl=self._url,
+                    MaxNumberOfMessages=self._batch_size,
+                    WaitTimeSeconds=1,
+                    AttributeNames=["All"],
+                ).get("Messages", [])
+            except Exception:  # noqa: BLE001 - the server is stopping or busy: poll again
+                time.sleep(0.5)
+                continue
+            if received:
+                self._deliver(received)
+
+    def _deliver(self, messages: list[dict[str, Any]]) -> None:
+        event = {
+            "Records": [
+                {
+                    "messageId": m["MessageId"],
+                    "receiptHandle": m["ReceiptHandle"],
+                    "body": m["Body"],
+                    "attributes": m.get("Attributes", {}),
+                    "messageAttributes": {},
+                    "md5OfBody": m["MD5OfBody"],
+                    "eventSource": "aws:sqs",
+                    "eventSourceARN": self._arn,
+                    "awsRegion": self._arn.split(":")[3],
+                }
+                for m in messages
+            ]
+        }
+        try:
+            response = self._pool.invoke(event) or {}
+            failed = {item["itemIdentifier"] for item in response.get("batchItemFailures", [])}
+        except Exception:  # noqa: BLE001 - an invocation error fails the whole batch, as in Lambda
+            failed = {m["MessageId"] for m in messages}
+        for message in messages:
+            if message["MessageId"] not in failed:
+                self._sqs.delete_message(QueueUrl=self._url, ReceiptHandle=message["ReceiptHandle"])
+
+
+class Schedule:
+    def __init__(self, pool: FunctionPool, seconds: float, payload: dict[str, Any]) -> None:
+        self._pool, self._seconds, self._payload = pool, seconds, payload
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="schedule", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._seconds):
+            event = {
+                **self._payload,
+                "id": str(uuid.uuid4()),
+                "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            }
+            try:
+                self._pool.invoke(event)
+            except Exception:
+                LOG.exception("scheduled invocation failed")
+
+
+def rate_seconds(expression: str) -> float:
+    match = re.fullmatch(r"rate\((\d+) (minute|minutes|hour|hours|day|days)\)", expression.strip())
+    if not match:
+        raise TemplateError(f"schedule {expression!r}: only rate(...) expressions run locally")
+    unit = {"minute": 60, "hour": 3600, "day": 86400}[match.group(2).rstrip("s")]
+    return int(match.group(1)) * unit
+
+
+def event_sources(
+    stack: Stack, sqs: Any, pools: dict[str, FunctionPool], schedule_seconds: float | None
+) -> list[SqsMapping | Schedule]:
+    sources: list[SqsMapping | Schedule] = []
+    for logical_id, spec in stack.functions.items():
+        for name, event in spec.events.items():
+            kind, props = event["Type"], stack.resolver.resolve(event.get("Properties", {}))
+            if kind == "HttpApi":
+                continue  # the gateway serves these
+            if kind == "SQS":
+                arn = props["Queue"]
+                queue = next(
+                    lid for lid in stack.physical if stack.resolver.attributes.get((lid, "Arn")) == arn
+                )
+                concurrency = int((props.get("ScalingConfig") or {}).get("MaximumConcurrency", 2))
+                sources.append(
+                    SqsMapping(
+                        sqs,
+                        stack.ref(queue),
+                        arn,
+                        pools[logical_id],
+                        int(props.get("BatchSize", 10)),
+                        concurrency,
+                    )
+                )
+            elif kind in ("Schedule", "ScheduleV2"):
+                seconds = schedule_seconds or rate_seconds(
+                    props["Schedule" if kind == "Schedule" else "ScheduleExpression"]
+                )
+                payload = (
+                    json.loads(props["Input"])
+                    if props.get("Input")
+                    else {
+                        "version": "0",
+                        "detail-type": "Scheduled Event",
+                        "source": "aws.events",
+                        "detail": {},
+                    }
+                )
+                sources.append(Schedule(pools[logical_id], seconds, payload))
+            else:
+                raise TemplateError(
+                    f"{logical_id}.{name}: event type {kind} is not supported by the local stack"
+                )
+    return sources

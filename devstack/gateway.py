@@ -1,0 +1,232 @@
+"""API Gateway (HTTP API) on loopback: the template's routes, its JWT authorizer (with the
+local token key), payload format 2.0 events, and the API function run in-process."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import jwt
+
+from devstack import tokens
+from devstack.functions import FunctionPool
+from devstack.provision import Stack
+from devstack.template import TemplateError
+
+MAX_BODY = 10 * 1024 * 1024  # API Gateway's payload limit
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    pattern: re.Pattern[str]
+    authorized: bool
+    pool: FunctionPool
+
+    @property
+    def key(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+def routes(stack: Stack, pools: dict[str, FunctionPool]) -> list[Route]:
+    found = []
+    for logical_id, spec in stack.functions.items():
+        for name, event in spec.events.items():
+            if event["Type"] != "HttpApi":
+                continue
+            props = event["Properties"]
+            unsupported = set(props) - {"ApiId", "Method", "Path", "Auth"}
+            if unsupported:
+                raise TemplateError(
+                    f"{logical_id}.{name}: HttpApi properties {sorted(unsupported)} are not supported locally"
+                )
+            authorized = (props.get("Auth") or {}).get("Authorizer") != "NONE"
+            found.append(
+                Route(
+                    props["Method"].upper(),
+                    props["Path"],
+                    _pattern(props["Path"]),
+                    authorized,
+                    pools[logical_id],
+                )
+            )
+    return found
+
+
+def _pattern(path: str) -> re.Pattern[str]:
+    """`/clips/{clipId}/publications` -> a regex with a named group per path parameter."""
+    parts = []
+    for segment in path.strip("/").split("/"):
+        parameter = re.fullmatch(r"\{([A-Za-z0-9_]+)\+?\}", segment)
+        parts.append(f"(?P<{parameter.group(1)}>[^/]+)" if parameter else re.escape(segment))
+    return re.compile("^/" + "/".join(parts) + "$")
+
+
+class Gateway:
+    def __init__(
+        self, stack: Stack, pools: dict[str, FunctionPool], static: dict[str, Path] | None = None
+    ) -> None:
+        self._routes = routes(stack, pools)
+        self._static = static or {}
+        self._server: ThreadingHTTPServer | None = None
+        self.url = ""
+
+    def event(
+        self,
+        route: Route,
+        handler: BaseHTTPRequestHandler,
+        match: re.Match[str],
+        body: bytes,
+        claims: dict | None,
+    ) -> dict[str, Any]:
+        parts = urlsplit(handler.path)
+        headers: dict[str, str] = {}
+        for key, value in handler.headers.items():
+            key = key.lower()
+            headers[key] = f"{headers[key]},{value}" if key in headers else value
+        query = {k: ",".join(v) for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+        now = time.time()
+        event: dict[str, Any] = {
+            "version": "2.0",
+            "routeKey": route.key,
+            "rawPath": parts.path,
+            "rawQueryString": parts.query,
+            "headers": headers,
+            "requestContext": {
+                "accountId": "000000000000",
+                "apiId": "local",
+                "domainName": headers.get("host", "localhost"),
+                "domainPrefix": "local",
+                "http": {
+                    "method": route.method,
+                    "path": parts.path,
+                    "protocol": "HTTP/1.1",
+                    "sourceIp": handler.client_address[0],
+                    "userAgent": headers.get("user-agent", ""),
+                },
+                "requestId": str(uuid.uuid4()),
+                "routeKey": route.key,
+                "stage": "$default",
+                "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+                "timeEpoch": int(now * 1000),
+            },
+            "isBase64Encoded": False,
+        }
+        if query:
+            event["queryStringParameters"] = query
+        if match.groupdict():
+            event["pathParameters"] = match.groupdict()
+        if "cookie" in headers:
+            event["cookies"] = [c.strip() for c in headers["cookie"].split(";")]
+        if claims is not None:
+            event["requestContext"]["authorizer"] = {
+                "jwt": {"claims": {k: str(v) for k, v in claims.items()}, "scopes": None}
+            }
+        if body:
+            try:
+                event["body"] = body.decode()
+            except UnicodeDecodeError:
+                event["body"], event["isBase64Encoded"] = base64.b64encode(body).decode(), True
+        return event
+
+    def start(self, host: str, port: int) -> str:
+        gateway = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+            def _reply(self, status: int, body: bytes, headers: dict[str, str]) -> None:
+                self.send_response(status)
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(body)
+
+            def _json(self, status: int, payload: Any) -> None:
+                self._reply(status, json.dumps(payload).encode(), {"Content-Type": "application/json"})
+
+            def _serve(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                if length > MAX_BODY:
+                    self.close_connection = True
+                    self._json(413, {"message": "Request Entity Too Large"})
+                    return
+                body = self.rfile.read(length) if length else b""
+                path = urlsplit(self.path).path
+                if gateway._serve_static(self, path):
+                    return
+                for route in gateway._routes:
+                    match = route.pattern.match(path)
+                    if match and route.method == self.command:
+                        break
+                else:
+                    self._json(404, {"message": "Not Found"})
+                    return
+                claims = None
+                if route.authorized:
+                    header = self.headers.get("authorization", "")
+                    try:
+                        claims = tokens.verify(header.removeprefix("Bearer ").strip())
+                    except jwt.InvalidTokenError:
+                        self._json(401, {"message": "Unauthorized"})
+                        return
+                result = route.pool.invoke(gateway.event(route, self, match, body, claims))
+                payload = result.get("body") or ""
+                raw = base64.b64decode(payload) if result.get("isBase64Encoded") else payload.encode()
+                headers = dict(result.get("headers") or {})
+                for key, values in (result.get("multiValueHeaders") or {}).items():
+                    headers[key] = ",".join(values)
+                self._reply(int(result.get("statusCode", 200)), raw, headers)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _serve
+
+        self._server = ThreadingHTTPServer((host, port), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, name="gateway", daemon=True).start()
+        self.url = f"http://{host}:{self._server.server_address[1]}"
+        return self.url
+
+    def _serve_static(self, handler: BaseHTTPRequestHandler, path: str) -> bool:
+        for prefix, folder in self._static.items():
+            if not path.startswith(prefix):
+                continue
+            relative = path[len(prefix) :].lstrip("/") or "index.html"
+            root, target = folder.resolve(), (folder / relative).resolve()
+            if root not in target.parents or not target.is_file():
+                handler._json(404, {"message": "Not Found"})  # type: ignore[attr-defined]
+                return True
+            types = {
+                ".html": "text/html; charset=utf-8",
+                ".js": "text/javascript",
+                ".css": "text/css",
+                ".png": "image/png",
+                ".svg": "image/svg+xml",
+            }
+            handler._reply(
+                200,
+                target.read_bytes(),
+                {"Content-Type": types.get(target.suffix, "application/octet-stream")},
+            )  # type: ignore[attr-defined]
+            return True
+        return False
+
+    def stop(self) -> None:
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()

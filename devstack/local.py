@@ -1,0 +1,199 @@
+"""The whole system on one machine: moto in server mode (Step Functions executing), the
+template's resources, the handlers in-process behind a local API Gateway, event source
+mappings and schedules, and the platform emulators. Nothing here declares a resource:
+everything comes from template.yaml."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import httpx
+from moto.server import ThreadedMotoServer
+
+from autopost import runtime
+from devstack import tokens
+from devstack.event_sources import Schedule, SqsMapping, event_sources
+from devstack.functions import FunctionPool
+from devstack.gateway import Gateway
+from devstack.provision import Stack, provision
+from devstack.template import ROOT
+from emulators.suite import Platforms, start_platforms
+
+# moto's server logs every request; powertools warns about every invocation without metrics.
+logging.getLogger("werkzeug").setLevel(logging.ERROR)
+warnings.filterwarnings("ignore", message="No application metrics to publish")
+
+REGION = "eu-central-1"
+STATE_FILE = ROOT / ".local" / "stack.json"
+API_CONCURRENCY = 4
+
+
+class PortTaken(RuntimeError):
+    pass
+
+
+@dataclass
+class Options:
+    host: str = "127.0.0.1"
+    api_port: int = 3000
+    moto_port: int = 5566
+    retry_delays: str | None = None
+    task_timeout: int | None = None
+    schedule_seconds: float | None = None
+    log_level: str = "WARNING"
+    state_file: Path = STATE_FILE
+
+
+@dataclass
+class LocalStack:
+    options: Options
+    stack: Stack | None = None
+    platforms: Platforms | None = None
+    gateway: Gateway | None = None
+    _moto: ThreadedMotoServer | None = None
+    _sources: list[SqsMapping | Schedule] = field(default_factory=list)
+    started_in: float = 0.0
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.options.host}:{self.options.api_port}"
+
+    @property
+    def moto_url(self) -> str:
+        return f"http://{self.options.host}:{self.options.moto_port}"
+
+    def start(self) -> None:
+        began = time.monotonic()
+        for port in (self.options.api_port, self.options.moto_port):
+            _ensure_free(self.options.host, port)
+        os.environ.update(
+            {
+                "MOTO_PORT": str(self.options.moto_port),  # moto's Step Functions integrations call this port
+                "AWS_ACCESS_KEY_ID": "local",
+                "AWS_SECRET_ACCESS_KEY": "local",
+                "AWS_DEFAULT_REGION": REGION,
+                "AWS_REGION": REGION,
+            }
+        )
+        os.environ.pop("AWS_SESSION_TOKEN", None)
+        self._moto = ThreadedMotoServer(
+            ip_address=self.options.host, port=self.options.moto_port, verbose=False
+        )
+        self._moto.start()
+        httpx.post(
+            f"{self.moto_url}/moto-api/config", json={"stepfunctions": {"execute_state_machine": True}}
+        ).raise_for_status()
+
+        self.platforms = start_platforms()
+        service_bot = self.platforms.telegram.add_bot("autopost_service_bot")
+        parameters: dict[str, Any] = {
+            "JwtIssuer": tokens.ISSUER,
+            "JwtAudience": tokens.AUDIENCE,
+            "VkClientId": self.platforms.environment()["VK_CLIENT_ID"],
+            "YandexClientId": self.platforms.dzen.client_id,
+            "YandexClientSecret": self.platforms.dzen.client_secret,
+            "TelegramBotToken": service_bot,
+            "PublicApiUrl": self.api_url,
+            "ConsoleUrl": f"{self.api_url}/console/",
+        }
+        if self.options.retry_delays:
+            parameters["RetryDelaysSeconds"] = self.options.retry_delays
+        overrides = None
+        if self.options.task_timeout:
+            overrides = {
+                f"{p}TaskTimeoutSeconds": self.options.task_timeout
+                for p in ("Vk", "Rutube", "Telegram", "Dzen")
+            }
+        self.stack = provision(
+            stack_name="autopost",
+            region=REGION,
+            endpoint_url=self.moto_url,
+            parameters=parameters,
+            definition_overrides=overrides,
+        )
+        environment: dict[str, str] = {}
+        for spec in self.stack.functions.values():
+            environment.update(spec.environment)
+        environment.update(self.platforms.environment())
+        environment.update(
+            {
+                "AWS_ENDPOINT_URL": self.moto_url,
+                "POWERTOOLS_TRACE_DISABLED": "1",
+                "POWERTOOLS_METRICS_DISABLED": "1",
+                "POWERTOOLS_LOG_LEVEL": self.options.log_level,
+            }
+        )
+        os.environ.update(environment)
+        os.environ.pop("PLATFORM_TOKEN_SECRET", None)  # the template's generated secret, read by ARN
+        runtime.reset()
+
+        pools = {
+            lid: FunctionPool(spec, concurrency=_concurrency(spec))
+            for lid, spec in self.stack.functions.items()
+        }
+        self.gateway = Gateway(self.stack, pools, static={"/console/": ROOT / "web"})
+        self.gateway.start(self.options.host, self.options.api_port)
+        sqs = boto3.client("sqs", endpoint_url=self.moto_url, region_name=REGION)
+        self._sources = event_sources(self.stack, sqs, pools, self.options.schedule_seconds)
+        for source in self._sources:
+            source.start()
+        self.started_in = time.monotonic() - began
+        self._write_state()
+
+    def describe(self) -> dict[str, Any]:
+        assert self.stack is not None and self.platforms is not None
+        return {
+            "api": self.api_url,
+            "console": f"{self.api_url}/console/",
+            "s3": self.moto_url,
+            "bucket": self.stack.ref("ClipsBucket"),
+            "region": REGION,
+            "emulators": {e.name: e.base_url for e in self.platforms.all()},
+        }
+
+    def _write_state(self) -> None:
+        self.options.state_file.parent.mkdir(parents=True, exist_ok=True)
+        self.options.state_file.write_text(json.dumps(self.describe(), indent=2))
+
+    def stop(self) -> None:
+        for source in self._sources:
+            source.stop()
+        if self.gateway:
+            self.gateway.stop()
+        if self.platforms:
+            for emulator in self.platforms.all():
+                emulator.stop()
+        if self._moto:
+            self._moto.stop()
+        self.options.state_file.unlink(missing_ok=True)
+
+
+def _concurrency(spec: Any) -> int:
+    if any(e["Type"] == "HttpApi" for e in spec.events.values()):
+        return API_CONCURRENCY
+    total = sum(
+        int((e.get("Properties", {}).get("ScalingConfig") or {}).get("MaximumConcurrency", 2))
+        for e in spec.events.values()
+    )
+    return max(1, total)
+
+
+def _ensure_free(host: str, port: int) -> None:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise PortTaken(
+                f"port {port} on {host} is taken: is the local stack already running? "
+                f"Stop it, or choose other ports (--port, --moto-port)."
+            ) from exc

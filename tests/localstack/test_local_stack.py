@@ -1,0 +1,142 @@
+"""The whole system on one machine, through its public surfaces only."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+
+from tests.localstack.conftest import start, wait_until
+
+FINAL = ("published", "failed", "cancelled")
+
+
+def connect_telegram(stack, api, channel):
+    telegram = stack.emulator("telegram")
+    bot = httpx.post(f"{telegram}/_emulator/bot", json={"username": f"{channel}_bot"}).json()["token"]
+    httpx.post(
+        f"{telegram}/_emulator/channel", json={"username": channel, "title": "Канал", "admin_bots": [bot]}
+    )
+    response = api.post("/connections/telegram", json={"channel": f"@{channel}", "botToken": bot})
+    assert response.status_code == 201, response.text
+
+
+def connect_vk(api):
+    """As a browser: the emulator's consent page, then the platform's redirect to our callback."""
+    url = api.post("/connections/vk/authorize").json()["authorizeUrl"]
+    assert "Разрешить" in httpx.get(url).text
+    consent = httpx.get(url.replace("/authorize?", "/authorize/approve?"))
+    callback = httpx.get(consent.headers["location"])
+    assert callback.status_code == 302
+    return callback.headers["location"]
+
+
+def publications(api, ids):
+    return {pid: api.get(f"/publications/{pid}").json() for pid in ids}
+
+
+def test_the_stack_starts_quickly_and_serves_its_surfaces(local_stack):
+    assert local_stack.ready_seconds < 30
+    assert httpx.get(f"{local_stack.info['api']}/openapi.json").status_code == 200
+    assert httpx.get(f"{local_stack.info['api']}/publications").status_code == 401  # the JWT authorizer
+    assert (
+        httpx.get(
+            f"{local_stack.info['api']}/publications", headers={"Authorization": "Bearer forged"}
+        ).status_code
+        == 401
+    )
+
+
+def test_upload_validate_publish_to_two_platforms(local_stack):
+    user, api = "ls-user-1", local_stack.api("ls-user-1")
+    local_stack.upload_ready_clip(user, "clip-a")
+    connect_telegram(local_stack, api, "ls_channel_1")
+    assert connect_vk(api).endswith("?connected=vk")
+
+    response = api.post(
+        "/clips/clip-a/publications", json={"platforms": ["vk", "telegram"], "title": "Локально"}
+    )
+    assert response.status_code == 201
+    ids = [p["id"] for p in response.json()["items"]]
+    wait_until(
+        lambda: all(p["status"] in FINAL for p in publications(api, ids).values()), 60, "both published"
+    )
+
+    assert {p["status"] for p in publications(api, ids).values()} == {"published"}
+    messages = httpx.get(f"{local_stack.emulator('telegram')}/_emulator/state").json()["messages"]
+    assert [m["caption"] for m in messages if m["caption"] == "Локально"] == ["Локально"]
+
+
+def test_schedule_then_cancel(local_stack):
+    user, api = "ls-user-2", local_stack.api("ls-user-2")
+    local_stack.upload_ready_clip(user, "clip-b")
+    connect_telegram(local_stack, api, "ls_channel_2")
+    at = (datetime.now(UTC) + timedelta(seconds=20)).isoformat()
+    (publication,) = api.post(
+        "/clips/clip-b/publications", json={"platforms": ["telegram"], "title": "t", "scheduledAt": at}
+    ).json()["items"]
+    assert api.post(f"/publications/{publication['id']}/cancel").json()["status"] == "cancelled"
+    assert api.get(f"/publications/{publication['id']}").json()["status"] == "cancelled"
+
+
+def test_disconnect_cancels_scheduled(local_stack):
+    user, api = "ls-user-3", local_stack.api("ls-user-3")
+    local_stack.upload_ready_clip(user, "clip-c")
+    connect_telegram(local_stack, api, "ls_channel_3")
+    at = (datetime.now(UTC) + timedelta(seconds=30)).isoformat()
+    (publication,) = api.post(
+        "/clips/clip-c/publications", json={"platforms": ["telegram"], "title": "t", "scheduledAt": at}
+    ).json()["items"]
+    assert api.delete("/connections/telegram").json()["cancelledPublications"] == 1
+    assert api.get(f"/publications/{publication['id']}").json()["status"] == "cancelled"
+
+
+def test_a_platform_down_is_retried_then_failed(local_stack):
+    user, api = "ls-user-4", local_stack.api("ls-user-4")
+    local_stack.upload_ready_clip(user, "clip-d")
+    connect_vk(api)
+    httpx.post(
+        f"{local_stack.emulator('vk')}/_emulator/faults",
+        json={"endpoint": "video.save", "kind": "http_500", "times": 4},
+    )
+    (publication,) = api.post("/clips/clip-d/publications", json={"platforms": ["vk"], "title": "t"}).json()[
+        "items"
+    ]
+    wait_until(lambda: api.get(f"/publications/{publication['id']}").json()["status"] in FINAL, 60, "failed")
+    failed = api.get(f"/publications/{publication['id']}").json()
+    assert failed["status"] == "failed"
+    assert failed["error"]["message"] == "VK временно недоступен"
+
+
+def test_oauth_state_is_single_use_on_the_local_stack(local_stack):
+    api = local_stack.api("ls-user-5")
+    url = api.post("/connections/vk/authorize").json()["authorizeUrl"]
+    consent = httpx.get(url.replace("/authorize?", "/authorize/approve?"))
+    assert httpx.get(consent.headers["location"]).status_code == 302
+    replay = httpx.get(consent.headers["location"])
+    assert replay.status_code == 400
+    assert parse_qs(urlsplit(consent.headers["location"]).query)["state"]
+
+
+def test_starting_twice_says_the_port_is_taken(local_stack, tmp_path):
+    second = start(tmp_path / "second.json", *local_stack.ports)
+    _, errors = second.communicate(timeout=60)
+    assert second.returncode == 2
+    assert "is taken" in errors
+    assert "already running" in errors
+
+
+def test_make_token_prints_a_token_the_stack_accepts(local_stack):
+    token = subprocess.run(
+        [sys.executable, "-m", "devstack", "token", "--user", "ls-user-6", "--plan", "free"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    response = httpx.get(f"{local_stack.info['api']}/platforms", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200
+    allowed = {p["platform"] for p in response.json()["items"] if p["allowedByPlan"]}
+    assert allowed == {"vk", "telegram"}
