@@ -90,7 +90,7 @@ def test_publish_now_hands_the_upload_to_the_platform_queue(ready):
 
 
 def test_scheduled_waits_then_marks_publishing(ready):
-    at = datetime.now(UTC) + timedelta(seconds=3)
+    at = datetime.now(UTC) + timedelta(seconds=6)
     publication = publish(ready, scheduledAt=at.isoformat())
     assert status_of(ready, publication["id"])["status"] == "scheduled"
     task = next_task(ready, timeout=20)

@@ -57,6 +57,8 @@ class Publication(BaseModel):
     post_url: str | None = None
     processing_state: str | None = None
     upload_checkpoint: dict[str, Any] | None = None
+    stats: dict[str, int | None] | None = None
+    stats_synced_at: datetime | None = None
 
 
 class ConnectionStatus(StrEnum):

@@ -9,6 +9,7 @@ an answer: the message is sent again, delayed by the platform's retry-after.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import math
 import posixpath
@@ -24,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from autopost.aws import client
 from autopost.clip_validation import ALLOWED_EXTENSIONS, CONTENT_TYPES, UnusableKey, parse_clip_key
+from autopost.clock import to_iso, utcnow
 from autopost.errors import (
     PlatformError,
     PlatformRateLimited,
@@ -51,11 +53,22 @@ from autopost.token_refresh import TokenRefresher
 CLIP_MISSING = "Файл клипа не найден"
 # Leave this much of the Lambda's time for recording the outcome.
 SAFETY_SECONDS = 30.0
+# The stats index spreads each platform over this many partitions.
+STATS_SHARDS = 10
 # Waits up to this long delay the queue message (no state transitions); longer ones are
 # handed to the state machine, so the task's timeout never runs out during the wait.
 SHORT_WAIT_SECONDS = 60.0
 # The state machine no longer waits for this token (it timed out and moved on).
 _STALE_TOKEN_ERRORS = {"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"}
+
+
+def stats_schedule(publication: Publication) -> dict[str, str | None]:
+    """A newly published publication enters the stats index, due at once; Telegram's never
+    does (the Bot API has no post statistics)."""
+    if publication.platform is Platform.TELEGRAM:
+        return {}
+    shard = int(hashlib.sha1(publication.publication_id.encode()).hexdigest(), 16) % STATS_SHARDS  # noqa: S324 - spreading, not security
+    return {"stats_shard": f"{publication.platform.value}#{shard}", "stats_due_at": to_iso(utcnow())}
 
 
 def clip_source(s3: Any, bucket: str, key: str, head: dict[str, Any]) -> ClipSource:
@@ -156,7 +169,7 @@ class PublishWorker:
     def _upload(self, publication: Publication, remaining_seconds: Callable[[], float]) -> UploadResult:
         ports = self._ports
         head = self._clip_head(publication)
-        found = ports.connections.credentials(publication.user_id, publication.platform)
+        found = ports.connections.cached_credentials(publication.user_id, publication.platform)
         if found is None:
             raise TaskFailure(
                 TaskError.CONNECTION_MISSING,
@@ -224,6 +237,7 @@ class PublishWorker:
                 error_code=None,
                 error_message=None,
                 upload_checkpoint=None,
+                **stats_schedule(publication),
             )
         except StatusConflict:
             logger.warning(

@@ -73,6 +73,13 @@ class Settings(BaseSettings):
     console_url: str = Field(default="http://127.0.0.1:3000/console/", validation_alias="CONSOLE_URL")
     # The upload queue of each platform, for a worker that delays its own message.
     upload_queue_urls: dict[Platform, str] = Field(default_factory=dict, validation_alias="UPLOAD_QUEUE_URLS")
+    # Statistics: how often a publication is synced, and less often once it is old.
+    stats_interval_minutes: int = Field(default=60, ge=1, validation_alias="STATS_INTERVAL_MINUTES")
+    stats_old_after_days: int = Field(default=30, ge=1, validation_alias="STATS_OLD_AFTER_DAYS")
+    stats_old_interval_minutes: int = Field(
+        default=24 * 60, ge=1, validation_alias="STATS_OLD_INTERVAL_MINUTES"
+    )
+    stats_continue_queue_url: str = Field(default="", validation_alias="STATS_CONTINUE_QUEUE_URL")
     connect_rate_per_hour: int = Field(default=5, ge=1, validation_alias="CONNECT_RATE_PER_HOUR")
 
     # -- secrets: a value locally, or a Secrets Manager ARN in AWS (see autopost.secrets) --

@@ -52,6 +52,11 @@ class PostInfo(ApiModel):
 class StatsOut(ApiModel):
     available: bool
     message: str | None = None
+    views: int | None = None
+    likes: int | None = None
+    comments: int | None = None
+    reposts: int | None = None
+    synced_at: datetime | None = None
 
 
 class PublicationOut(ApiModel):
@@ -77,10 +82,11 @@ class PublicationOut(ApiModel):
             else None
         )
         post = PostInfo(id=publication.post_id, url=publication.post_url) if publication.post_id else None
+        figures = publication.stats or {}
         stats = (
             StatsOut(available=False, message=STATS_UNAVAILABLE)
             if publication.platform is Platform.TELEGRAM
-            else StatsOut(available=True)
+            else StatsOut(available=True, synced_at=publication.stats_synced_at, **figures)
         )
         return cls(
             id=publication.publication_id,

@@ -3,6 +3,9 @@ only as SecretStr inside Credentials; `version` guards every write against a rac
 
 from __future__ import annotations
 
+import threading
+import time
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -18,12 +21,31 @@ from autopost.settings import Settings
 from autopost.storage.tables import records
 
 CONFLICT = "ConditionalCheckFailedException"
+# Decrypted connections kept in a warm Lambda environment (the seed's Redis cache, 5 min).
+CACHE_SECONDS = 300.0
+
+
+@dataclass
+class _Cached:
+    connection: Connection
+    credentials: Credentials
+    stored_at: float
+
+
+# Shared by every repository of this environment: a write through any of them forgets the
+# row, and a read re-checks the row's version, so another environment's write is seen too.
+_cache: dict[tuple[str, str, str], _Cached] = {}
+_cache_lock = threading.Lock()
 
 
 class ConnectionRepository:
-    def __init__(self, settings: Settings, cipher: TokenCipher | None = None) -> None:
+    def __init__(
+        self, settings: Settings, cipher: TokenCipher | None = None, clock: Any = time.monotonic
+    ) -> None:
         self._record = records(settings).connection
+        self._table = settings.connections_table
         self._cipher = cipher
+        self._clock = clock
 
     # -- reads ----------------------------------------------------------------------------
 
@@ -33,6 +55,37 @@ class ConnectionRepository:
 
     def list_for_user(self, user_id: str) -> list[Connection]:
         return [_to_connection(item) for item in self._record.query(user_id)]
+
+    def cached_credentials(self, user_id: str, platform: Platform) -> tuple[Connection, Credentials] | None:
+        """Credentials from this environment's cache when younger than 5 minutes and the
+        row's version is still the cached one (a small read, no decryption); else fresh."""
+        key = (self._table, user_id, platform.value)
+        with _cache_lock:
+            entry = _cache.get(key)
+        if entry is not None and self._clock() - entry.stored_at < CACHE_SECONDS:
+            current = self._version(user_id, platform)
+            if current == (entry.connection.version, entry.connection.status.value):
+                return entry.connection, entry.credentials
+        found = self.credentials(user_id, platform)
+        with _cache_lock:
+            if found is None:
+                _cache.pop(key, None)
+            else:
+                _cache[key] = _Cached(found[0], found[1], self._clock())
+        return found
+
+    def _version(self, user_id: str, platform: Platform) -> tuple[int, str] | None:
+        try:
+            item = self._record.get(
+                user_id, platform.value, consistent_read=True, attributes_to_get=["version", "status"]
+            )
+        except self._record.DoesNotExist:
+            return None
+        return int(item.version), item.status
+
+    def _forget(self, user_id: str, platform: Platform | str) -> None:
+        with _cache_lock:
+            _cache.pop((self._table, user_id, Platform(platform).value), None)
 
     def credentials(self, user_id: str, platform: Platform) -> tuple[Connection, Credentials] | None:
         record = self._load(user_id, platform)
@@ -72,6 +125,7 @@ class ConnectionRepository:
         record.expires_at = to_iso(credentials.expires_at) if credentials.expires_at else None
         record.extra = {**credentials.extra, **account.extra}
         record.tokens = self._encrypt(record, credentials)
+        self._forget(user_id, platform)
         record.save()  # conditioned on the version PynamoDB read (or on absence)
         return _to_connection(record)
 
@@ -97,6 +151,7 @@ class ConnectionRepository:
         record.tokens = self._encrypt(record, credentials)
         record.expires_at = to_iso(credentials.expires_at) if credentials.expires_at else None
         record.status = ConnectionStatus.ACTIVE.value
+        self._forget(connection.user_id, connection.platform)
         try:
             record.save()
         except PutError as exc:
@@ -112,6 +167,7 @@ class ConnectionRepository:
         if record is None or int(record.version) != connection.version:
             return False
         attributes = self._record
+        self._forget(connection.user_id, connection.platform)
         try:
             # PynamoDB conditions this on the version it read, and increments it.
             record.update(
@@ -129,6 +185,7 @@ class ConnectionRepository:
     def delete(self, user_id: str, platform: Platform) -> bool:
         # PynamoDB conditions a versioned delete on the version it holds: delete what was read.
         record = self._load(user_id, platform)
+        self._forget(user_id, platform)
         if record is None:
             return False
         try:
@@ -158,6 +215,7 @@ class ConnectionRepository:
             for field, value in tokens.items()
             if value
         }
+        self._forget(row.user_id, row.platform)
         try:
             row.save()
         except PutError as exc:

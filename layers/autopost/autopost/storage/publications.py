@@ -9,8 +9,10 @@ a final publication gives up its slot by being final.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,6 +31,7 @@ from autopost.storage.tables import records, transactions
 # Contention on a guard that turned final between our read and our write: read again.
 _GUARD_ATTEMPTS = 3
 _FINAL = [s.value for s in PublicationStatus if s not in ACTIVE_STATUSES]
+STATS_WRITERS = 8
 
 
 def guard_key(user_id: str, clip_id: str, platform: Platform | str) -> str:
@@ -182,6 +185,49 @@ class PublicationRepository:
             raise
         return _to_publication(item)
 
+    # -- statistics -----------------------------------------------------------------------
+
+    def due_for_stats(
+        self, shard: str, now: datetime, limit: int, start: dict[str, Any] | None
+    ) -> tuple[list[Publication], dict[str, Any] | None]:
+        """Published publications of one stats shard whose sync is due (an index query)."""
+        record = self._record
+        page = record.by_stats_due.query(
+            shard,
+            range_key_condition=record.stats_due_at <= to_iso(now),
+            limit=limit,
+            last_evaluated_key=start,
+        )
+        items = [_to_publication(item) for item in page]
+        return items, page.last_evaluated_key if len(items) == limit else None
+
+    def record_stats(
+        self, figures: Sequence[tuple[str, dict[str, int | None], datetime]], synced_at: datetime
+    ) -> None:
+        """Write figures back, a batch of conditional updates at a time, in parallel. Not a
+        transaction: the figures need no atomicity, and a transaction costs twice the writes."""
+        record = self._record
+
+        def write(entry: tuple[str, dict[str, int | None], datetime]) -> None:
+            publication_id, stats, due = entry
+            with contextlib.suppress(UpdateError):  # no longer published: nothing to record
+                record(publication_id).update(
+                    actions=_stats_actions(record, stats, due, synced_at), condition=_published(record)
+                )
+
+        with ThreadPoolExecutor(max_workers=STATS_WRITERS) as pool:
+            for start in range(0, len(figures), 100):
+                list(pool.map(write, figures[start : start + 100]))
+
+    def defer_stats(self, publication_ids: Iterable[str], due: datetime) -> None:
+        """Not synced this time (the connection failed): try again at `due`, not at once."""
+        record = self._record
+        for publication_id in publication_ids:
+            with contextlib.suppress(UpdateError):
+                record(publication_id).update(
+                    actions=[record.stats_due_at.set(to_iso(due))], condition=_published(record)
+                )
+
     def save_checkpoint(self, publication_id: str, checkpoint: dict[str, Any]) -> None:
         """Where the upload stands, so the next attempt resumes or reuses it."""
         record = self._record
@@ -292,6 +338,20 @@ class PublicationRepository:
         )
 
 
+def _published(record: Any) -> Any:
+    return record.status == PublicationStatus.PUBLISHED.value
+
+
+def _stats_actions(
+    record: Any, stats: dict[str, int | None], due: datetime, synced_at: datetime
+) -> list[Any]:
+    return [
+        record.stats.set({k: v for k, v in stats.items() if v is not None}),
+        record.stats_synced_at.set(to_iso(synced_at)),
+        record.stats_due_at.set(to_iso(due)),
+    ]
+
+
 def _guard_of(publication: Publication) -> str:
     return guard_key(publication.user_id, publication.clip_id, publication.platform)
 
@@ -324,4 +384,8 @@ def _to_publication(record: Any) -> Publication:
         post_url=record.post_url,
         processing_state=record.processing_state,
         upload_checkpoint=json.loads(record.upload_checkpoint) if record.upload_checkpoint else None,
+        stats={k: (int(v) if v is not None else None) for k, v in record.stats.as_dict().items()}
+        if record.stats
+        else None,
+        stats_synced_at=from_iso(record.stats_synced_at) if record.stats_synced_at else None,
     )

@@ -79,6 +79,13 @@ def _publication_record(settings: _Where) -> type[Model]:
         user_id = UnicodeAttribute(hash_key=True)
         created_at = UnicodeAttribute(range_key=True)
 
+    class StatsDueIndex(GlobalSecondaryIndex):
+        """Sparse: only published publications of platforms with statistics are in it."""
+
+        Meta = _index_meta("by_stats_due")
+        stats_shard = UnicodeAttribute(hash_key=True)
+        stats_due_at = UnicodeAttribute(range_key=True)
+
     class PublicationRecord(Model):
         Meta = _meta(settings.publications_table, settings)
         publication_id = UnicodeAttribute(hash_key=True)
@@ -104,7 +111,13 @@ def _publication_record(settings: _Where) -> type[Model]:
         upload_checkpoint = UnicodeAttribute(null=True)
         # Until when a platform asked us to wait (ISO time; the state machine's Wait reads it).
         retry_not_before = UnicodeAttribute(null=True)
+        # Statistics: "{platform}#{0-9}" while due for syncing, the next sync time, the figures.
+        stats_shard = UnicodeAttribute(null=True)
+        stats_due_at = UnicodeAttribute(null=True)
+        stats = MapAttribute(null=True)
+        stats_synced_at = UnicodeAttribute(null=True)
         by_user = ByUserIndex()
+        by_stats_due = StatsDueIndex()
 
     return PublicationRecord
 

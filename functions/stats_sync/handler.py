@@ -1,0 +1,39 @@
+"""The stats schedule (a fresh run) and the continuation queue (a run from a cursor)."""
+
+import json
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from autopost.aws import client
+from autopost.observability import logger, metrics, tracer
+from autopost.runtime import warm
+from autopost.settings import get_settings
+from autopost.stats_sync import StatsSync, continuation_body, stats_sync_from_settings
+
+
+@warm
+def sync() -> StatsSync:
+    return stats_sync_from_settings(get_settings())
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    records = event.get("Records") or [{}]
+    cursor = json.loads(records[0]["body"])["cursor"] if "body" in records[0] else None
+    report = sync().run(cursor, lambda: context.get_remaining_time_in_millis() / 1000)
+    if report.cursor is not None:
+        client("sqs").send_message(
+            QueueUrl=get_settings().stats_continue_queue_url, MessageBody=continuation_body(report.cursor)
+        )
+    logger.info(
+        "stats sync run",
+        extra={"synced": report.synced, "deferred": report.deferred, "continues": report.cursor is not None},
+    )
+    return {
+        "synced": report.synced,
+        "deferred": report.deferred,
+        "platformCalls": report.platform_calls,
+        "continues": report.cursor is not None,
+    }

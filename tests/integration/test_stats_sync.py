@@ -1,0 +1,269 @@
+"""Statistics sync against moto and the emulators; the connection cache."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from pydantic import SecretStr
+
+from autopost.clock import to_iso
+from autopost.models import ConnectionStatus
+from autopost.platforms import Platform
+from autopost.providers import provider_for
+from autopost.publish_worker import stats_schedule
+from autopost.secrets import token_cipher
+from autopost.settings import get_settings
+from autopost.stats_sync import StatsSync, stats_sync_from_settings
+from autopost.storage.connections import ConnectionRepository
+from autopost.storage.tables import records
+from autopost.token_refresh import TokenRefresher
+from functions.stats_sync import handler as stats_handler
+from tests.support.lambda_context import LambdaContext
+from tests.support.queues import drain
+
+
+def published(user, platform, post_id, age=timedelta(0)):
+    """A publication as the worker leaves it: published, in the stats index, due now."""
+    record = records(get_settings()).publication
+    publication_id = str(uuid.uuid4())
+    created = datetime.now(UTC) - age
+    fields = {
+        "user_id": user,
+        "clip_id": f"clip-{publication_id[:8]}",
+        "clip_key": f"clips/{user}/clip.mp4",
+        "platform": platform.value,
+        "status": "published",
+        "title": "t",
+        "created_at": to_iso(created),
+        "updated_at": to_iso(created),
+        "execution_name": publication_id,
+        "post_id": post_id,
+    }
+    from autopost.models import Publication
+    from autopost.statuses import PublicationStatus
+
+    schedule = stats_schedule(
+        Publication(
+            publication_id=publication_id,
+            user_id=user,
+            clip_id="c",
+            clip_key="k",
+            platform=platform,
+            status=PublicationStatus.PUBLISHED,
+            title="t",
+            created_at=created,
+            updated_at=created,
+            execution_name=publication_id,
+        )
+    )
+    record(publication_id, **fields, **schedule).save()
+    return publication_id
+
+
+@pytest.fixture
+def stats(harness, platforms):
+    return harness
+
+
+def run(remaining=300.0, page_size=1000) -> StatsSync:
+    sync = stats_sync_from_settings(get_settings())
+    sync._page_size = page_size
+    return sync
+
+
+def test_vk_stats_are_fetched_200_a_call_and_shown_by_the_api(stats, platforms):
+    stats.connect_platform(platforms, Platform.VK)
+    posts = platforms.vk.add_videos(1001, 450, views=120, likes=7, comments=3, reposts=2)
+    ids = [published("user-1", Platform.VK, post) for post in posts]
+
+    report = run().run(None, lambda: 300)
+
+    assert report.synced == 450
+    assert [c["videos"] for c in platforms.vk.calls_to("video.get")] == [200, 200, 50]
+    shown = stats.api("GET", f"/publications/{ids[0]}").body["stats"]
+    assert (shown["views"], shown["likes"], shown["comments"], shown["reposts"]) == (120, 7, 3, 2)
+    assert shown["syncedAt"] is not None
+    # Synced ones are not due again until the next interval.
+    assert run().run(None, lambda: 300).synced == 0
+
+
+def test_telegram_is_skipped_entirely(stats, platforms):
+    stats.connect_platform(platforms, Platform.TELEGRAM)
+    publication_id = published("user-1", Platform.TELEGRAM, "-100:5")
+    assert records(get_settings()).publication.get(publication_id).stats_shard is None
+    report = run().run(None, lambda: 300)
+    assert report.synced == 0
+    assert platforms.telegram.calls == []
+    assert stats.api("GET", f"/publications/{publication_id}").body["stats"] == {
+        "available": False,
+        "message": "Статистика недоступна",
+        "views": None,
+        "likes": None,
+        "comments": None,
+        "reposts": None,
+        "syncedAt": None,
+    }
+
+
+def test_a_run_out_of_time_continues_where_it_left_off(stats, platforms):
+    stats.connect_platform(platforms, Platform.VK)
+    ids = [published("user-1", Platform.VK, post) for post in platforms.vk.add_videos(1001, 60)]
+    budget = iter([300.0, 300.0, 10.0])  # the third check finds the time nearly up
+
+    first = run(page_size=2).run(None, lambda: next(budget, 10.0))
+
+    assert first.cursor is not None
+    assert first.synced < 60
+    second = run(page_size=2).run(first.cursor, lambda: 300)
+    assert second.cursor is None
+    assert first.synced + second.synced == 60
+    synced = [records(get_settings()).publication.get(i).stats_synced_at for i in ids]
+    assert all(synced)
+
+
+def test_the_handler_hands_its_cursor_to_the_continuation_queue(stats, platforms):
+    stats.connect_platform(platforms, Platform.VK)
+    ids = [published("user-1", Platform.VK, post) for post in platforms.vk.add_videos(1001, 5)]
+    hurried = LambdaContext(remaining_millis=30_000)  # under the margin at once
+
+    answer = stats_handler.lambda_handler({"source": "aws.scheduler"}, hurried)
+    assert answer["continues"] is True
+    queue = stats.stack.ref("StatsContinueQueue")
+    drain(
+        stats.sqs,
+        queue,
+        stats.stack.attribute("StatsContinueQueue", "Arn"),
+        stats_handler.lambda_handler,
+        batch_size=1,
+    )
+
+    assert all(records(get_settings()).publication.get(i).stats_synced_at for i in ids)
+
+
+def test_a_failing_connection_does_not_stop_the_others(stats, platforms):
+    good = stats.connect_platform(platforms, Platform.VK, user="user-good")
+    bad = stats.connect_platform(platforms, Platform.VK, user="user-bad")
+    platforms.vk.expire_token(bad.access_token.get_secret_value())
+    platforms.vk.refresh_tokens.pop(bad.refresh_token.get_secret_value())  # the refresh will fail
+    good_ids = [published("user-good", Platform.VK, p) for p in platforms.vk.add_videos(1001, 3, views=9)]
+    bad_ids = [published("user-bad", Platform.VK, p) for p in platforms.vk.add_videos(1001, 2)]
+    assert good.access_token != bad.access_token
+
+    report = run().run(None, lambda: 300)
+
+    assert report.synced == 3
+    assert report.deferred == 2
+    table = records(get_settings()).publication
+    assert all(table.get(i).stats.as_dict()["views"] == 9 for i in good_ids)
+    for publication_id in bad_ids:
+        due = datetime.fromisoformat(table.get(publication_id).stats_due_at)
+        assert due > datetime.now(UTC) + timedelta(minutes=50)
+    connection = ConnectionRepository(get_settings(), token_cipher()).get("user-bad", Platform.VK)
+    assert connection.status is ConnectionStatus.EXPIRED
+
+
+def test_a_rate_limit_answer_stops_the_platform_for_this_run(stats, platforms):
+    stats.connect_platform(platforms, Platform.VK)
+    ids = [published("user-1", Platform.VK, p) for p in platforms.vk.add_videos(1001, 3)]
+    platforms.vk.inject("video.get", "rate_limit")
+    report = run().run(None, lambda: 300)
+    assert report.rate_limited == ["vk"]
+    assert report.synced == 0
+    assert len(platforms.vk.calls_to("video.get")) == 1  # it did not keep asking
+    assert run().run(None, lambda: 300).synced == 3  # the next run syncs them
+    assert all(records(get_settings()).publication.get(i).stats_synced_at for i in ids)
+
+
+def test_old_publications_are_synced_less_often(stats, platforms):
+    stats.connect_platform(platforms, Platform.VK)
+    fresh, old = platforms.vk.add_videos(1001, 2)
+    fresh_id = published("user-1", Platform.VK, fresh)
+    old_id = published("user-1", Platform.VK, old, age=timedelta(days=40))
+    run().run(None, lambda: 300)
+    table, now = records(get_settings()).publication, datetime.now(UTC)
+    assert (
+        timedelta(minutes=55)
+        < datetime.fromisoformat(table.get(fresh_id).stats_due_at) - now
+        < timedelta(minutes=65)
+    )
+    assert (
+        timedelta(hours=23)
+        < datetime.fromisoformat(table.get(old_id).stats_due_at) - now
+        < timedelta(hours=25)
+    )
+
+
+def test_rutube_and_dzen_stats(stats, platforms):
+    stats.connect_platform(platforms, Platform.RUTUBE)
+    stats.connect_platform(platforms, Platform.DZEN)
+    from autopost.providers.base import PostDraft
+    from tests.support.platforms import bytes_clip
+
+    settings = get_settings()
+    found = ConnectionRepository(settings, token_cipher()).credentials("user-1", Platform.RUTUBE)
+    video = provider_for(Platform.RUTUBE, settings).upload(
+        found[1], bytes_clip(b"x"), PostDraft("t"), None, lambda _: None
+    )
+    platforms.rutube.videos[video.post_id].hits = 31
+    rutube_id = published("user-1", Platform.RUTUBE, video.post_id)
+    run().run(None, lambda: 300)
+    assert records(settings).publication.get(rutube_id).stats.as_dict()["views"] == 31
+
+
+class TestConnectionCache:
+    def test_a_cached_connection_is_served_without_decrypting_again(self, stats, platforms):
+        stats.connect_platform(platforms, Platform.VK)
+        repository = ConnectionRepository(get_settings(), token_cipher())
+        first = repository.cached_credentials("user-1", Platform.VK)
+        second = repository.cached_credentials("user-1", Platform.VK)
+        assert second[1] is first[1]
+
+    def test_a_disconnect_is_never_served_from_the_cache(self, stats, platforms):
+        stats.connect_platform(platforms, Platform.VK)
+        repository = ConnectionRepository(get_settings(), token_cipher())
+        assert repository.cached_credentials("user-1", Platform.VK) is not None
+        assert stats.api("DELETE", "/connections/vk").status == 200
+        assert repository.cached_credentials("user-1", Platform.VK) is None
+
+    def test_a_refresh_is_never_served_stale(self, stats, platforms):
+        stats.connect_platform(platforms, Platform.VK)
+        settings = get_settings()
+        repository = ConnectionRepository(settings, token_cipher())
+        connection, before = repository.cached_credentials("user-1", Platform.VK)
+        TokenRefresher(settings, repository).refresh(provider_for(Platform.VK, settings), connection, before)
+        _, after = repository.cached_credentials("user-1", Platform.VK)
+        assert after.access_token.get_secret_value() != before.access_token.get_secret_value()
+
+    def test_another_environments_write_is_seen_through_the_version(self, stats, platforms):
+        stats.connect_platform(platforms, Platform.VK)
+        settings = get_settings()
+        repository = ConnectionRepository(settings, token_cipher())
+        _, cached = repository.cached_credentials("user-1", Platform.VK)
+        # Another Lambda environment reconnects: this one's cache is not told.
+        other = ConnectionRepository(settings, token_cipher())
+        from autopost.providers.base import Account, Credentials
+
+        other.connect(
+            "user-1",
+            Platform.VK,
+            Account("1001", "VK"),
+            Credentials(SecretStr("new-access-token"), account_id="1001"),
+        )
+        from autopost.storage import connections as module
+
+        module._cache[(settings.connections_table, "user-1", "vk")] = module._Cached(
+            repository.get("user-1", Platform.VK).model_copy(update={"version": 1}), cached, time.monotonic()
+        )
+        _, seen = repository.cached_credentials("user-1", Platform.VK)
+        assert seen.access_token.get_secret_value() == "new-access-token"
+
+    def test_entries_expire_after_five_minutes(self, stats, platforms):
+        stats.connect_platform(platforms, Platform.VK)
+        clock = [1000.0]
+        repository = ConnectionRepository(get_settings(), token_cipher(), clock=lambda: clock[0])
+        first = repository.cached_credentials("user-1", Platform.VK)
+        clock[0] += 301
+        assert repository.cached_credentials("user-1", Platform.VK)[1] is not first[1]
