@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: setup test test-unit test-integration lint format openapi build dev token demo clean
+.PHONY: setup test test-unit test-integration lint format openapi build dev token demo chromium clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -15,9 +15,14 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-## The whole suite: unit, integration (moto) and the lint checks CI runs.
-test: setup lint
+## The whole suite: unit, integration (moto), the local stack, the browser, and the lint checks.
+test: setup lint chromium
 	$(PY) -m pytest -n 2 --dist loadfile
+
+## Debian's Chromium for the browser tests (Playwright drives it; it cannot download one here).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
 
 test-unit: setup
 	$(PY) -m pytest tests/unit

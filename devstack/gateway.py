@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import re
 import threading
 import time
@@ -22,7 +23,8 @@ from devstack.functions import FunctionPool
 from devstack.provision import Stack
 from devstack.template import TemplateError
 
-MAX_BODY = 10 * 1024 * 1024  # API Gateway's payload limit
+MAX_BODY = 10 * 1024 * 1024
+LOG = logging.getLogger("devstack")  # API Gateway's payload limit
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,8 @@ class Gateway:
     ) -> None:
         self._routes = routes(stack, pools)
         self._static = static or {}
+        # What the console reads at /console/config.json (in AWS, a file deployed with it).
+        self.console_config: dict[str, Any] = {"signIn": "local"}
         self._server: ThreadingHTTPServer | None = None
         self.url = ""
 
@@ -169,6 +173,22 @@ class Gateway:
                     return
                 body = self.rfile.read(length) if length else b""
                 path = urlsplit(self.path).path
+                if path == "/local/token" and self.command == "POST":
+                    # Local sign-in only: what `make token` does, for the console's sign-in page.
+                    try:
+                        wanted = json.loads(body or b"{}")
+                        user, plan = str(wanted["user"]).strip(), str(wanted.get("plan", "free"))
+                    except (ValueError, KeyError, TypeError):
+                        self._json(400, {"message": "user is required"})
+                        return
+                    if not re.fullmatch(r"[A-Za-z0-9_.@-]{1,64}", user):
+                        self._json(400, {"message": "user: letters, digits, _ . @ - only"})
+                        return
+                    self._json(200, {"token": tokens.mint(user, plan)})
+                    return
+                if path == "/console/config.json":
+                    self._json(200, {"apiUrl": gateway.url, **gateway.console_config})
+                    return
                 if gateway._serve_static(self, path):
                     return
                 for route in gateway._routes:
@@ -194,7 +214,14 @@ class Gateway:
                     headers[key] = ",".join(values)
                 self._reply(int(result.get("statusCode", 200)), raw, headers)
 
-            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _serve
+            def _serve_or_fail(self) -> None:
+                try:
+                    self._serve()
+                except Exception:
+                    LOG.exception("local gateway: request failed")
+                    self._json(502, {"message": "Internal Server Error"})
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _serve_or_fail
 
         self._server = ThreadingHTTPServer((host, port), Handler)
         self._server.daemon_threads = True

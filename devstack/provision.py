@@ -20,7 +20,9 @@ from devstack.template import ROOT, Resolver, TemplateError, load_template, subs
 ACCOUNT_ID = "123456789012"
 LOCAL_ROLE = f"arn:aws:iam::{ACCOUNT_ID}:role/autopost-local"
 # Resources that only grant permissions: moto does not enforce IAM, so nothing to create.
-NOT_ENFORCED_LOCALLY = {"AWS::SQS::QueuePolicy"}
+NOT_ENFORCED_LOCALLY = {"AWS::SQS::QueuePolicy", "AWS::S3::BucketPolicy"}
+# Resources whose job the local stack does itself: the gateway serves web/ at /console/.
+SERVED_BY_THE_LOCAL_GATEWAY = {"AWS::CloudFront::Distribution", "AWS::CloudFront::OriginAccessControl"}
 
 
 @dataclass
@@ -118,7 +120,10 @@ def provision(
         progressed = False
         for logical_id, resource in list(pending.items()):
             kind = resource["Type"]
-            if kind in NOT_ENFORCED_LOCALLY:
+            if kind in NOT_ENFORCED_LOCALLY or kind in SERVED_BY_THE_LOCAL_GATEWAY:
+                _record(
+                    stack, logical_id, f"{stack_name}-{logical_id}", Id=logical_id, DomainName="localhost"
+                )
                 del pending[logical_id]
                 progressed = True
                 continue
@@ -198,7 +203,13 @@ def _bucket(stack: Stack, s3: Any, logical_id: str, props: dict[str, Any]) -> No
         s3.put_bucket_notification_configuration(
             Bucket=name, NotificationConfiguration={"QueueConfigurations": queues}
         )
-    _record(stack, logical_id, name, Arn=f"arn:aws:s3:::{name}")
+    _record(
+        stack,
+        logical_id,
+        name,
+        Arn=f"arn:aws:s3:::{name}",
+        RegionalDomainName=f"{name}.s3.{stack.region}.amazonaws.com",
+    )
 
 
 def _secret(stack: Stack, secretsmanager: Any, logical_id: str, props: dict[str, Any]) -> None:

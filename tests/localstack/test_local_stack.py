@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from tests.localstack.conftest import start, wait_until
+from tests.support.local_stack import start, wait_until
 
 FINAL = ("published", "failed", "cancelled")
 

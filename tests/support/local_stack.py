@@ -101,6 +101,7 @@ def start(state_file: Path, api_port: int, moto_port: int, output: Any = subproc
 
 @pytest.fixture(scope="session")
 def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    """The local stack of this test session (one per xdist worker), on free ports."""
     folder = tmp_path_factory.mktemp("stack")
     state_file, log = folder / "stack.json", (folder / "stack.log").open("w")
     ports = (free_port(), free_port())

@@ -1,0 +1,173 @@
+"""The seed's end-to-end scenarios, by a user in a real browser, on the local stack."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import httpx
+from playwright.sync_api import Page, expect
+
+from devstack.template import ROOT
+from tests.support.videos import make_video, padded_video
+
+MB = 1024 * 1024
+
+
+def sign_in(page: Page, stack, user: str, plan: str = "pro") -> None:
+    page.goto(f"{stack.info['api']}/console/")
+    page.get_by_label("Пользователь").fill(user)
+    page.get_by_label("Тариф").select_option(plan)
+    page.get_by_role("button", name="Войти").click()
+    expect(page.locator("#who")).to_contain_text(user)
+
+
+def upload(stack, user: str, clip: str, data: bytes) -> None:
+    stack.s3.put_object(Bucket=stack.info["bucket"], Key=f"clips/{user}/{clip}.mp4", Body=data)
+    api = stack.api(user)
+    import time
+
+    deadline = time.monotonic() + 30
+    while api.get(f"/clips/{clip}").json().get("status") != "ready":
+        assert time.monotonic() < deadline, "clip not validated"
+        time.sleep(0.3)
+
+
+def telegram_channel(stack, name: str) -> str:
+    telegram = stack.emulator("telegram")
+    bot = httpx.post(f"{telegram}/_emulator/bot", json={"username": f"{name}_bot"}).json()["token"]
+    httpx.post(
+        f"{telegram}/_emulator/channel", json={"username": name, "title": "Канал", "admin_bots": [bot]}
+    )
+    return bot
+
+
+def connect_telegram(page: Page, stack, name: str) -> None:
+    bot = telegram_channel(stack, name)
+    page.locator('[data-connect="telegram"]').click()
+    page.get_by_label("Канал (@username или -100…)").fill(f"@{name}")
+    page.get_by_label("Токен бота (необязательно: иначе бот сервиса)").fill(bot)
+    page.locator("#connect-dialog").get_by_role("button", name="Подключить").click()
+    expect(card(page, "telegram").locator(".status")).to_have_text("подключено")
+
+
+def connect_vk(page: Page) -> None:
+    page.locator('[data-connect="vk"]').click()
+    expect(page.get_by_role("link", name="Разрешить")).to_be_visible()  # the VK ID emulator's page
+    page.get_by_role("link", name="Разрешить").click()
+    expect(card(page, "vk").locator(".status")).to_have_text("подключено")
+
+
+def in_a_month() -> str:
+    """A datetime-local value 30 days ahead, in the browser's (Moscow) time."""
+    moscow = datetime.now(UTC).astimezone(timezone(timedelta(hours=3))) + timedelta(days=30)
+    return moscow.strftime("%Y-%m-%dT%H:%M")
+
+
+def card(page: Page, platform: str):
+    return page.locator(f'#platforms li[data-platform="{platform}"]')
+
+
+def open_publish(page: Page, clip: str, title: str) -> None:
+    page.locator(f'[data-publish="{clip}"]').click()
+    page.get_by_label("Заголовок").fill(title)
+
+
+def row(page: Page, clip: str):
+    return page.locator("#publications tbody tr", has_text=clip)
+
+
+def test_connect_vk_through_the_platforms_oauth_page(page: Page, local_stack):
+    sign_in(page, local_stack, "browser-1")
+    connect_vk(page)
+    assert "connected" not in page.url  # the console cleaned its address
+
+
+def test_publish_a_clip_and_watch_it_become_published_without_reloading(page: Page, local_stack):
+    upload(local_stack, "browser-2", "sunset", make_video("mp4"))
+    sign_in(page, local_stack, "browser-2")
+    connect_telegram(page, local_stack, "browser_two")
+    page.evaluate("window.__stillTheSamePage = true")
+
+    open_publish(page, "sunset", "Закат")
+    page.get_by_role("button", name="Опубликовать", exact=True).last.click()
+
+    expect(row(page, "sunset")).to_contain_text("опубликовано", timeout=30_000)
+    assert page.evaluate("window.__stillTheSamePage") is True
+    expect(row(page, "sunset").get_by_role("link", name="Открыть пост")).to_be_visible()
+    expect(row(page, "sunset")).to_contain_text("Статистика недоступна")
+
+
+def test_schedule_then_cancel(page: Page, local_stack):
+    upload(local_stack, "browser-3", "later", make_video("mp4"))
+    sign_in(page, local_stack, "browser-3")
+    connect_telegram(page, local_stack, "browser_three")
+    open_publish(page, "later", "Позже")
+    page.get_by_label("Время публикации (необязательно, ваш часовой пояс)").fill(in_a_month())
+    page.get_by_role("button", name="Опубликовать", exact=True).last.click()
+    expect(row(page, "later")).to_contain_text("запланировано")
+
+    row(page, "later").get_by_role("button", name="Отменить").click()
+    expect(row(page, "later")).to_contain_text("отменено")
+
+
+def test_disconnect_asks_and_cancels_the_scheduled_publication(page: Page, local_stack):
+    upload(local_stack, "browser-4", "planned", make_video("mp4"))
+    sign_in(page, local_stack, "browser-4")
+    connect_telegram(page, local_stack, "browser_four")
+    open_publish(page, "planned", "План")
+    page.get_by_label("Время публикации (необязательно, ваш часовой пояс)").fill(in_a_month())
+    page.get_by_role("button", name="Опубликовать", exact=True).last.click()
+    expect(row(page, "planned")).to_contain_text("запланировано")
+
+    page.locator('[data-disconnect="telegram"]').click()
+    dialog = page.locator("#disconnect-dialog")
+    expect(dialog).to_contain_text("Будет отменено запланированных публикаций: 1.")
+    dialog.get_by_role("button", name="Отключить").click()
+
+    expect(row(page, "planned")).to_contain_text("отменено")
+    expect(card(page, "telegram")).to_contain_text("не подключено")
+
+
+def test_too_large_for_telegram_says_so_and_still_publishes_to_vk(page: Page, local_stack):
+    upload(local_stack, "browser-5", "big", padded_video(51 * MB))
+    sign_in(page, local_stack, "browser-5")
+    connect_telegram(page, local_stack, "browser_five")
+    connect_vk(page)
+    open_publish(page, "big", "Большой")
+    page.get_by_role("button", name="Опубликовать", exact=True).last.click()
+
+    note = page.locator('[data-platform-error="telegram"]')
+    expect(note).to_have_text("Файл слишком большой для Telegram (максимум 50 МБ)")
+    page.locator('#publish-platforms input[value="telegram"]').uncheck()
+    page.get_by_role("button", name="Опубликовать", exact=True).last.click()
+    expect(row(page, "big")).to_contain_text("опубликовано", timeout=60_000)
+
+
+def test_a_failing_platform_ends_failed_with_its_message_and_retry_works(page: Page, local_stack):
+    upload(local_stack, "browser-6", "stormy", make_video("mp4"))
+    sign_in(page, local_stack, "browser-6")
+    connect_vk(page)
+    httpx.post(
+        f"{local_stack.emulator('vk')}/_emulator/faults",
+        json={"endpoint": "video.save", "kind": "http_500", "times": 4},
+    )
+    open_publish(page, "stormy", "Шторм")
+    page.get_by_role("button", name="Опубликовать", exact=True).last.click()
+
+    expect(row(page, "stormy")).to_contain_text("ошибка", timeout=60_000)
+    expect(row(page, "stormy")).to_contain_text("VK временно недоступен")
+    row(page, "stormy").get_by_role("button", name="Повторить").click()
+    expect(row(page, "stormy")).to_contain_text("опубликовано", timeout=30_000)
+
+
+def test_the_console_for_the_readme(page: Page, local_stack):
+    """Takes the screenshot shown in README.md (copied to docs/console.png)."""
+    upload(local_stack, "browser-7", "demo-clip", make_video("mp4", seconds=3))
+    sign_in(page, local_stack, "browser-7")
+    connect_telegram(page, local_stack, "browser_seven")
+    connect_vk(page)
+    open_publish(page, "demo-clip", "Закат над Волгой")
+    page.get_by_role("button", name="Опубликовать", exact=True).last.click()
+    expect(page.locator("#publications tbody tr[data-status=published]")).to_have_count(2, timeout=30_000)
+    (ROOT / "test-results").mkdir(exist_ok=True)
+    page.screenshot(path=str(ROOT / "test-results" / "console.png"), full_page=True)

@@ -1,0 +1,332 @@
+// The console: clips, platforms, publications; everything through the public HTTP API.
+import { ApiError, api, loadConfig, signInLocally, signInWithOidc, token, tokenFromRedirect } from "./api.js";
+
+const STATUS = {
+  scheduled: "запланировано", publishing: "публикуется", published: "опубликовано",
+  failed: "ошибка", cancelled: "отменено", ready: "готов", invalid: "не прошёл проверку",
+  deleted: "удалён", active: "подключено", expired: "токен истёк",
+};
+const POLL_MS = 2000;
+const $ = (selector) => document.querySelector(selector);
+let platforms = [];
+
+function element(tag, attributes = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attributes)) {
+    if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else if (value !== undefined && value !== null && value !== false) node.setAttribute(key, value === true ? "" : value);
+  }
+  node.append(...children.filter((child) => child !== null && child !== undefined));
+  return node;
+}
+
+function showError(error) {
+  const alert = $("#alert");
+  alert.textContent = error instanceof ApiError || error instanceof Error ? error.message : String(error);
+  alert.hidden = false;
+  if (error instanceof ApiError && error.status === 401) showSignIn();
+}
+
+function clearError() {
+  $("#alert").hidden = true;
+}
+
+async function guarded(action) {
+  try {
+    clearError();
+    return await action();
+  } catch (error) {
+    showError(error);
+    return undefined;
+  }
+}
+
+function megabytes(bytes) {
+  if (bytes == null) return "—";
+  if (bytes < 1048576) return `${Math.max(1, Math.round(bytes / 1024))} КБ`;
+  if (bytes >= 1073741824) return `${+(bytes / 1073741824).toFixed(1)} ГБ`;
+  return `${+(bytes / 1048576).toFixed(1)} МБ`;
+}
+const seconds = (value) => (value == null ? "—" : `${Math.round(value)} с`);
+const when = (iso) => (iso ? new Date(iso).toLocaleString("ru-RU") : "сейчас");
+const status = (value) => element("span", { class: `status ${value}` }, STATUS[value] || value);
+
+// -- platforms ------------------------------------------------------------------------------
+
+async function renderPlatforms() {
+  platforms = (await api("GET", "/platforms")).items;
+  const list = $("#platforms");
+  list.replaceChildren(
+    ...platforms.map((p) => {
+      const actions = [];
+      if (!p.allowedByPlan) actions.push(element("span", { class: "muted" }, "Недоступно на вашем тарифе"));
+      else if (p.connected) {
+        actions.push(element("button", { type: "button", "data-disconnect": p.platform, onclick: () => askDisconnect(p) }, "Отключить"));
+      } else {
+        actions.push(element("button", { type: "button", class: "primary", "data-connect": p.platform, onclick: () => connect(p) }, "Подключить"));
+      }
+      return element(
+        "li",
+        { "data-platform": p.platform },
+        element("strong", {}, p.name),
+        " ",
+        p.connected ? status(p.connection.status) : element("span", { class: "muted" }, "не подключено"),
+        p.connected ? element("div", { class: "meta" }, p.connection.accountName) : null,
+        element("div", { class: "meta" }, `до ${megabytes(p.limits.maxBytes)}${p.statsAvailable ? "" : " · без статистики"}`),
+        element("div", {}, ...actions),
+      );
+    }),
+  );
+}
+
+async function connect(platform) {
+  if (platform.connectMethod === "oauth") {
+    await guarded(async () => {
+      const { authorizeUrl } = await api("POST", `/connections/${platform.platform}/authorize`);
+      location.assign(authorizeUrl);
+    });
+    return;
+  }
+  const fields = $("#connect-fields");
+  $("#connect-title").textContent = `Подключить ${platform.name}`;
+  $("#connect-error").hidden = true;
+  fields.replaceChildren(
+    ...(platform.platform === "telegram"
+      ? [
+          element("label", {}, "Канал (@username или -100…)", element("input", { name: "channel", required: true, placeholder: "@my_channel" })),
+          element("label", {}, "Токен бота (необязательно: иначе бот сервиса)", element("input", { name: "botToken", autocomplete: "off" })),
+        ]
+      : [element("label", {}, "API-токен Rutube", element("input", { name: "token", required: true, autocomplete: "off" }))]),
+  );
+  const dialog = $("#connect-dialog");
+  dialog.dataset.platform = platform.platform;
+  dialog.showModal();
+  fields.querySelector("input").focus();
+}
+
+async function submitConnect(event) {
+  event.preventDefault();
+  const dialog = $("#connect-dialog");
+  const data = Object.fromEntries(new FormData(event.target));
+  for (const key of Object.keys(data)) if (!data[key]) delete data[key];
+  try {
+    await api("POST", `/connections/${dialog.dataset.platform}`, data);
+    dialog.close();
+    await refresh();
+  } catch (error) {
+    const problem = $("#connect-error");
+    problem.textContent = error.message;
+    problem.hidden = false;
+  }
+}
+
+async function scheduledCount(platform) {
+  let count = 0;
+  let cursor = null;
+  do {
+    const query = new URLSearchParams({ platform, status: "scheduled", limit: "100", ...(cursor ? { cursor } : {}) });
+    const page = await api("GET", `/publications?${query}`);
+    count += page.items.length;
+    cursor = page.nextCursor;
+  } while (cursor);
+  return count;
+}
+
+async function askDisconnect(platform) {
+  await guarded(async () => {
+    const count = await scheduledCount(platform.platform);
+    $("#disconnect-title").textContent = `Отключить ${platform.name}?`;
+    $("#disconnect-text").textContent =
+      count === 0
+        ? "Запланированных публикаций на этой платформе нет."
+        : `Будет отменено запланированных публикаций: ${count}.`;
+    const dialog = $("#disconnect-dialog");
+    dialog.dataset.platform = platform.platform;
+    dialog.showModal();
+  });
+}
+
+async function submitDisconnect(event) {
+  event.preventDefault();
+  const dialog = $("#disconnect-dialog");
+  dialog.close();
+  await guarded(async () => {
+    await api("DELETE", `/connections/${dialog.dataset.platform}`);
+    await refresh();
+  });
+}
+
+// -- clips and publishing -------------------------------------------------------------------
+
+async function renderClips() {
+  const clips = (await api("GET", "/clips?limit=100")).items;
+  $("#no-clips").hidden = clips.length > 0;
+  $("#clips tbody").replaceChildren(
+    ...clips.map((clip) =>
+      element(
+        "tr",
+        { "data-clip": clip.id },
+        element("td", {}, clip.id),
+        element("td", {}, status(clip.status), clip.reason ? element("div", { class: "muted" }, clip.reason) : null),
+        element("td", {}, megabytes(clip.sizeBytes)),
+        element("td", {}, seconds(clip.durationSeconds)),
+        element("td", {}, clip.width ? `${clip.width}×${clip.height}` : "—"),
+        element("td", {}, clip.status === "ready" ? element("button", { type: "button", "data-publish": clip.id, onclick: () => openPublish(clip) }, "Опубликовать") : null),
+      ),
+    ),
+  );
+}
+
+function openPublish(clip) {
+  const form = $("#publish-form");
+  form.reset();
+  $("#publish-clip").textContent = clip.id;
+  $("#publish-error").hidden = true;
+  $("#publish-platforms").replaceChildren(
+    element("legend", {}, "Платформы"),
+    ...platforms.map((p) =>
+      element(
+        "div",
+        {},
+        element("label", {}, element("input", { type: "checkbox", name: "platforms", value: p.platform, checked: p.connected && p.allowedByPlan }), ` ${p.name}`),
+        element("span", { class: "platform-error", "data-platform-error": p.platform, hidden: true }),
+      ),
+    ),
+  );
+  const dialog = $("#publish-dialog");
+  dialog.dataset.clip = clip.id;
+  dialog.showModal();
+  form.elements.title.focus();
+}
+
+async function submitPublish(event) {
+  event.preventDefault();
+  const form = event.target;
+  const dialog = $("#publish-dialog");
+  const chosen = [...form.querySelectorAll("input[name=platforms]:checked")].map((box) => box.value);
+  for (const note of form.querySelectorAll("[data-platform-error]")) note.hidden = true;
+  const problem = $("#publish-error");
+  problem.hidden = true;
+  if (chosen.length === 0) {
+    problem.textContent = "Выберите хотя бы одну платформу";
+    problem.hidden = false;
+    return;
+  }
+  const body = { platforms: chosen, title: form.elements.title.value, description: form.elements.description.value };
+  if (form.elements.scheduledAt.value) body.scheduledAt = new Date(form.elements.scheduledAt.value).toISOString();
+  try {
+    await api("POST", `/clips/${dialog.dataset.clip}/publications`, body);
+    dialog.close();
+    await renderPublications();
+  } catch (error) {
+    const perPlatform = error.details?.platforms;
+    if (perPlatform && !Array.isArray(perPlatform)) {
+      for (const [platform, detail] of Object.entries(perPlatform)) {
+        const note = form.querySelector(`[data-platform-error="${platform}"]`);
+        note.textContent = detail.message;
+        note.hidden = false;
+      }
+    }
+    problem.textContent = error.message;
+    problem.hidden = false;
+  }
+}
+
+// -- publications ---------------------------------------------------------------------------
+
+function statsCell(publication) {
+  const stats = publication.stats;
+  if (!stats.available) return element("span", { class: "muted" }, stats.message);
+  if (stats.syncedAt == null) return element("span", { class: "muted" }, publication.status === "published" ? "ещё не собрана" : "—");
+  return `👁 ${stats.views ?? 0} · ♥ ${stats.likes ?? 0} · 💬 ${stats.comments ?? 0}`;
+}
+
+async function renderPublications() {
+  const items = (await api("GET", "/publications?limit=100")).items;
+  $("#no-publications").hidden = items.length > 0;
+  $("#publications tbody").replaceChildren(
+    ...items.map((p) =>
+      element(
+        "tr",
+        { "data-publication": p.id, "data-status": p.status },
+        element("td", {}, p.clipId),
+        element("td", {}, platforms.find((x) => x.platform === p.platform)?.name || p.platform),
+        element("td", {}, status(p.status), p.error ? element("div", { class: "platform-error", "data-error": true }, p.error.message) : null),
+        element("td", {}, when(p.scheduledAt)),
+        element("td", {}, p.post?.url ? element("a", { href: p.post.url, target: "_blank", rel: "noopener" }, "Открыть пост") : "—"),
+        element("td", {}, statsCell(p)),
+        element(
+          "td",
+          {},
+          p.status === "scheduled" ? element("button", { type: "button", "data-cancel": p.id, onclick: () => act(p, "cancel") }, "Отменить") : null,
+          p.status === "failed" ? element("button", { type: "button", "data-retry": p.id, onclick: () => act(p, "retry") }, "Повторить") : null,
+        ),
+      ),
+    ),
+  );
+}
+
+async function act(publication, action) {
+  await guarded(async () => {
+    await api("POST", `/publications/${publication.id}/${action}`);
+    await renderPublications();
+  });
+}
+
+// -- start ----------------------------------------------------------------------------------
+
+async function refresh() {
+  await guarded(async () => {
+    await renderPlatforms();
+    await renderClips();
+    await renderPublications();
+  });
+}
+
+function showSignIn() {
+  $("#workspace").hidden = true;
+  $("#sign-out").hidden = true;
+  $("#sign-in").hidden = false;
+  $("#who").textContent = "";
+}
+
+async function showWorkspace() {
+  const claims = token.claims();
+  $("#who").textContent = `${claims.sub} · тариф ${claims.plan || "free"}`;
+  $("#sign-in").hidden = true;
+  $("#sign-out").hidden = false;
+  $("#workspace").hidden = false;
+  const params = new URLSearchParams(location.search);
+  if (params.get("connected")) history.replaceState(null, "", location.pathname);
+  await refresh();
+}
+
+async function start() {
+  const config = await loadConfig();
+  tokenFromRedirect();
+  for (const button of document.querySelectorAll("[data-close]")) button.addEventListener("click", (e) => e.target.closest("dialog").close());
+  $("#publish-form").addEventListener("submit", submitPublish);
+  $("#connect-form").addEventListener("submit", submitConnect);
+  $("#disconnect-form").addEventListener("submit", submitDisconnect);
+  $("#sign-out").addEventListener("click", () => {
+    token.clear();
+    showSignIn();
+  });
+  $("#sign-in-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const data = new FormData(event.target);
+    await guarded(async () => {
+      if (config.signIn === "local") await signInLocally(data.get("user"), data.get("plan"));
+      else return signInWithOidc();
+      await showWorkspace();
+    });
+  });
+  if (token.claims()) await showWorkspace();
+  else showSignIn();
+  setInterval(() => {
+    if (!$("#workspace").hidden && !document.querySelector("dialog[open]")) guarded(renderPublications);
+  }, POLL_MS);
+}
+
+window.addEventListener("unhandledrejection", (event) => showError(event.reason));
+start().catch(showError);
