@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib.util
 import queue
 import threading
+import time
 import uuid
 from dataclasses import dataclass
 from types import ModuleType
@@ -30,16 +31,10 @@ class InvocationContext:
     def __post_init__(self) -> None:
         self.aws_request_id = str(uuid.uuid4())
         self.invoked_function_arn = f"arn:aws:lambda:local:000000000000:function:{self.function_name}"
-        self._deadline = _monotonic() + self.timeout_seconds
+        self._deadline = time.monotonic() + self.timeout_seconds
 
     def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - _monotonic()) * 1000))
-
-
-def _monotonic() -> float:
-    import time
-
-    return time.monotonic()
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
 class FunctionPool:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import secrets
 import time
-from pathlib import Path
 
 import jwt
 
@@ -34,7 +33,3 @@ def mint(user: str, plan: str = "pro", lifetime: int = 12 * 3600) -> str:
 def verify(token: str) -> dict:
     """The claims, or jwt.InvalidTokenError."""
     return jwt.decode(token, _secret(), algorithms=["HS256"], audience=AUDIENCE, issuer=ISSUER)
-
-
-def token_path() -> Path:
-    return STATE / "jwt-secret"

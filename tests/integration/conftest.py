@@ -17,12 +17,14 @@ from moto import mock_aws
 from pydantic import SecretStr
 
 from autopost import runtime
-from autopost.models import Connection, ConnectionStatus
+from autopost.clock import to_iso
+from autopost.models import ConnectionStatus
 from autopost.platforms import Platform
 from autopost.providers.base import Account, Credentials
 from autopost.secrets import token_cipher
 from autopost.settings import get_settings
 from autopost.storage.connections import ConnectionRepository
+from autopost.storage.tables import records
 from devstack.provision import Stack, provision
 from emulators.suite import Platforms
 from functions.api import handler as api_handler
@@ -93,18 +95,17 @@ class Harness:
     def connect(
         self, user: str, *platforms: Platform, status: ConnectionStatus = ConnectionStatus.ACTIVE
     ) -> None:
-        repository = ConnectionRepository(get_settings())
+        """A connection row without tokens: enough for the API's checks before publishing."""
+        record = records(get_settings()).connection
         for platform in platforms:
-            repository.put(
-                Connection(
-                    user_id=user,
-                    platform=platform,
-                    status=status,
-                    account_id=f"{platform.value}-account",
-                    account_name="Канал",
-                    connected_at=datetime.now(UTC),
-                )
-            )
+            record(
+                user,
+                platform.value,
+                status=status.value,
+                account_id=f"{platform.value}-account",
+                account_name="Канал",
+                connected_at=to_iso(datetime.now(UTC)),
+            ).save()
 
     def connect_platform(self, platforms: Platforms, platform: Platform, user: str = "user-1") -> Credentials:
         """A real connection: tokens issued by the platform's emulator, stored encrypted."""

@@ -42,23 +42,7 @@ def published(user, platform, post_id, age=timedelta(0)):
         "execution_name": publication_id,
         "post_id": post_id,
     }
-    from autopost.models import Publication
-    from autopost.statuses import PublicationStatus
-
-    schedule = stats_schedule(
-        Publication(
-            publication_id=publication_id,
-            user_id=user,
-            clip_id="c",
-            clip_key="k",
-            platform=platform,
-            status=PublicationStatus.PUBLISHED,
-            title="t",
-            created_at=created,
-            updated_at=created,
-            execution_name=publication_id,
-        )
-    )
+    schedule = stats_schedule(publication_id, platform)
     record(publication_id, **fields, **schedule).save()
     return publication_id
 
@@ -68,10 +52,8 @@ def stats(harness, platforms):
     return harness
 
 
-def run(remaining=300.0, page_size=1000) -> StatsSync:
-    sync = stats_sync_from_settings(get_settings())
-    sync._page_size = page_size
-    return sync
+def run(page_size=1000) -> StatsSync:
+    return stats_sync_from_settings(get_settings(), page_size=page_size)
 
 
 def test_vk_stats_are_fetched_200_a_call_and_shown_by_the_api(stats, platforms):

@@ -29,7 +29,7 @@ from autopost.providers import provider_for
 from autopost.providers.base import Account, Credentials, Provider
 from autopost.providers.oauth import CodeExchange, OAuthProvider, pkce_pair
 from autopost.publishing import Caller
-from autopost.secrets import MissingSecret, resolve
+from autopost.secrets import MissingSecret, service_bot_token
 from autopost.settings import Settings
 from autopost.statuses import PublicationStatus
 from autopost.storage.connections import ConnectionRepository
@@ -159,9 +159,7 @@ class ConnectionService:
 
     def _service_bot_token(self) -> SecretStr:
         try:
-            return resolve(
-                self._settings.telegram_bot_token, self._settings.telegram_bot_token_arn, "TELEGRAM_BOT_TOKEN"
-            )
+            return service_bot_token(self._settings)
         except MissingSecret as exc:
             raise ConnectionCheckFailed("Бот сервиса не настроен: укажите токен своего бота") from exc
 

@@ -40,7 +40,7 @@ from autopost.platforms import Platform
 from autopost.providers import provider_for
 from autopost.providers.base import ClipSource, Credentials, PostDraft, Provider, UploadResult
 from autopost.publishing import TOKEN_EXPIRED_MESSAGE
-from autopost.secrets import MissingSecret, resolve, token_cipher
+from autopost.secrets import MissingSecret, service_bot_token, token_cipher
 from autopost.settings import Settings
 from autopost.statuses import PublicationStatus
 from autopost.storage.connections import ConnectionRepository
@@ -62,13 +62,13 @@ SHORT_WAIT_SECONDS = 60.0
 _STALE_TOKEN_ERRORS = {"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"}
 
 
-def stats_schedule(publication: Publication) -> dict[str, str | None]:
+def stats_schedule(publication_id: str, platform: Platform) -> dict[str, str | None]:
     """A newly published publication enters the stats index, due at once; Telegram's never
     does (the Bot API has no post statistics)."""
-    if publication.platform is Platform.TELEGRAM:
+    if platform is Platform.TELEGRAM:
         return {}
-    shard = int(hashlib.sha1(publication.publication_id.encode()).hexdigest(), 16) % STATS_SHARDS  # noqa: S324 - spreading, not security
-    return {"stats_shard": f"{publication.platform.value}#{shard}", "stats_due_at": to_iso(utcnow())}
+    shard = int(hashlib.sha1(publication_id.encode()).hexdigest(), 16) % STATS_SHARDS  # noqa: S324 - spreading, not security
+    return {"stats_shard": f"{platform.value}#{shard}", "stats_due_at": to_iso(utcnow())}
 
 
 def clip_source(s3: Any, bucket: str, key: str, head: dict[str, Any]) -> ClipSource:
@@ -237,7 +237,7 @@ class PublishWorker:
                 error_code=None,
                 error_message=None,
                 upload_checkpoint=None,
-                **stats_schedule(publication),
+                **stats_schedule(publication.publication_id, publication.platform),
             )
         except StatusConflict:
             logger.warning(
@@ -303,9 +303,9 @@ def worker_from_settings(settings: Settings) -> PublishWorker:
     cipher = token_cipher()
     connections = ConnectionRepository(settings, cipher)
 
-    def service_bot_token() -> SecretStr:
+    def service_bot() -> SecretStr:
         try:
-            return resolve(settings.telegram_bot_token, settings.telegram_bot_token_arn, "TELEGRAM_BOT_TOKEN")
+            return service_bot_token(settings)
         except MissingSecret as exc:
             raise TaskFailure(
                 TaskError.TOKEN_EXPIRED, "Бот сервиса не настроен: переподключите Telegram"
@@ -317,7 +317,7 @@ def worker_from_settings(settings: Settings) -> PublishWorker:
         refresher=TokenRefresher(settings, connections),
         budgets=RequestBudgets(RateLimiter(settings)),
         providers=lambda platform, throttle: provider_for(platform, settings, throttle),
-        service_bot_token=service_bot_token,
+        service_bot_token=service_bot,
         s3=client("s3"),
         sfn=client("stepfunctions"),
         sqs=client("sqs"),

@@ -9,7 +9,7 @@ from pydantic import SecretStr
 from autopost.aws import client
 from autopost.crypto import TokenCipher
 from autopost.runtime import warm
-from autopost.settings import get_settings
+from autopost.settings import Settings, get_settings
 
 CACHE_SECONDS = 300
 # What the template stores when an operator left an optional secret out.
@@ -29,6 +29,11 @@ def resolve(value: SecretStr | None, arn: str | None, name: str) -> SecretStr:
         if found not in ("", NOT_SET):
             return SecretStr(found)
     raise MissingSecret(f"{name} is not configured (set it, or its _ARN variable)")
+
+
+def service_bot_token(settings: Settings) -> SecretStr:
+    """The service's own Telegram bot, for channels connected without a bot of their own."""
+    return resolve(settings.telegram_bot_token, settings.telegram_bot_token_arn, "TELEGRAM_BOT_TOKEN")
 
 
 @warm

@@ -22,6 +22,7 @@ from autopost.errors import PlatformError, PlatformRateLimited, TokenExpired
 from autopost.models import Publication
 from autopost.observability import logger
 from autopost.platforms import Platform
+from autopost.providers import dzen, vk
 from autopost.providers.base import Provider
 from autopost.publish_worker import STATS_SHARDS
 from autopost.settings import Settings
@@ -167,8 +168,8 @@ class StatsSync:
 
 
 def _calls(platform: Platform, posts: int) -> int:
-    """Platform calls a batch costs: VK 200 videos a call, Дзен 100, Rutube one each."""
-    size = {Platform.VK: 200, Platform.DZEN: 100}.get(platform, 1)
+    """Platform calls a batch costs: the provider's batch size (Rutube has none: one each)."""
+    size = {Platform.VK: vk.STATS_BATCH, Platform.DZEN: dzen.STATS_BATCH}.get(platform, 1)
     return -(-posts // size)
 
 
@@ -176,7 +177,7 @@ def continuation_body(cursor: dict[str, Any]) -> str:
     return json.dumps({"cursor": cursor})
 
 
-def stats_sync_from_settings(settings: Settings) -> StatsSync:
+def stats_sync_from_settings(settings: Settings, page_size: int = PAGE) -> StatsSync:
     from autopost.providers import provider_for
     from autopost.secrets import token_cipher
 
@@ -187,4 +188,5 @@ def stats_sync_from_settings(settings: Settings) -> StatsSync:
         connections,
         TokenRefresher(settings, connections),
         lambda platform: provider_for(platform, settings),
+        page_size=page_size,
     )

@@ -26,12 +26,6 @@ class TaskError(StrEnum):
     CONNECTION_MISSING = "ConnectionMissing"
 
 
-RETRIED = frozenset({TaskError.PLATFORM_UNAVAILABLE})
-FINAL = frozenset(
-    {TaskError.TOKEN_EXPIRED, TaskError.CLIP_MISSING, TaskError.REJECTED, TaskError.CONNECTION_MISSING}
-)
-
-
 class TaskFailure(Exception):
     """Ends an upload task with `error`; `message` is what the user reads."""
 

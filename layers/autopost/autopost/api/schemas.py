@@ -143,10 +143,6 @@ class ClipList(ApiModel):
     next_cursor: str | None = None
 
 
-class ErrorBody(BaseModel):
-    error: dict[str, object]
-
-
 class ConnectionOut(ApiModel):
     platform: Platform
     name: str

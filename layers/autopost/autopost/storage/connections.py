@@ -129,19 +129,6 @@ class ConnectionRepository:
         record.save()  # conditioned on the version PynamoDB read (or on absence)
         return _to_connection(record)
 
-    def put(self, connection: Connection) -> None:
-        """Store a connection's public fields only (test and demo set-up without tokens)."""
-        self._record(
-            connection.user_id,
-            connection.platform.value,
-            status=connection.status.value,
-            account_id=connection.account_id,
-            account_name=connection.account_name,
-            expires_at=to_iso(connection.expires_at) if connection.expires_at else None,
-            connected_at=to_iso(connection.connected_at),
-            extra=connection.extra,
-        ).save()
-
     def store_refreshed(self, connection: Connection, credentials: Credentials) -> bool:
         """Save refreshed tokens if nobody else changed the row since `connection` was read.
         False means another worker refreshed first: read its tokens instead."""
