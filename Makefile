@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: setup test test-unit test-integration lint format openapi build dev token demo chromium clean
+.PHONY: setup test test-unit test-integration lint format openapi build dev token demo chromium clean live-check live-publish
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -53,6 +53,14 @@ token: setup
 ## Against a running `make dev`: upload, connect, publish now and in 30 s, watch them publish.
 demo: setup
 	$(PY) -m devstack.demo
+
+## Before going live, against the real platform (credentials from the environment; README):
+## make live-check PLATFORM=vk, make live-publish PLATFORM=vk CLIP=clip.mp4
+live-check: setup
+	@$(PY) -m ops.live check $(PLATFORM)
+
+live-publish: setup
+	@$(PY) -m ops.live publish $(PLATFORM) $(CLIP)
 
 ## Regenerate docs/openapi.json from the API's routes (a test fails while it is stale).
 openapi: setup

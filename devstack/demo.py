@@ -60,12 +60,7 @@ def main() -> int:
         api.post("/connections/telegram", json={"channel": f"@{channel}", "botToken": bot}),
     )
 
-    authorize = api.post("/connections/vk/authorize").json()["authorizeUrl"]
-    consent = httpx.get(
-        authorize.replace("/authorize?", "/authorize/approve?")
-    )  # the user presses «Разрешить»
-    callback = httpx.get(consent.headers["location"])  # the browser follows VK back to our API
-    print(f"VK connected: callback answered {callback.status_code} -> {callback.headers.get('location')}")
+    show("VK connected", connect_vk(api))
 
     now = api.post(
         f"/clips/{clips[0]}/publications", json={"platforms": ["vk", "telegram"], "title": "Демо: сейчас"}
@@ -92,6 +87,23 @@ def main() -> int:
         time.sleep(3)
     print("not all published within 3 minutes", file=sys.stderr)
     return 1
+
+
+def connect_vk(api: httpx.Client) -> httpx.Response:
+    """What the console does: start VK's authorization, the user presses «Разрешить» on
+    VK's page, VK sends the browser back to the console, which completes with the code."""
+    authorize = api.post("/connections/vk/authorize").json()["authorizeUrl"]
+    consent = httpx.get(authorize.replace("/authorize?", "/authorize/approve?"))
+    returned = httpx.URL(consent.headers["location"])
+    back = dict(httpx.QueryParams(returned.fragment)) or dict(returned.params)
+    body = {"state": back["state"], "code": back.get("code"), "deviceId": back.get("device_id")}
+    if "access_token" in back:
+        body = {
+            "state": back["state"],
+            "accessToken": back["access_token"],
+            "expiresIn": int(back["expires_in"]),
+        }
+    return api.post("/connections/vk/complete", json={k: v for k, v in body.items() if v is not None})
 
 
 def wait(check, what: str, seconds: float = 30) -> None:

@@ -99,10 +99,7 @@ class LocalStack:
             "JwtIssuer": tokens.ISSUER,
             "JwtAudience": tokens.AUDIENCE,
             "VkClientId": self.platforms.environment()["VK_CLIENT_ID"],
-            "YandexClientId": self.platforms.dzen.client_id,
-            "YandexClientSecret": self.platforms.dzen.client_secret,
             "TelegramBotToken": service_bot,
-            "PublicApiUrl": self.api_url,
             "ConsoleUrl": f"{self.api_url}/console/",
         }
         if self.options.retry_delays:
@@ -130,6 +127,9 @@ class LocalStack:
                 "POWERTOOLS_TRACE_DISABLED": "1",
                 "POWERTOOLS_METRICS_DISABLED": "1",
                 "POWERTOOLS_LOG_LEVEL": self.options.log_level,
+                # Ask again about a clip the platform still processes within seconds.
+                "PROCESSING_CHECK_MIN_SECONDS": "2",
+                "PROCESSING_CHECK_MAX_SECONDS": "5",
             }
         )
         os.environ.update(environment)

@@ -26,6 +26,19 @@ class Request:
     headers: dict[str, str]
     body: BinaryIO
     length: int | None
+    raw_query: str = ""
+
+    def query_all(self, name: str) -> list[str]:
+        """Every value of a repeated query parameter (`ids=a&ids=b`)."""
+        return parse_qs(self.raw_query, keep_blank_values=True).get(name, [])
+
+    def cookies(self) -> dict[str, str]:
+        found = {}
+        for part in self.headers.get("cookie", "").split(";"):
+            name, _, value = part.strip().partition("=")
+            if name:
+                found[name] = value
+        return found
 
     def read(self) -> bytes:
         return self.body.read() if self.length is None else self.body.read(self.length)
@@ -70,12 +83,13 @@ class Response:
 @dataclass
 class Fault:
     """`kind`: http_500, rate_limit, token_expired, slow (delay seconds), cut (close after
-    `after_bytes` of the body)."""
+    `after_bytes` of the body), or a platform's own (e.g. VK's `restricted`, with `message`)."""
 
     kind: str
     retry_after: int = 1
     delay: float = 0.0
     after_bytes: int = 0
+    message: str = ""
 
 
 class CutConnection(Exception):
@@ -230,7 +244,7 @@ class Emulator(ABC):
         with self._lock:
             self._faults.clear()
 
-    def _take_fault(self, endpoint: str) -> Fault | None:
+    def take_fault(self, endpoint: str) -> Fault | None:
         with self._lock:
             queue = self._faults.get(endpoint)
             return queue.popleft() if queue else None
@@ -258,7 +272,7 @@ class Emulator(ABC):
         if found is None:
             return Response.json({"error": "not found", "path": request.path}, status=404)
         endpoint, handler = found
-        fault = self._take_fault(endpoint)
+        fault = self.take_fault(endpoint)
         if fault is not None:
             self.record(endpoint, fault=fault.kind)
             if fault.kind == "slow":
@@ -275,7 +289,7 @@ class Emulator(ABC):
             return Response.json({"name": self.name, "calls": self.calls, **self.state()})
         if request.path == "/_emulator/faults" and request.method == "POST":
             spec = request.json()
-            options = {k: spec[k] for k in ("retry_after", "delay", "after_bytes") if k in spec}
+            options = {k: spec[k] for k in ("retry_after", "delay", "after_bytes", "message") if k in spec}
             self.inject(spec["endpoint"], spec["kind"], int(spec.get("times", 1)), **options)
             return Response.json({"ok": True})
         if request.path == "/_emulator/reset" and request.method == "POST":
@@ -311,6 +325,7 @@ class Emulator(ABC):
                     headers=headers,
                     body=body,  # type: ignore[arg-type]
                     length=None,
+                    raw_query=parts.query,
                 )
                 try:
                     response = emulator.dispatch(request)

@@ -1,4 +1,4 @@
-"""The authorization-code part shared by the VK ID and Yandex OAuth emulators."""
+"""The consent page and authorization codes of the VK emulator's OAuth flows."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from emulators.dzen import DzenEmulator
 from emulators.rutube import RutubeEmulator
 from emulators.telegram import TelegramEmulator
-from emulators.vk import VkEmulator
+from emulators.vk import CLIENT_ID, VkEmulator
 
 
 @dataclass
@@ -25,14 +25,11 @@ class Platforms:
         return {
             "VK_API_URL": self.vk.base_url,
             "VK_ID_URL": self.vk.base_url,
-            "VK_CLIENT_ID": "51234567",
+            "VK_OAUTH_URL": self.vk.base_url,
+            "VK_CLIENT_ID": CLIENT_ID,
             "TELEGRAM_API_URL": self.telegram.base_url,
             "RUTUBE_API_URL": self.rutube.base_url,
             "DZEN_API_URL": self.dzen.base_url,
-            "YANDEX_OAUTH_URL": self.dzen.base_url,
-            "YANDEX_LOGIN_URL": self.dzen.base_url,
-            "YANDEX_CLIENT_ID": self.dzen.client_id,
-            "YANDEX_CLIENT_SECRET": self.dzen.client_secret,
         }
 
 

@@ -65,13 +65,22 @@ async function renderPlatforms() {
       } else {
         actions.push(element("button", { type: "button", class: "primary", "data-connect": p.platform, onclick: () => connect(p) }, "Подключить"));
       }
+      if (p.connected && p.platform === "vk" && p.connection.status === "active") {
+        actions.push(element("button", { type: "button", "data-destination": "vk", onclick: () => chooseDestination() }, "Куда публиковать"));
+      }
+      const connection = p.connection;
       return element(
         "li",
         { "data-platform": p.platform },
         element("strong", {}, p.name),
         " ",
-        p.connected ? status(p.connection.status) : element("span", { class: "muted" }, "не подключено"),
-        p.connected ? element("div", { class: "meta" }, p.connection.accountName) : null,
+        p.connected ? status(connection.status) : element("span", { class: "muted" }, "не подключено"),
+        p.connected ? element("div", { class: "meta" }, connection.accountName) : null,
+        connection?.destination ? element("div", { class: "meta", "data-destination-name": true }, `публикует в: ${connection.destination.name}`) : null,
+        connection?.warning
+          ? element("div", { class: "warning", "data-warning": p.platform }, connection.warning, connection.expiresAt && connection.status === "active" ? ` (${when(connection.expiresAt)})` : "")
+          : null,
+        p.notice ? element("div", { class: "notice", "data-notice": p.platform }, p.notice) : null,
         element("div", { class: "meta" }, `до ${megabytes(p.limits.maxBytes)}${p.statsAvailable ? "" : " · без статистики"}`),
         element("div", {}, ...actions),
       );
@@ -79,10 +88,14 @@ async function renderPlatforms() {
   );
 }
 
+const OAUTH_PENDING = "autopost.oauth";
+
 async function connect(platform) {
   if (platform.connectMethod === "oauth") {
     await guarded(async () => {
-      const { authorizeUrl } = await api("POST", `/connections/${platform.platform}/authorize`);
+      const { authorizeUrl, state } = await api("POST", `/connections/${platform.platform}/authorize`);
+      // The platform sends the browser back here; only this tab's pending state is accepted.
+      sessionStorage.setItem(OAUTH_PENDING, JSON.stringify({ platform: platform.platform, state }));
       location.assign(authorizeUrl);
     });
     return;
@@ -90,18 +103,38 @@ async function connect(platform) {
   const fields = $("#connect-fields");
   $("#connect-title").textContent = `Подключить ${platform.name}`;
   $("#connect-error").hidden = true;
-  fields.replaceChildren(
-    ...(platform.platform === "telegram"
-      ? [
-          element("label", {}, "Канал (@username или -100…)", element("input", { name: "channel", required: true, placeholder: "@my_channel" })),
-          element("label", {}, "Токен бота (необязательно: иначе бот сервиса)", element("input", { name: "botToken", autocomplete: "off" })),
-        ]
-      : [element("label", {}, "API-токен Rutube", element("input", { name: "token", required: true, autocomplete: "off" }))]),
-  );
+  fields.replaceChildren(...connectFields(platform));
   const dialog = $("#connect-dialog");
   dialog.dataset.platform = platform.platform;
   dialog.showModal();
-  fields.querySelector("input").focus();
+  fields.querySelector("input, textarea").focus();
+}
+
+function hint(text) {
+  return element("p", { class: "hint" }, text);
+}
+
+function connectFields(platform) {
+  if (platform.platform === "telegram") {
+    return [
+      element("label", {}, "Канал (@username или -100…)", element("input", { name: "channel", required: true, placeholder: "@my_channel" })),
+      element("label", {}, "Токен бота (необязательно: иначе бот сервиса)", element("input", { name: "botToken", autocomplete: "off" })),
+    ];
+  }
+  if (platform.platform === "rutube") {
+    return [
+      hint("Войдите логином и паролем Rutube (пароль уходит только в Rutube и не сохраняется) или вставьте API-токен."),
+      element("label", {}, "Логин Rutube (e-mail)", element("input", { name: "login", autocomplete: "username" })),
+      element("label", {}, "Пароль Rutube", element("input", { name: "password", type: "password", autocomplete: "current-password" })),
+      element("label", {}, "или API-токен Rutube", element("input", { name: "token", autocomplete: "off" })),
+    ];
+  }
+  return [
+    hint(platform.notice || ""),
+    hint("Откройте студию Дзена (dzen.ru/profile/editor), войдя в свой аккаунт. В инструментах разработчика браузера (F12 → Сеть) выберите любой запрос к dzen.ru и скопируйте значение заголовка Cookie целиком."),
+    element("label", {}, "Сессия Дзена (заголовок Cookie)", element("textarea", { name: "session", required: true, rows: 3, autocomplete: "off", spellcheck: "false" })),
+    element("label", {}, "Id канала (необязательно: из адреса студии /profile/editor/id/…)", element("input", { name: "publisherId", autocomplete: "off" })),
+  ];
 }
 
 async function submitConnect(event) {
@@ -156,6 +189,69 @@ async function submitDisconnect(event) {
   });
 }
 
+async function chooseDestination() {
+  await guarded(async () => {
+    const { items, current } = await api("GET", "/connections/vk/destinations");
+    const select = element(
+      "select",
+      { name: "communityId", id: "destination-select" },
+      element("option", { value: "" }, "Моя страница"),
+      ...items.map((c) => element("option", { value: String(c.communityId), selected: current?.communityId === c.communityId }, c.name)),
+    );
+    $("#destination-fields").replaceChildren(element("label", {}, "Куда публиковать клипы VK", select));
+    $("#destination-error").hidden = true;
+    $("#destination-dialog").showModal();
+    select.focus();
+  });
+}
+
+async function submitDestination(event) {
+  event.preventDefault();
+  const value = event.target.elements.communityId.value;
+  try {
+    await api("PUT", "/connections/vk/destination", { communityId: value ? Number(value) : null });
+    $("#destination-dialog").close();
+    await renderPlatforms();
+  } catch (error) {
+    const problem = $("#destination-error");
+    problem.textContent = error.message;
+    problem.hidden = false;
+  }
+}
+
+function announce(text) {
+  const note = $("#notice");
+  note.textContent = text;
+  note.hidden = false;
+}
+
+// The platform sent the browser back: a code in the query (VK ID) or a token in the
+// fragment (VK's legacy flow). Finish with the user's own token; only a state this tab
+// started is accepted, and the address is cleaned before anything else.
+async function finishOAuth() {
+  const query = new URLSearchParams(location.search);
+  const fragment = new URLSearchParams(location.hash.slice(1));
+  const returned = fragment.get("state") ? fragment : query;
+  const state = returned.get("state");
+  if (!state) return;
+  history.replaceState(null, "", location.pathname);
+  const pending = JSON.parse(sessionStorage.getItem(OAUTH_PENDING) || "null");
+  sessionStorage.removeItem(OAUTH_PENDING);
+  if (!pending || pending.state !== state) {
+    showError(new Error("Ссылка подключения открыта не из этого окна или устарела: начните подключение заново"));
+    return;
+  }
+  const body = { state };
+  for (const [key, name] of [["code", "code"], ["device_id", "deviceId"], ["access_token", "accessToken"], ["error", "error"]]) {
+    if (returned.get(key)) body[name] = returned.get(key);
+  }
+  if (returned.get("expires_in")) body.expiresIn = Number(returned.get("expires_in"));
+  await guarded(async () => {
+    const connection = await api("POST", `/connections/${pending.platform}/complete`, body);
+    announce(`${connection.name} подключён: ${connection.accountName}`);
+  });
+}
+
 // -- clips and publishing -------------------------------------------------------------------
 
 async function renderClips() {
@@ -193,6 +289,8 @@ function openPublish(clip) {
       ),
     ),
   );
+  const vkFormat = $("#publish-vk-format");
+  vkFormat.hidden = !platforms.some((p) => p.platform === "vk" && p.connected);
   const dialog = $("#publish-dialog");
   dialog.dataset.clip = clip.id;
   dialog.showModal();
@@ -214,6 +312,7 @@ async function submitPublish(event) {
   }
   const body = { platforms: chosen, title: form.elements.title.value, description: form.elements.description.value };
   if (form.elements.scheduledAt.value) body.scheduledAt = new Date(form.elements.scheduledAt.value).toISOString();
+  if (chosen.includes("vk")) body.vk = { format: form.elements.vkFormat.value };
   try {
     await api("POST", `/clips/${dialog.dataset.clip}/publications`, body);
     dialog.close();
@@ -251,7 +350,14 @@ async function renderPublications() {
         { "data-publication": p.id, "data-status": p.status },
         element("td", {}, p.clipId),
         element("td", {}, platforms.find((x) => x.platform === p.platform)?.name || p.platform),
-        element("td", {}, status(p.status), p.error ? element("div", { class: "platform-error", "data-error": true }, p.error.message) : null),
+        element(
+          "td",
+          {},
+          status(p.status),
+          p.status === "publishing" && p.processingState ? element("div", { class: "muted", "data-processing": true }, p.processingState) : null,
+          p.publishedAs === "video" && p.format === "clip" ? element("div", { class: "warning", "data-published-as": true }, "опубликовано как видео, а не как клип") : null,
+          p.error ? element("div", { class: "platform-error", "data-error": true }, p.error.message) : null,
+        ),
         element("td", {}, when(p.scheduledAt)),
         element("td", {}, p.post?.url ? element("a", { href: p.post.url, target: "_blank", rel: "noopener" }, "Открыть пост") : "—"),
         element("td", {}, statsCell(p)),
@@ -296,8 +402,7 @@ async function showWorkspace() {
   $("#sign-in").hidden = true;
   $("#sign-out").hidden = false;
   $("#workspace").hidden = false;
-  const params = new URLSearchParams(location.search);
-  if (params.get("connected")) history.replaceState(null, "", location.pathname);
+  await finishOAuth();
   await refresh();
 }
 
@@ -308,6 +413,7 @@ async function start() {
   $("#publish-form").addEventListener("submit", submitPublish);
   $("#connect-form").addEventListener("submit", submitConnect);
   $("#disconnect-form").addEventListener("submit", submitDisconnect);
+  $("#destination-form").addEventListener("submit", submitDestination);
   $("#sign-out").addEventListener("click", () => {
     token.clear();
     showSignIn();

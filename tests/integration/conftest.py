@@ -26,6 +26,7 @@ from autopost.settings import get_settings
 from autopost.storage.connections import ConnectionRepository
 from autopost.storage.tables import records
 from devstack.provision import Stack, provision
+from emulators.dzen import DEFAULT_PUBLISHER
 from emulators.suite import Platforms
 from functions.api import handler as api_handler
 from functions.clip_validator import handler as validator_handler
@@ -107,13 +108,17 @@ class Harness:
                 connected_at=to_iso(datetime.now(UTC)),
             ).save()
 
-    def connect_platform(self, platforms: Platforms, platform: Platform, user: str = "user-1") -> Credentials:
-        """A real connection: tokens issued by the platform's emulator, stored encrypted."""
+    def connect_platform(
+        self, platforms: Platforms, platform: Platform, user: str = "user-1", **options: Any
+    ) -> Credentials:
+        """A real connection: tokens issued by the platform's emulator, stored encrypted.
+        VK: `clips=True` plays a token VK lets use the clip methods; `group_id` a community."""
         if platform is Platform.VK:
-            access, refresh = platforms.vk.issue_token(device_id="dev-1")
-            credentials = Credentials(
-                SecretStr(access), SecretStr(refresh), account_id="1001", extra={"device_id": "dev-1"}
-            )
+            access, refresh = platforms.vk.issue_token(device_id="dev-1", clips=options.get("clips"))
+            extra = {"device_id": "dev-1"}
+            if options.get("group_id"):
+                extra["group_id"] = str(options["group_id"])
+            credentials = Credentials(SecretStr(access), SecretStr(refresh), account_id="1001", extra=extra)
         elif platform is Platform.TELEGRAM:
             bot = platforms.telegram.add_bot()
             chat_id = platforms.telegram.add_channel(f"channel_{user.replace('-', '_')}", admin_bots=(bot,))
@@ -123,8 +128,10 @@ class Harness:
         elif platform is Platform.RUTUBE:
             credentials = Credentials(SecretStr(platforms.rutube.issue_token()), account_id="501")
         else:
-            access, refresh = platforms.dzen.issue_token()
-            credentials = Credentials(SecretStr(access), SecretStr(refresh), account_id="77001")
+            cookies = platforms.dzen.issue_session(DEFAULT_PUBLISHER)
+            credentials = Credentials(
+                SecretStr(cookies), account_id=DEFAULT_PUBLISHER, extra={"publisher_id": DEFAULT_PUBLISHER}
+            )
         repository = ConnectionRepository(get_settings(), token_cipher())
         repository.connect(
             user, platform, Account(credentials.account_id, platform.display_name), credentials
@@ -205,6 +212,9 @@ def running_stack(
         )
         for name, value in _environment(stack).items():
             monkeypatch.setenv(name, value)
+        # The state machine asks again about a clip still processing after 1 s, not 15.
+        monkeypatch.setenv("PROCESSING_CHECK_MIN_SECONDS", "1")
+        monkeypatch.setenv("PROCESSING_CHECK_MAX_SECONDS", "1")
         runtime.reset()
         harness = Harness(stack)
         try:

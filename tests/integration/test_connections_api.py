@@ -17,24 +17,38 @@ def api(harness, platforms):
     return harness
 
 
-def authorize(api, platform, user="user-1"):
+def authorize(api, platform="vk", user="user-1"):
     response = api.api("POST", f"/connections/{platform}/authorize", user=user)
     assert response.status == 200, response.body
     return response.body["authorizeUrl"]
 
 
-def approve(url):
-    """The user presses «Разрешить» on the platform's page; the platform redirects back."""
+def approve(url, deny=False):
+    """The user presses «Разрешить» (or «Отмена») on VK's page; VK redirects the browser
+    back to the console, which reads what came back (query or fragment)."""
     page = httpx.get(url)
     assert "Разрешить" in page.text
-    answer = httpx.get(url.replace("/authorize?", "/authorize/approve?"))
+    answer = httpx.get(url.replace("/authorize?", "/authorize/approve?") + ("&deny=1" if deny else ""))
     assert answer.status_code == 302
     location = urlsplit(answer.headers["location"])
-    return location.path, {k: v[0] for k, v in parse_qs(location.query).items()}
+    returned = {k: v[0] for k, v in parse_qs(location.fragment or location.query).items()}
+    return f"{location.scheme}://{location.netloc}{location.path}", returned
 
 
-def callback(api, path, query, **kwargs):
-    return api.api("GET", path, query=query, user=kwargs.pop("user", None), **kwargs)
+def complete(api, returned, platform="vk", user="user-1"):
+    """What the console sends, with the signed-in user's own token."""
+    body = {"state": returned.get("state", "")}
+    for key, name in (
+        ("code", "code"),
+        ("device_id", "deviceId"),
+        ("access_token", "accessToken"),
+        ("error", "error"),
+    ):
+        if key in returned:
+            body[name] = returned[key]
+    if "expires_in" in returned:
+        body["expiresIn"] = int(returned["expires_in"])
+    return api.api("POST", f"/connections/{platform}/complete", body=body, user=user)
 
 
 def connections(api, user="user-1"):
@@ -52,115 +66,187 @@ def test_platforms_lists_limits_plan_and_connection(api):
         "verified": True,
     }
     assert items["telegram"]["statsAvailable"] is False
-    assert items["vk"]["connectMethod"] == "oauth"
-    assert items["rutube"]["connectMethod"] == "form"
+    assert {k: p["connectMethod"] for k, p in items.items()} == {
+        "vk": "oauth",
+        "rutube": "form",
+        "telegram": "form",
+        "dzen": "session",
+    }
+    assert "Неофициальный способ" in items["dzen"]["notice"]
 
 
-@pytest.mark.parametrize("platform", ["vk", "dzen"])
-def test_oauth_connects_through_the_platforms_page_and_the_callback(api, platforms, platform):
-    url = authorize(api, platform)
+def test_vk_id_connects_through_the_platforms_page_and_the_console(api, platforms):
+    url = authorize(api)
     query = parse_qs(urlsplit(url).query)
     assert query["code_challenge_method"] == ["S256"]
-    assert query["redirect_uri"] == [f"{get_settings().public_api_url}/oauth/{platform}/callback"]
+    assert query["redirect_uri"] == [get_settings().console_url]
 
-    path, returned = approve(url)
-    assert path == f"/oauth/{platform}/callback"
-    response = callback(api, path, returned)
+    back_to, returned = approve(url)
+    assert back_to == get_settings().console_url
+    response = complete(api, returned)
 
-    assert response.status == 302
-    assert response.headers["Location"] == f"{get_settings().console_url}?connected={platform}"
-    connection = connections(api)[platform]
+    assert response.status == 201, response.body
+    assert (response.body["accountId"], response.body["accountName"]) == ("1001", "Иван Петров")
+    assert response.body["refreshable"] is True and response.body["warning"] is None
+    connection = connections(api)["vk"]
     assert connection["status"] == "active"
-    assert connection["accountId"] in ("1001", "77001")
-    emulator = platforms.vk if platform == "vk" else platforms.dzen
-    stored = records(get_settings()).connection.get("user-1", platform)
-    plain_tokens = set(emulator.tokens)
-    assert stored.tokens.as_dict()["access"] not in plain_tokens
+    stored = records(get_settings()).connection.get("user-1", "vk")
+    assert stored.tokens.as_dict()["access"] not in set(platforms.vk.tokens)
     assert stored.tokens.as_dict()["access"].startswith("v1.")
     listed = {p["platform"]: p for p in api.api("GET", "/platforms").body["items"]}
-    assert listed[platform]["connected"] is True
-    assert listed[platform]["connection"]["status"] == "active"
+    assert listed["vk"]["connected"] is True
 
 
-def test_a_callback_without_state_is_refused_and_stores_nothing(api):
-    path, returned = approve(authorize(api, "vk"))
-    response = callback(api, path, {k: v for k, v in returned.items() if k != "state"})
-    assert response.status == 400
-    assert response.body["error"]["code"] == "OAUTH_STATE_INVALID"
-    assert connections(api) == {}
+def test_the_legacy_implicit_flow_connects_with_the_token_from_the_fragment(api, platforms, monkeypatch):
+    monkeypatch.setenv("VK_AUTH_FLOW", "implicit")
+    runtime.reset()
+    url = authorize(api)
+    assert parse_qs(urlsplit(url).query)["response_type"] == ["token"]
+    _, returned = approve(url)
+    assert "access_token" in returned  # from the fragment, which no server saw
+
+    response = complete(api, returned)
+
+    assert response.status == 201, response.body
+    assert response.body["refreshable"] is False
+    assert response.body["warning"] == "Токен VK истекает — переподключите"
+    stored = records(get_settings()).connection.get("user-1", "vk")
+    assert "refresh" not in stored.tokens.as_dict()
 
 
-def test_a_reused_state_is_refused(api):
-    path, returned = approve(authorize(api, "vk"))
-    assert callback(api, path, returned).status == 302
+def test_a_lapsed_legacy_token_shows_expired_and_blocks_publishing(api, platforms, monkeypatch):
+    monkeypatch.setenv("VK_AUTH_FLOW", "implicit")
+    runtime.reset()
+    _, returned = approve(authorize(api))
+    assert complete(api, {**returned, "expires_in": "86400"}).status == 201
+    api.ready_clip()
+    later = (datetime.now(UTC) + timedelta(days=2)).isoformat()
+    too_late = api.api(
+        "POST", "/clips/clip-1/publications", body={"platforms": ["vk"], "title": "t", "scheduledAt": later}
+    )
+    assert too_late.status == 422
+    assert too_late.body["error"]["code"] == "TOKEN_EXPIRES_BEFORE_PUBLICATION"
+
+    connection = records(get_settings()).connection.get("user-1", "vk")
+    connection.update(
+        actions=[
+            records(get_settings()).connection.expires_at.set(
+                (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
+            )
+        ]
+    )
+    listed = connections(api)["vk"]
+    assert (listed["status"], listed["warning"]) == ("expired", "Токен истёк, переподключите платформу")
+    now = api.api("POST", "/clips/clip-1/publications", body={"platforms": ["vk"], "title": "t"})
+    assert now.status == 422
+    assert now.body["error"] == {
+        "code": "CONNECTION_EXPIRED",
+        "message": "Токен истёк, переподключите платформу",
+        "details": {
+            "platforms": {
+                "vk": {"code": "CONNECTION_EXPIRED", "message": "Токен истёк, переподключите платформу"}
+            }
+        },
+    }
+
+
+def test_a_state_is_single_use(api):
+    _, returned = approve(authorize(api))
+    assert complete(api, returned).status == 201
     api.api("DELETE", "/connections/vk")
-    replay = callback(api, path, returned)
+    replay = complete(api, returned)
     assert replay.status == 400
     assert replay.body["error"]["details"] == {"reason": "unknown_or_used"}
     assert connections(api) == {}
 
 
 def test_an_expired_state_is_refused(api):
-    path, returned = approve(authorize(api, "vk"))
+    _, returned = approve(authorize(api))
     control = records(get_settings()).control
     item = control.get(f"oauth#{returned['state']}")
     item.update(actions=[control.expires_at.set(datetime.now(UTC) - timedelta(seconds=1))])
-    response = callback(api, path, returned)
+    response = complete(api, returned)
     assert response.status == 400
     assert response.body["error"]["details"] == {"reason": "expired"}
     assert connections(api) == {}
 
 
-def test_a_state_swapped_to_another_platform_is_refused(api):
-    _, returned = approve(authorize(api, "vk"))
-    response = callback(api, "/oauth/dzen/callback", returned)
-    assert response.status == 400
-    assert response.body["error"]["details"] == {"reason": "other_platform"}
+def test_a_state_completed_for_another_platform_is_refused(api):
+    _, returned = approve(authorize(api))
+    response = complete(api, returned, platform="dzen")
+    assert response.status == 422  # Дзен has no OAuth at all
+    assert response.body["error"]["code"] == "OAUTH_NOT_SUPPORTED"
     assert connections(api) == {}
 
 
-def test_a_state_of_another_user_is_refused(api):
-    path, returned = approve(authorize(api, "vk", user="user-1"))
-    response = callback(api, path, returned, user="user-2")
+def test_a_link_started_by_another_user_cannot_connect_the_victims_account(api):
+    """The attacker starts VK on their own account and sends the link; the victim opens it
+    and VK sends them back. Their console completes with the victim's token: refused, and
+    the attacker's own state cannot be completed by the victim either."""
+    _, returned = approve(authorize(api, user="attacker"))
+    response = complete(api, returned, user="victim")
     assert response.status == 400
     assert response.body["error"]["details"] == {"reason": "other_user"}
-    assert connections(api, "user-1") == {}
-    assert connections(api, "user-2") == {}
+    assert connections(api, "victim") == {}
+    assert connections(api, "attacker") == {}
 
 
 def test_a_forged_state_is_refused(api):
-    path, returned = approve(authorize(api, "vk"))
-    response = callback(api, path, {**returned, "state": "forged-" + returned["state"][7:]})
+    _, returned = approve(authorize(api))
+    response = complete(api, {**returned, "state": "forged-" + returned["state"][7:]})
     assert response.status == 400
     assert connections(api) == {}
 
 
 def test_the_user_cancelling_at_the_platform_stores_nothing(api):
-    url = authorize(api, "vk")
-    denied = httpx.get(url.replace("/authorize?", "/authorize/approve?") + "&deny=1")
-    location = urlsplit(denied.headers["location"])
-    response = callback(api, location.path, {k: v[0] for k, v in parse_qs(location.query).items()})
+    _, returned = approve(authorize(api), deny=True)
+    assert returned["error"] == "access_denied"
+    response = complete(api, returned)
     assert response.status == 400
     assert connections(api) == {}
 
 
-def test_a_browser_gets_a_page_in_words_with_the_way_back(api):
-    from functions.api import handler
-    from tests.support.http_events import http_event
-    from tests.support.lambda_context import LambdaContext
+def test_no_route_of_the_template_touches_connections_without_the_authorizer():
+    """In AWS, a route with `Authorizer: NONE` gets no claims: nothing but the OpenAPI
+    document may be served that way (the OAuth completion needs the user's token)."""
+    from devstack.template import load_template
 
-    event = http_event("GET", "/oauth/vk/callback", user=None, query={"code": "x"})
-    event["headers"]["accept"] = "text/html,application/xhtml+xml"
-    raw = handler.lambda_handler(event, LambdaContext())
-    assert raw["statusCode"] == 400
-    assert "Подключение не удалось" in raw["body"]
-    assert get_settings().console_url in raw["body"]
+    events = load_template()["Resources"]["ApiFunction"]["Properties"]["Events"]
+    open_routes = {
+        e["Properties"]["Path"]
+        for e in events.values()
+        if (e["Properties"].get("Auth") or {}).get("Authorizer") == "NONE"
+    }
+    assert open_routes == {"/openapi.json"}
+    paths = {e["Properties"]["Path"] for e in events.values()}
+    assert "/connections/{platform}/complete" in paths
+    assert not any(path.startswith("/oauth/") for path in paths)
 
 
-def test_oauth_is_only_for_vk_and_dzen(api):
-    response = api.api("POST", "/connections/telegram/authorize")
-    assert response.status == 422
-    assert response.body["error"]["code"] == "OAUTH_NOT_SUPPORTED"
+def test_oauth_is_only_for_vk(api):
+    for platform in ("telegram", "dzen", "rutube"):
+        response = api.api("POST", f"/connections/{platform}/authorize")
+        assert response.status == 422
+        assert response.body["error"]["code"] == "OAUTH_NOT_SUPPORTED"
+
+
+def test_vk_destination_a_community_the_user_edits(api, platforms):
+    _, returned = approve(authorize(api))
+    assert complete(api, returned).status == 201
+    listed = api.api("GET", "/connections/vk/destinations")
+    assert listed.body == {"items": [{"communityId": 2001, "name": "Клипы о закатах"}], "current": None}
+
+    chosen = api.api("PUT", "/connections/vk/destination", body={"communityId": 2001})
+    assert chosen.status == 200
+    assert chosen.body["destination"] == {"communityId": 2001, "name": "Клипы о закатах"}
+    refused = api.api("PUT", "/connections/vk/destination", body={"communityId": 999})
+    assert refused.status == 422
+    assert "администратор или редактор" in refused.body["error"]["message"]
+    # Reconnecting the same account keeps the choice.
+    _, again = approve(authorize(api))
+    assert complete(api, again).body["destination"] == {"communityId": 2001, "name": "Клипы о закатах"}
+    back = api.api("PUT", "/connections/vk/destination", body={"communityId": None})
+    assert back.body["destination"] is None
 
 
 def test_telegram_with_the_users_own_bot(api, platforms):
@@ -211,19 +297,60 @@ def test_telegram_malformed_input_is_422(api, body):
 def test_rutube_with_a_token_checked_by_a_real_call(api, platforms):
     token = platforms.rutube.issue_token(user_id=808)
     response = api.api("POST", "/connections/rutube", body={"token": token})
-    assert response.status == 201
-    assert response.body["accountId"] == "808"
-    assert len(platforms.rutube.calls_to("profile")) == 1
+    assert response.status == 201, response.body
+    assert len(platforms.rutube.calls_to("person")) == 1
+
+
+def test_rutube_with_login_and_password_exchanged_once(api, platforms):
+    from emulators.rutube import DEMO_LOGIN, DEMO_PASSWORD
+
+    response = api.api("POST", "/connections/rutube", body={"login": DEMO_LOGIN, "password": DEMO_PASSWORD})
+    assert response.status == 201, response.body
+    assert response.body["accountName"] == DEMO_LOGIN
+    stored = records(get_settings()).connection.get("user-1", "rutube")
+    assert DEMO_PASSWORD not in str(stored.attribute_values)
+    wrong = api.api("POST", "/connections/rutube", body={"login": DEMO_LOGIN, "password": "nope"})
+    assert wrong.status == 422
+    assert "VK ID" in wrong.body["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{}, {"login": "a@b.c"}, {"token": "0" * 40, "login": "a@b.c", "password": "p"}, {"password": "p"}],
+)
+def test_rutube_takes_a_token_or_a_login_and_password(api, body):
+    assert api.api("POST", "/connections/rutube", body=body).status == 422
 
 
 def test_rutube_a_wrong_token_is_422_and_an_outage_503(api, platforms):
     wrong = api.api("POST", "/connections/rutube", body={"token": "0" * 40})
     assert wrong.status == 422
-    platforms.rutube.inject("profile", "http_500")
+    platforms.rutube.inject("person", "http_500")
     down = api.api("POST", "/connections/rutube", body={"token": platforms.rutube.issue_token()})
     assert down.status == 503
     assert down.body["error"]["code"] == "PLATFORM_UNAVAILABLE"
     assert connections(api) == {}
+
+
+def test_dzen_with_the_studio_session(api, platforms):
+    cookies = platforms.dzen.issue_session("0123456789abcdef01234567", "Закаты")
+    response = api.api("POST", "/connections/dzen", body={"session": cookies})
+    assert response.status == 201, response.body
+    assert (response.body["accountId"], response.body["accountName"]) == (
+        "0123456789abcdef01234567",
+        "Закаты",
+    )
+    stored = records(get_settings()).connection.get("user-1", "dzen")
+    assert cookies not in str(stored.attribute_values)
+    assert stored.tokens.as_dict()["access"].startswith("v1.")
+
+
+def test_dzen_a_dead_session_says_so(api, platforms):
+    cookies = platforms.dzen.issue_session()
+    platforms.dzen.end_session(cookies)
+    response = api.api("POST", "/connections/dzen", body={"session": cookies})
+    assert response.status == 422
+    assert response.body["error"]["message"] == "Платформа не приняла токен: проверьте его и попробуйте снова"
 
 
 def test_connecting_is_limited_to_5_an_hour(api):

@@ -53,7 +53,7 @@ def wait_execution(harness, publication_id, timeout=20):
 
 
 def test_complete_flow_publishes_to_vk_and_telegram(flow, platforms):
-    flow.connect_platform(platforms, Platform.VK)
+    flow.connect_platform(platforms, Platform.VK, clips=True)
     flow.connect_platform(platforms, Platform.TELEGRAM)
     ids = publish(flow, "vk", "telegram")
 
@@ -63,20 +63,111 @@ def test_complete_flow_publishes_to_vk_and_telegram(flow, platforms):
     vk, telegram = flow.publication(ids["vk"]), flow.publication(ids["telegram"])
     assert (vk["status"], telegram["status"]) == ("published", "published")
     (video,) = platforms.vk.uploaded_videos()
-    assert video.is_short
+    assert video.is_short and video.published
     assert video.sha256 == hashlib.sha256(clip).hexdigest()
     assert vk["post"] == {"id": f"1001_{video.video_id}", "url": f"https://vk.com/clip1001_{video.video_id}"}
+    assert (vk["format"], vk["publishedAs"]) == ("clip", "clip")
     (message,) = platforms.telegram.messages
     assert message["bytes"] == len(clip)
     assert message["caption"] == "Закат\n\nВолга"
+    # What the validator read goes with the video: Telegram shows the clip in its shape.
+    assert (message["fields"]["width"], message["fields"]["height"], message["fields"]["duration"]) == (
+        "64",
+        "48",
+        "2",
+    )
     assert telegram["post"]["url"].startswith("https://t.me/")
     assert telegram["stats"]["available"] is False
     assert telegram["stats"]["message"] == "Статистика недоступна"
+    assert telegram["format"] is None
     for publication_id in ids.values():
         assert wait_execution(flow, publication_id)["status"] == "SUCCEEDED"
     stored = PublicationRepository(get_settings()).get(ids["vk"])
-    assert stored.processing_state == "processing"
+    assert stored.processing_state == "ready"
     assert stored.upload_checkpoint is None
+
+
+def test_a_vk_clip_that_needs_two_checks_waits_in_the_state_machine(flow, platforms):
+    """VK encodes the clip for a while: the worker answers «still processing» and the state
+    machine waits and asks again; no Lambda sleeps. The transitions are counted."""
+    flow.connect_platform(platforms, Platform.VK, clips=True)
+    platforms.vk.processing_checks = 2
+    ids = publish(flow, "vk")
+
+    flow.run_workers(flow.status_is(ids["vk"], *FINAL), timeout=30)
+
+    assert flow.publication(ids["vk"])["status"] == "published"
+    states = entered_states(flow, ids["vk"])
+    assert states.count("WaitProcessingVk") == 2
+    assert [c["ready"] for c in platforms.vk.calls_to("shortVideo.encodeProgress")] == [False, False, True]
+    assert len(states) == 11  # docs/state-machine.md
+    assert "NextRetry" not in states
+
+
+def test_a_token_refused_the_clip_methods_ends_published_as_a_video_and_says_so(flow, platforms):
+    flow.connect_platform(platforms, Platform.VK)  # our own app's token: no clip methods
+    ids = publish(flow, "vk")
+
+    flow.run_workers(flow.status_is(ids["vk"], *FINAL), timeout=30)
+
+    published = flow.publication(ids["vk"])
+    assert published["status"] == "published"
+    assert (published["format"], published["publishedAs"]) == ("clip", "video")
+    (video,) = platforms.vk.uploaded_videos()
+    assert published["post"]["url"] == f"https://vk.com/video1001_{video.video_id}"
+
+
+def test_vk_format_video_is_asked_for_in_the_request(flow, platforms):
+    flow.connect_platform(platforms, Platform.VK, clips=True)
+    ids = publish(flow, "vk", vk={"format": "video"})
+    flow.run_workers(flow.status_is(ids["vk"], *FINAL), timeout=30)
+    published = flow.publication(ids["vk"])
+    assert (published["format"], published["publishedAs"]) == ("video", "video")
+    assert platforms.vk.calls_to("shortVideo.create") == []
+
+
+def test_a_vk_community_gets_the_clip(flow, platforms):
+    flow.connect_platform(platforms, Platform.VK, clips=True, group_id=2001)
+    ids = publish(flow, "vk")
+    flow.run_workers(flow.status_is(ids["vk"], *FINAL), timeout=30)
+    (video,) = platforms.vk.uploaded_videos()
+    assert video.owner_id == -2001
+    assert flow.publication(ids["vk"])["post"]["id"] == f"-2001_{video.video_id}"
+
+
+def test_a_clip_vk_refuses_after_upload_fails_with_vks_reason(flow, platforms):
+    flow.connect_platform(platforms, Platform.VK, clips=True)
+    platforms.vk.inject("processing", "restricted", message="Нарушение правил сообщества")
+    ids = publish(flow, "vk")
+    flow.run_workers(flow.status_is(ids["vk"], *FINAL), timeout=30)
+    failed = flow.publication(ids["vk"])
+    assert failed["status"] == "failed"
+    assert failed["error"] == {
+        "code": "Rejected",
+        "message": "VK не опубликовал видео: Нарушение правил сообщества",
+    }
+
+
+def test_processing_that_never_ends_fails_with_its_own_error_at_the_cap(flow, platforms, monkeypatch):
+    monkeypatch.setenv("PROCESSING_TIMEOUT_SECONDS", "60")
+    from autopost import runtime
+
+    runtime.reset()
+    flow.connect_platform(platforms, Platform.VK, clips=True)
+    platforms.vk.processing_checks = 10_000
+    ids = publish(flow, "vk")
+    # The worker's clock runs ahead: the cap is reached at the next check.
+    PublicationRepository(get_settings())  # settings read with the short cap
+    flow.run_workers(lambda: "WaitProcessingVk" in entered_states(flow, ids["vk"]), timeout=20)
+    records(get_settings()).publication(ids["vk"]).update(
+        actions=[records(get_settings()).publication.processing_since.set("2000-01-01T00:00:00.000Z")]
+    )
+    flow.run_workers(flow.status_is(ids["vk"], *FINAL), timeout=20)
+
+    failed = flow.publication(ids["vk"])
+    assert failed["status"] == "failed"
+    assert failed["error"]["code"] == "ProcessingTimedOut"
+    assert "слишком долго" in failed["error"]["message"]
 
 
 def test_scheduled_publication_waits_then_publishes(flow, platforms):
@@ -93,9 +184,46 @@ def test_scheduled_publication_waits_then_publishes(flow, platforms):
     assert len([v for v in platforms.rutube.videos.values() if v.complete]) == 1
 
 
+def test_rutube_imports_from_a_presigned_url_and_no_bytes_pass_through_the_worker(flow, platforms):
+    flow.connect_platform(platforms, Platform.RUTUBE)
+    ids = publish(flow, "rutube")
+    flow.run_workers(flow.status_is(ids["rutube"], *FINAL), timeout=30)
+
+    published = flow.publication(ids["rutube"])
+    assert published["status"] == "published"
+    (video,) = platforms.rutube.videos.values()
+    assert video.sha256 == hashlib.sha256(make_video("mp4")).hexdigest()  # Rutube fetched it
+    assert "X-Amz-Signature=" in video.source_url and "X-Amz-Expires=21600" in video.source_url
+    assert published["post"]["url"] == f"https://rutube.ru/video/{video.video_id}/"
+    assert "WaitProcessingRutube" in entered_states(flow, ids["rutube"])
+
+
+def test_a_rutube_import_that_fails_says_why(flow, platforms):
+    flow.connect_platform(platforms, Platform.RUTUBE)
+    platforms.rutube.inject("fetch", "http_500")
+    ids = publish(flow, "rutube")
+    flow.run_workers(flow.status_is(ids["rutube"], *FINAL), timeout=30)
+    failed = flow.publication(ids["rutube"])
+    assert failed["error"] == {
+        "code": "Rejected",
+        "message": "Rutube отклонил видео: Rutube не смог скачать файл клипа",
+    }
+    assert len(platforms.rutube.calls_to("import")) == 1
+
+
+def waiting(harness, publication_id):
+    """The execution has entered its Wait. (moto's StopExecution fails on an execution whose
+    worker thread has not started yet: a race of the emulation, not of AWS.)"""
+    deadline = time.monotonic() + 10
+    while "WaitUntilScheduled" not in entered_states(harness, publication_id):
+        assert time.monotonic() < deadline, "the execution never reached its wait"
+        time.sleep(0.1)
+
+
 def test_cancel_during_the_wait_posts_nothing(flow, platforms):
     flow.connect_platform(platforms, Platform.VK)
     ids = publish(flow, "vk", scheduledAt=(datetime.now(UTC) + timedelta(seconds=5)).isoformat())
+    waiting(flow, ids["vk"])
     assert flow.api("POST", f"/publications/{ids['vk']}/cancel").status == 200
     time.sleep(5)
     flow.run_workers(lambda: True)
@@ -107,6 +235,7 @@ def test_cancel_during_the_wait_posts_nothing(flow, platforms):
 def test_disconnect_during_the_wait_posts_nothing(flow, platforms):
     flow.connect_platform(platforms, Platform.TELEGRAM)
     ids = publish(flow, "telegram", scheduledAt=(datetime.now(UTC) + timedelta(seconds=5)).isoformat())
+    waiting(flow, ids["telegram"])
     assert flow.api("DELETE", "/connections/telegram").body["cancelledPublications"] == 1
     time.sleep(5)
     flow.run_workers(lambda: True)
@@ -160,7 +289,7 @@ def entered_states(harness, publication_id):
 
 def test_a_long_rate_limit_is_handed_to_the_state_machine_and_not_counted(flow, platforms):
     flow.connect_platform(platforms, Platform.RUTUBE)
-    platforms.rutube.inject("upload-session", "rate_limit", retry_after=600)
+    platforms.rutube.inject("import", "rate_limit", retry_after=600)
     ids = publish(flow, "rutube")
 
     flow.run_workers(lambda: "WaitRateLimit" in entered_states(flow, ids["rutube"]), timeout=15)
@@ -200,7 +329,7 @@ def test_a_failed_refresh_fails_at_once_and_asks_to_reconnect(flow, platforms):
     failed = flow.publication(ids["vk"])
     assert failed["status"] == "failed"
     assert failed["error"] == {"code": "TokenExpired", "message": "Токен истёк, переподключите платформу"}
-    assert len(platforms.vk.calls_to("video.save")) == 1  # no retry
+    assert len(platforms.vk.calls_to("shortVideo.create")) == 1  # no retry
     connection = ConnectionRepository(get_settings(), token_cipher()).get("user-1", Platform.VK)
     assert connection.status is ConnectionStatus.EXPIRED
     assert datetime.now(UTC) - connection.expires_at < timedelta(seconds=30)
@@ -283,28 +412,40 @@ def test_a_vk_upload_broken_mid_way_finishes_the_same_video_on_retry(flow, platf
     assert len(platforms.vk.uploaded_videos()) == 1
 
 
-def test_rutube_out_of_time_continues_in_the_next_attempt_without_counting(flow, platforms, monkeypatch):
-    flow.connect_platform(platforms, Platform.RUTUBE)
-    ids = publish(flow, "rutube")
-    # A first attempt with 90 s left: no time for a chunk, so it hands over at once.
-    flow.run_workers(
-        lambda: PublicationRepository(get_settings()).get(ids["rutube"]).upload_checkpoint is not None,
-        remaining_seconds=90,
-    )
-    flow.run_workers(flow.status_is(ids["rutube"], *FINAL), timeout=20)
-
-    assert flow.publication(ids["rutube"])["status"] == "published"
-    assert len(platforms.rutube.calls_to("upload-session")) == 1
-    execution = wait_execution(flow, ids["rutube"])
-    history = flow.sfn.get_execution_history(executionArn=execution["executionArn"], maxResults=1000)[
-        "events"
-    ]
-    assert not any(e.get("stateEnteredEventDetails", {}).get("name") == "NextRetry" for e in history)
-
-
-def test_dzen_and_the_services_telegram_bot(flow, platforms, monkeypatch):
+def test_dzen_out_of_time_continues_in_the_next_attempt_without_counting(flow, platforms):
     flow.connect_platform(platforms, Platform.DZEN)
     ids = publish(flow, "dzen")
+    # A first attempt with 90 s left: no time for a chunk, so it hands over at once.
+    flow.run_workers(
+        lambda: (
+            (PublicationRepository(get_settings()).get(ids["dzen"]).upload_checkpoint or {}).get("upload_url")
+            is not None
+        ),
+        remaining_seconds=90,
+    )
     flow.run_workers(flow.status_is(ids["dzen"], *FINAL), timeout=20)
+
     assert flow.publication(ids["dzen"])["status"] == "published"
-    assert [v.published for v in platforms.dzen.videos.values()] == [True]
+    assert len(platforms.dzen.calls_to("add-publication")) == 1
+    assert "NextRetry" not in entered_states(flow, ids["dzen"])
+
+
+def test_dzen_publishes_through_the_studio_flow(flow, platforms):
+    flow.connect_platform(platforms, Platform.DZEN)
+    ids = publish(flow, "dzen")
+    flow.run_workers(flow.status_is(ids["dzen"], *FINAL), timeout=30)
+    published = flow.publication(ids["dzen"])
+    assert published["status"] == "published"
+    (video,) = platforms.dzen.published_videos()
+    assert video.sha256 == hashlib.sha256(make_video("mp4")).hexdigest()
+    assert (video.title, video.description) == ("Закат", "Волга")
+    assert "WaitProcessingDzen" in entered_states(flow, ids["dzen"])
+
+
+def test_a_dzen_session_that_ended_asks_to_reconnect(flow, platforms):
+    credentials = flow.connect_platform(platforms, Platform.DZEN)
+    platforms.dzen.end_session(credentials.access_token.get_secret_value())
+    ids = publish(flow, "dzen")
+    flow.run_workers(flow.status_is(ids["dzen"], *FINAL), timeout=30)
+    failed = flow.publication(ids["dzen"])
+    assert failed["error"] == {"code": "TokenExpired", "message": "Токен истёк, переподключите платформу"}

@@ -129,7 +129,47 @@ def test_platform_unavailable_is_retried_three_times_then_failed_with_the_messag
     failed = status_of(ready, publication["id"])
     assert failed["status"] == "failed"
     assert failed["error"] == {"code": "PlatformUnavailable", "message": "VK временно недоступен"}
-    assert len([e for e in events if e["type"].endswith("StateEntered")]) == 23
+    assert len([e for e in events if e["type"].endswith("StateEntered")]) == 22
+
+
+def processing(harness, task, seconds_so_far=0):
+    """What the worker answers while the platform still processes the clip."""
+    output = {"processing": True, "checkAfterSeconds": 1, "processingSeconds": seconds_so_far}
+    harness.sfn.send_task_success(taskToken=task["taskToken"], output=json.dumps(output))
+
+
+def test_a_platform_still_processing_is_waited_for_and_asked_again(ready):
+    publication = publish(ready, "dzen")
+    processing(ready, next_task(ready, "dzen"))
+    again = next_task(ready, "dzen")
+    assert again["retry"] == 0  # waiting is not a retry
+    mark_published(publication["id"])
+    ready.sfn.send_task_success(taskToken=again["taskToken"], output="{}")
+    _described, events = finished(ready, publication["id"])
+    entered = [e["stateEnteredEventDetails"]["name"] for e in events if e["type"].endswith("StateEntered")]
+    assert entered == [
+        "IsScheduled",
+        "ChoosePlatformQueue",
+        "UploadDzen",
+        "AfterUpload",
+        "WaitProcessingDzen",
+        "UploadDzen",
+        "AfterUpload",
+        "Published",
+    ]
+
+
+def test_processing_past_the_cap_fails_with_its_own_error(ready):
+    publication = publish(ready)
+    cap = get_settings().processing_timeout_seconds
+    processing(ready, next_task(ready), seconds_so_far=cap + 1)
+    finished(ready, publication["id"])
+    failed = status_of(ready, publication["id"])
+    assert failed["status"] == "failed"
+    assert failed["error"] == {
+        "code": "ProcessingTimedOut",
+        "message": "Платформа слишком долго обрабатывает видео: публикация не завершена",
+    }
 
 
 @pytest.mark.parametrize(

@@ -181,18 +181,22 @@ def test_old_publications_are_synced_less_often(stats, platforms):
 def test_rutube_and_dzen_stats(stats, platforms):
     stats.connect_platform(platforms, Platform.RUTUBE)
     stats.connect_platform(platforms, Platform.DZEN)
-    from autopost.providers.base import PostDraft
-    from tests.support.platforms import bytes_clip
-
     settings = get_settings()
-    found = ConnectionRepository(settings, token_cipher()).credentials("user-1", Platform.RUTUBE)
-    video = provider_for(Platform.RUTUBE, settings).upload(
-        found[1], bytes_clip(b"x"), PostDraft("t"), None, lambda _: None
+    rutube_id = published("user-1", Platform.RUTUBE, platforms.rutube.add_video(hits=31))
+    dzen_id = published(
+        "user-1", Platform.DZEN, platforms.dzen.add_published(views=12, likes=4, comments=2, reposts=1)
     )
-    platforms.rutube.videos[video.post_id].hits = 31
-    rutube_id = published("user-1", Platform.RUTUBE, video.post_id)
+
     run().run(None, lambda: 300)
-    assert records(settings).publication.get(rutube_id).stats.as_dict()["views"] == 31
+
+    assert records(settings).publication.get(rutube_id).stats.as_dict() == {"views": 31}
+    assert records(settings).publication.get(dzen_id).stats.as_dict() == {
+        "views": 12,
+        "likes": 4,
+        "comments": 2,
+        "reposts": 1,
+    }
+    assert len(platforms.dzen.calls_to("stats2")) == 1
 
 
 class TestConnectionCache:

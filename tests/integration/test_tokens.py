@@ -160,12 +160,30 @@ def test_no_token_reaches_any_log_line(harness, platforms, caplog, capfd, monkey
         refused_rutube = token_urlsafe(30)
         secrets.append(refused_rutube)
         harness.api("POST", "/connections/rutube", body={"token": refused_rutube})
-        # VK through OAuth, then a refresh, then a refresh that fails.
-        from tests.integration.test_connections_api import approve, authorize, callback
+        # Rutube by login and password (the password only passes through).
+        from emulators.rutube import DEMO_LOGIN, DEMO_PASSWORD
 
-        path, returned = approve(authorize(harness, "vk"))
+        secrets.append(DEMO_PASSWORD)
+        harness.api(
+            "POST",
+            "/connections/rutube",
+            body={"login": DEMO_LOGIN, "password": DEMO_PASSWORD},
+            user="user-3",
+        )
+        # Дзен's studio session, accepted and dead.
+        session = platforms.dzen.issue_session()
+        cookies = dict(part.split("=", 1) for part in session.split("; "))
+        # The random parts (Session_id starts with a timestamp, which logs carry anyway).
+        secrets += [cookies["Session_id"].rsplit(".", 1)[1], cookies["sessionid2"]]
+        harness.api("POST", "/connections/dzen", body={"session": session}, user="user-4")
+        platforms.dzen.end_session(session)
+        harness.api("POST", "/connections/dzen", body={"session": session}, user="user-5")
+        # VK through OAuth, then a refresh, then a refresh that fails.
+        from tests.integration.test_connections_api import approve, authorize, complete
+
+        _, returned = approve(authorize(harness, "vk"))
         secrets.append(returned["code"])  # short-lived, but a credential while it lives
-        callback(harness, path, returned)
+        complete(harness, returned)
         secrets += list(platforms.vk.tokens) + list(platforms.vk.refresh_tokens)
         repository = ConnectionRepository(get_settings(), TokenCipher(SecretStr(TOKEN_SECRET)))
         connection, credentials = repository.credentials("user-1", Platform.VK)

@@ -9,6 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
+from devstack import demo
 from tests.support.local_stack import start, wait_until
 
 FINAL = ("published", "failed", "cancelled")
@@ -25,13 +26,11 @@ def connect_telegram(stack, api, channel):
 
 
 def connect_vk(api):
-    """As a browser: the emulator's consent page, then the platform's redirect to our callback."""
-    url = api.post("/connections/vk/authorize").json()["authorizeUrl"]
-    assert "Разрешить" in httpx.get(url).text
-    consent = httpx.get(url.replace("/authorize?", "/authorize/approve?"))
-    callback = httpx.get(consent.headers["location"])
-    assert callback.status_code == 302
-    return callback.headers["location"]
+    """As the console does: the emulator's consent page, VK's redirect back to the console,
+    and the console completing with the user's token."""
+    response = demo.connect_vk(api)
+    assert response.status_code == 201, response.text
+    return response.json()
 
 
 def publications(api, ids):
@@ -54,7 +53,7 @@ def test_upload_validate_publish_to_two_platforms(local_stack):
     user, api = "ls-user-1", local_stack.api("ls-user-1")
     local_stack.upload_ready_clip(user, "clip-a")
     connect_telegram(local_stack, api, "ls_channel_1")
-    assert connect_vk(api).endswith("?connected=vk")
+    assert connect_vk(api)["status"] == "active"
 
     response = api.post(
         "/clips/clip-a/publications", json={"platforms": ["vk", "telegram"], "title": "Локально"}
@@ -111,14 +110,15 @@ def test_a_platform_down_is_retried_then_failed(local_stack):
     assert failed["error"]["message"] == "VK временно недоступен"
 
 
-def test_oauth_state_is_single_use_on_the_local_stack(local_stack):
-    api = local_stack.api("ls-user-5")
-    url = api.post("/connections/vk/authorize").json()["authorizeUrl"]
+def test_oauth_completes_only_for_the_user_who_started_it_on_the_local_stack(local_stack):
+    attacker, victim = local_stack.api("ls-user-5"), local_stack.api("ls-user-5b")
+    url = attacker.post("/connections/vk/authorize").json()["authorizeUrl"]
     consent = httpx.get(url.replace("/authorize?", "/authorize/approve?"))
-    assert httpx.get(consent.headers["location"]).status_code == 302
-    replay = httpx.get(consent.headers["location"])
-    assert replay.status_code == 400
-    assert parse_qs(urlsplit(consent.headers["location"]).query)["state"]
+    returned = parse_qs(urlsplit(consent.headers["location"]).query)
+    body = {"state": returned["state"][0], "code": returned["code"][0], "deviceId": returned["device_id"][0]}
+    assert victim.post("/connections/vk/complete", json=body).status_code == 400
+    assert attacker.post("/connections/vk/complete", json=body).status_code == 201
+    assert attacker.post("/connections/vk/complete", json=body).status_code == 400  # single use
 
 
 def test_starting_twice_says_the_port_is_taken(local_stack, tmp_path):

@@ -1,12 +1,11 @@
-"""Validators built from ../shared/reference: the VK API JSON schema and the Telegram Bot
-API spec. Tests check the emulators' answers with them, so emulators and clients speak the
-platforms' real formats."""
+"""Validators built from tests/reference (copies of the official VK API JSON schema and the
+Telegram Bot API spec, see its README). Tests check the emulators' answers and our clients'
+requests with them, so emulators and clients speak the platforms' real formats."""
 
 from __future__ import annotations
 
 import functools
 import json
-from pathlib import Path
 from typing import Any
 
 from jsonschema import Draft7Validator
@@ -15,9 +14,9 @@ from referencing.jsonschema import DRAFT7
 
 from devstack.template import ROOT
 
-REFERENCE = ROOT.parent / "shared" / "reference"
+REFERENCE = ROOT / "tests" / "reference"
 VK = REFERENCE / "vk-api-schema"
-TELEGRAM = REFERENCE / "telegram-bot-api" / "api.json"
+TELEGRAM = REFERENCE / "telegram-bot-api.json"
 BASE_URI = "https://vk-schema.local/"
 
 
@@ -111,5 +110,13 @@ def telegram_problems(value: Any, type_name: str, path: str = "result") -> list[
     return problems
 
 
-def reference_available() -> bool:
-    return Path(TELEGRAM).exists() and VK.exists()
+def vk_method_parameters(method: str) -> set[str]:
+    """The parameter names the schema documents for a VK method (e.g. `video.save`)."""
+    section = method.split(".")[0]
+    methods = json.loads((VK / section / "methods.json").read_text())["methods"]
+    (found,) = [m for m in methods if m["name"] == method]
+    return {parameter["name"] for parameter in found.get("parameters", [])}
+
+
+def telegram_method_fields(method: str) -> set[str]:
+    return {field["name"] for field in _telegram()["methods"][method].get("fields", [])}

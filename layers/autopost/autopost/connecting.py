@@ -1,5 +1,7 @@
-"""Connecting platform accounts: OAuth (VK ID, Яндекс for Дзен), forms (Telegram, Rutube),
-listing, and disconnecting (which cancels the platform's scheduled publications)."""
+"""Connecting platform accounts: VK through OAuth (VK ID or the legacy implicit flow, both
+completed by the console with the user's own token), Telegram, Rutube and Дзен through
+forms; listing; choosing where VK posts go; disconnecting (which cancels the platform's
+scheduled publications)."""
 
 from __future__ import annotations
 
@@ -27,7 +29,9 @@ from autopost.orchestrator import PublishOrchestrator
 from autopost.platforms import Platform, PlatformLimit
 from autopost.providers import provider_for
 from autopost.providers.base import Account, Credentials, Provider
-from autopost.providers.oauth import CodeExchange, OAuthProvider, pkce_pair
+from autopost.providers.oauth import OAuthGrant, OAuthProvider, pkce_pair
+from autopost.providers.rutube import RutubeProvider
+from autopost.providers.vk import VkProvider
 from autopost.publishing import Caller
 from autopost.secrets import MissingSecret, service_bot_token
 from autopost.settings import Settings
@@ -36,10 +40,23 @@ from autopost.storage.connections import ConnectionRepository
 from autopost.storage.oauth_states import OAuthStateStore
 from autopost.storage.publications import PublicationRepository
 from autopost.storage.rate_limits import Budget, RateLimiter
+from autopost.throttling import RequestBudgets
 
 T = TypeVar("T")
 
-OAUTH_PLATFORMS = frozenset({Platform.VK, Platform.DZEN})
+OAUTH_PLATFORMS = frozenset({Platform.VK})
+CONNECT_METHODS = {
+    Platform.VK: "oauth",
+    Platform.TELEGRAM: "form",
+    Platform.RUTUBE: "form",
+    Platform.DZEN: "session",
+}
+NOTICES = {
+    Platform.DZEN: (
+        "Неофициальный способ: у Дзена нет API для публикации, autopost работает через сессию "
+        "студии, как браузер. Он может перестать работать без предупреждения"
+    ),
+}
 SERVICE_BOT = "service_bot"
 DISCONNECT_CAUSE = "platform disconnected"
 
@@ -52,6 +69,25 @@ class PlatformInfo:
     limit: PlatformLimit
     connect_method: str
     stats_available: bool
+    notice: str | None
+
+
+@dataclass(frozen=True)
+class Authorization:
+    url: str
+    state: str
+
+
+@dataclass(frozen=True)
+class OAuthReturn:
+    """What the console read from the platform's redirect back to it."""
+
+    state: str
+    code: str | None = None
+    device_id: str | None = None
+    access_token: SecretStr | None = None
+    expires_in: int | None = None
+    error: str | None = None
 
 
 class ConnectionService:
@@ -69,7 +105,10 @@ class ConnectionService:
         self._orchestrator = PublishOrchestrator(settings)
         self._rate_limiter = RateLimiter(settings)
         self._budget = Budget("connect", settings.connect_rate_per_hour, 3600)
-        self._providers = providers or (lambda platform: provider_for(platform, settings))
+        budgets = RequestBudgets(self._rate_limiter)
+        self._providers = providers or (
+            lambda platform: provider_for(platform, settings, budgets.throttle_for(platform))
+        )
 
     # -- reads ----------------------------------------------------------------------------
 
@@ -82,8 +121,9 @@ class ConnectionService:
                 allowed=platform in allowed,
                 connection=connected.get(platform),
                 limit=self._settings.limit_for(platform),
-                connect_method="oauth" if platform in OAUTH_PLATFORMS else "form",
+                connect_method=CONNECT_METHODS[platform],
                 stats_available=platform is not Platform.TELEGRAM,
+                notice=NOTICES.get(platform),
             )
             for platform in Platform
         ]
@@ -91,49 +131,85 @@ class ConnectionService:
     def connections(self, caller: Caller) -> list[Connection]:
         return self._connections.list_for_user(caller.user_id)
 
-    # -- OAuth ----------------------------------------------------------------------------
+    def connection(self, caller: Caller, platform: Platform) -> Connection:
+        found = self._connections.get(caller.user_id, platform)
+        if found is None:
+            raise PlatformNotConnected(details={"platform": platform.value})
+        return found
 
-    def authorize_url(self, caller: Caller, platform: Platform) -> str:
+    # -- OAuth (VK) -----------------------------------------------------------------------
+
+    def authorize(self, caller: Caller, platform: Platform) -> Authorization:
         self._rate_limiter.hit(self._budget, caller.user_id)
         provider = self._oauth_provider(platform)
         verifier, challenge = pkce_pair()
         state = self._states.create(caller.user_id, platform, verifier)
-        return provider.authorize_url(state, challenge, self.redirect_uri(platform))
+        return Authorization(provider.authorize_url(state, challenge, self.redirect_uri()), state)
 
-    def finish_oauth(
-        self,
-        platform: Platform,
-        *,
-        state: str | None,
-        code: str | None,
-        device_id: str | None,
-        error: str | None,
-        user_id: str | None = None,
-    ) -> Connection:
+    def complete_oauth(self, caller: Caller, platform: Platform, returned: OAuthReturn) -> Connection:
+        """The console hands back what the platform's redirect carried, with the user's
+        own token: the state must be one this very user started (so a link made by someone
+        else cannot connect the victim's account to the attacker's, or the reverse)."""
         provider = self._oauth_provider(platform)
-        pending = self._states.consume(state, platform, user_id)
-        if error or not code:
+        pending = self._states.consume(returned.state, platform, caller.user_id)
+        if returned.error or not (returned.code or returned.access_token):
             raise OAuthStateInvalid(
-                "Подключение отменено на стороне платформы", {"reason": error or "no_code"}
+                "Подключение отменено на стороне платформы", {"reason": returned.error or "no_grant"}
             )
-        exchange = CodeExchange(
-            code=code,
+        grant = OAuthGrant(
+            redirect_uri=self.redirect_uri(),
             verifier=pending.verifier.get_secret_value(),
-            redirect_uri=self.redirect_uri(platform),
-            device_id=device_id,
+            code=returned.code,
+            device_id=returned.device_id,
+            access_token=returned.access_token,
+            expires_in=returned.expires_in,
         )
-        credentials, account = _checked(lambda: provider.exchange_code(exchange))
-        connection = self._connections.connect(pending.user_id, platform, account, credentials)
-        logger.info("platform connected", extra={"platform": platform.value, "user": pending.user_id})
+        credentials, account = _checked(lambda: provider.complete(grant))
+        connection = self._connections.connect(caller.user_id, platform, account, credentials)
+        logger.info("platform connected", extra={"platform": platform.value, "user": caller.user_id})
         return connection
 
-    def redirect_uri(self, platform: Platform) -> str:
-        return f"{self._settings.public_api_url.rstrip('/')}/oauth/{platform.value}/callback"
+    def redirect_uri(self) -> str:
+        """Where the platform sends the browser back: the console, which finishes the
+        connection with the user's token (the API has no unauthenticated callback)."""
+        return self._settings.console_url
 
     def _oauth_provider(self, platform: Platform) -> OAuthProvider:
         if platform not in OAUTH_PLATFORMS:
             raise OAuthNotSupported(details={"platform": platform.value})
         return self._providers(platform)  # type: ignore[return-value]
+
+    # -- where VK posts go ----------------------------------------------------------------
+
+    def vk_destinations(self, caller: Caller) -> list[tuple[int, str]]:
+        """The communities the user administers or edits, where clips can go instead of
+        their own page."""
+        _, credentials = self._active_credentials(caller, Platform.VK)
+        provider: VkProvider = self._providers(Platform.VK)  # type: ignore[assignment]
+        return _checked(lambda: provider.communities(credentials))
+
+    def set_vk_destination(self, caller: Caller, community_id: int | None) -> Connection:
+        connection, _ = self._active_credentials(caller, Platform.VK)
+        name = ""
+        if community_id is not None:
+            communities = dict(self.vk_destinations(caller))
+            if community_id not in communities:
+                raise ConnectionCheckFailed(
+                    "Публиковать можно только в сообщество, где вы администратор или редактор",
+                    {"communityId": community_id},
+                )
+            name = communities[community_id]
+        return self._connections.set_extra(
+            connection, {"group_id": str(community_id) if community_id else "", "group_name": name}
+        )
+
+    def _active_credentials(self, caller: Caller, platform: Platform) -> tuple[Connection, Credentials]:
+        found = self._connections.credentials(caller.user_id, platform)
+        if found is None:
+            raise PlatformNotConnected(details={"platform": platform.value})
+        if not found[0].is_active:
+            raise ConnectionCheckFailed("Токен истёк, переподключите платформу")
+        return found
 
     # -- forms ----------------------------------------------------------------------------
 
@@ -151,11 +227,35 @@ class ConnectionService:
             credentials = Credentials(access_token=SecretStr(""), extra=extra)
         return self._connections.connect(caller.user_id, Platform.TELEGRAM, account, credentials)
 
-    def connect_rutube(self, caller: Caller, token: SecretStr) -> Connection:
+    def connect_rutube(
+        self,
+        caller: Caller,
+        *,
+        token: SecretStr | None = None,
+        login: str | None = None,
+        password: SecretStr | None = None,
+    ) -> Connection:
+        """With an API token, or a login and password exchanged once for one (the password
+        goes to Rutube and nowhere else: it is not stored or logged)."""
         self._rate_limiter.hit(self._budget, caller.user_id)
-        credentials = Credentials(access_token=token)
-        account = _checked(lambda: self._providers(Platform.RUTUBE).check(credentials))
+        provider: RutubeProvider = self._providers(Platform.RUTUBE)  # type: ignore[assignment]
+        if token is None:
+            if not login or password is None:
+                raise ConnectionCheckFailed("Укажите API-токен Rutube или логин и пароль")
+            token = _checked(lambda: provider.token_for(login, password))
+        credentials = Credentials(access_token=token, extra={"login": login} if login else {})
+        account = _checked(lambda: provider.check(credentials))
         return self._connections.connect(caller.user_id, Platform.RUTUBE, account, credentials)
+
+    def connect_dzen(self, caller: Caller, session: SecretStr, publisher_id: str | None) -> Connection:
+        """The studio's session (the Cookie header of a logged-in dzen.ru page), checked by
+        a real call and stored encrypted like any token."""
+        self._rate_limiter.hit(self._budget, caller.user_id)
+        extra = {"publisher_id": publisher_id} if publisher_id else {}
+        credentials = Credentials(access_token=session, extra=extra)
+        account = _checked(lambda: self._providers(Platform.DZEN).check(credentials))
+        credentials = Credentials(access_token=session, extra={**extra, **account.extra})
+        return self._connections.connect(caller.user_id, Platform.DZEN, account, credentials)
 
     def _service_bot_token(self) -> SecretStr:
         try:
@@ -189,7 +289,10 @@ def _checked(call: Callable[[], T]) -> T:
     try:
         return call()
     except TokenExpired as exc:
-        raise ConnectionCheckFailed("Платформа не приняла токен: проверьте его и попробуйте снова") from exc
+        message = exc.message
+        if message == TokenExpired.default_message:
+            message = "Платформа не приняла токен: проверьте его и попробуйте снова"
+        raise ConnectionCheckFailed(message) from exc
     except Rejected as exc:
         raise ConnectionCheckFailed(exc.message) from exc
     except PlatformError as exc:

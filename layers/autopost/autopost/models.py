@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from autopost.clock import utcnow
 from autopost.platforms import Platform
 from autopost.statuses import PublicationStatus
 
@@ -53,9 +54,14 @@ class Publication(BaseModel):
     execution_name: str
     error_code: str | None = None
     error_message: str | None = None
+    # VK only: "clip" (VK Clips) or "video", as the user asked; and what VK made of it.
+    format: str | None = None
+    published_as: str | None = None
     post_id: str | None = None
     post_url: str | None = None
     processing_state: str | None = None
+    # Since when the platform has been processing the clip (the state machine's cap).
+    processing_since: datetime | None = None
     upload_checkpoint: dict[str, Any] | None = None
     stats: dict[str, int | None] | None = None
     stats_synced_at: datetime | None = None
@@ -81,7 +87,14 @@ class Connection(BaseModel):
     connected_at: datetime
     version: int = 1
     extra: dict[str, str] = {}
+    # False for a token the platform gives no refresh for (VK's legacy implicit flow):
+    # it is good until `expires_at`, then the user must connect again.
+    refreshable: bool = True
+
+    @property
+    def lapsed(self) -> bool:
+        return not self.refreshable and self.expires_at is not None and self.expires_at <= utcnow()
 
     @property
     def is_active(self) -> bool:
-        return self.status is ConnectionStatus.ACTIVE
+        return self.status is ConnectionStatus.ACTIVE and not self.lapsed

@@ -19,12 +19,18 @@ def execution_arn(state_machine_arn: str, execution_name: str) -> str:
     return f"{state_machine_arn.replace(':stateMachine:', ':execution:', 1)}:{execution_name}"
 
 
-def execution_input(publication: Publication, retry_delays: tuple[int, ...]) -> dict[str, object]:
-    """The state machine's input (statemachines/publish.asl.json reads exactly these keys)."""
+def execution_input(
+    publication: Publication, retry_delays: tuple[int, ...], processing_timeout_seconds: int
+) -> dict[str, object]:
+    """The state machine's input (statemachines/publish.asl.json reads exactly these keys).
+    The retry bookkeeping starts here rather than in a Pass state: one transition less on
+    every publication."""
     payload: dict[str, object] = {
         "publicationId": publication.publication_id,
         "platform": publication.platform.value,
         "retryDelays": list(retry_delays),
+        "retry": {"index": 0, "max": len(retry_delays)},
+        "limits": {"processingSeconds": processing_timeout_seconds},
     }
     if publication.scheduled_at is not None and publication.attempt == 0:
         payload["scheduledAt"] = to_iso(publication.scheduled_at)
@@ -35,13 +41,14 @@ class PublishOrchestrator:
     def __init__(self, settings: Settings) -> None:
         self._state_machine_arn = settings.publish_state_machine_arn
         self._retry_delays = settings.retry_delays_seconds
+        self._processing_timeout = settings.processing_timeout_seconds
 
     def start(self, publication: Publication) -> None:
         try:
             client("stepfunctions").start_execution(
                 stateMachineArn=self._state_machine_arn,
                 name=publication.execution_name,
-                input=json.dumps(execution_input(publication, self._retry_delays)),
+                input=json.dumps(execution_input(publication, self._retry_delays, self._processing_timeout)),
             )
         except ClientError as exc:
             # The same name means this very publication attempt is already being driven.

@@ -1,9 +1,11 @@
-"""The upload worker: one queue message is one attempt to publish one publication.
+"""The upload worker: one queue message is one step of publishing one publication.
 
 The message carries the state machine's task token. The worker answers it with
-SendTaskSuccess once the publication is `published`, or SendTaskFailure with a TaskError
-name after recording the user's message on the publication. A platform's rate limit is not
-an answer: the message is sent again, delayed by the platform's retry-after.
+SendTaskSuccess once the publication is `published`, or while the platform is still
+processing the clip (the output says so, and the state machine waits and asks again), or
+SendTaskFailure with a TaskError name after recording the user's message on the
+publication. A platform's rate limit is not an answer: the message is sent again, delayed
+by the platform's retry-after.
 """
 
 from __future__ import annotations
@@ -34,20 +36,30 @@ from autopost.errors import (
     TokenExpired,
     UploadIncomplete,
 )
-from autopost.models import Publication
+from autopost.models import Clip, Publication
 from autopost.observability import logger, metrics
 from autopost.platforms import Platform
 from autopost.providers import provider_for
-from autopost.providers.base import ClipSource, Credentials, PostDraft, Provider, UploadResult
+from autopost.providers.base import (
+    ClipSource,
+    Credentials,
+    PostDraft,
+    Processing,
+    Provider,
+    Published,
+    PublishFormat,
+    PublishOutcome,
+)
 from autopost.publishing import TOKEN_EXPIRED_MESSAGE
 from autopost.secrets import MissingSecret, service_bot_token, token_cipher
 from autopost.settings import Settings
 from autopost.statuses import PublicationStatus
+from autopost.storage.clips import ClipRepository
 from autopost.storage.connections import ConnectionRepository
 from autopost.storage.publications import PublicationRepository
 from autopost.storage.rate_limits import RateLimiter
 from autopost.task_errors import TaskError, TaskFailure
-from autopost.throttling import TELEGRAM_POSTS, VK_CALLS, RequestBudgets
+from autopost.throttling import TELEGRAM_POSTS, RequestBudgets
 from autopost.token_refresh import TokenRefresher
 
 CLIP_MISSING = "Файл клипа не найден"
@@ -58,6 +70,10 @@ STATS_SHARDS = 10
 # Waits up to this long delay the queue message (no state transitions); longer ones are
 # handed to the state machine, so the task's timeout never runs out during the wait.
 SHORT_WAIT_SECONDS = 60.0
+# Woken before `scheduledAt` (moto's Wait ends up to 2 s early; clocks differ): a wait
+# this short is slept through, a longer one delays the message. Never post early.
+EARLY_SLEEP_SECONDS = 5.0
+SQS_MAX_DELAY = 900
 # The state machine no longer waits for this token (it timed out and moved on).
 _STALE_TOKEN_ERRORS = {"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"}
 
@@ -71,15 +87,22 @@ def stats_schedule(publication_id: str, platform: Platform) -> dict[str, str | N
     return {"stats_shard": f"{platform.value}#{shard}", "stats_due_at": to_iso(utcnow())}
 
 
-def clip_source(s3: Any, bucket: str, key: str, head: dict[str, Any]) -> ClipSource:
+def clip_source(s3: Any, bucket: str, key: str, head: dict[str, Any], clip: Clip | None) -> ClipSource:
     """The clip in S3 as an upload source: every `open(offset)` is a ranged GET whose body
-    streams, so nothing ever holds the whole file (benchmarks/upload_stream.py measures it)."""
+    streams, so nothing ever holds the whole file (benchmarks/upload_stream.py measures it);
+    `share(seconds)` is a presigned GET for a platform that fetches the file itself."""
     extension = key.rsplit(".", 1)[-1].lower()
     return ClipSource(
         size=int(head["ContentLength"]),
         filename=posixpath.basename(key),
         content_type=CONTENT_TYPES.get(extension, "application/octet-stream"),
         open=lambda offset: s3.get_object(Bucket=bucket, Key=key, Range=f"bytes={offset}-")["Body"],
+        share=lambda seconds: s3.generate_presigned_url(
+            "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=seconds
+        ),
+        duration_seconds=clip.duration_seconds if clip else None,
+        width=clip.width if clip else None,
+        height=clip.height if clip else None,
     )
 
 
@@ -108,6 +131,7 @@ class WorkerPorts:
     """What the worker talks to; built once per warm environment."""
 
     publications: PublicationRepository
+    clips: ClipRepository
     connections: ConnectionRepository
     refresher: TokenRefresher
     budgets: RequestBudgets
@@ -118,12 +142,20 @@ class WorkerPorts:
     sqs: Any
     bucket: str
     queue_urls: dict[Platform, str]
+    # Bounds on how soon the state machine asks again about a clip still processing.
+    check_seconds: tuple[int, int] = (10, 300)
 
 
 class PublishWorker:
-    def __init__(self, ports: WorkerPorts, now: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        ports: WorkerPorts,
+        now: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self._ports = ports
         self._now = now
+        self._sleep = sleep
 
     def handle(self, body: dict[str, Any], remaining_seconds: Callable[[], float]) -> None:
         task = UploadTask.model_validate(body)
@@ -140,10 +172,21 @@ class PublishWorker:
             return
         if publication.post_id:
             # The platform answered an earlier attempt that died before finishing.
-            self._finish(task, publication, UploadResult(publication.post_id, publication.post_url))
+            self._finish(
+                task,
+                publication,
+                Published(
+                    publication.post_id,
+                    publication.post_url,
+                    publication.processing_state,
+                    publication.published_as,
+                ),
+            )
+            return
+        if self._too_early(task, publication):
             return
         try:
-            result = self._upload(publication, remaining_seconds)
+            outcome = self._publish(publication, remaining_seconds)
         except PlatformRateLimited as limited:
             self._wait(task, limited)
             return
@@ -153,8 +196,8 @@ class PublishWorker:
         except TaskFailure as failure:
             self._answer_failure(task, failure.error, failure.message)
             return
-        except TokenExpired:
-            self._answer_failure(task, TaskError.TOKEN_EXPIRED, TOKEN_EXPIRED_MESSAGE)
+        except TokenExpired as expired:
+            self._answer_failure(task, TaskError.TOKEN_EXPIRED, expired.message or TOKEN_EXPIRED_MESSAGE)
             return
         except Rejected as rejected:
             self._answer_failure(task, TaskError.REJECTED, rejected.message)
@@ -162,11 +205,31 @@ class PublishWorker:
         except PlatformError as unavailable:
             self._answer_failure(task, TaskError.PLATFORM_UNAVAILABLE, unavailable.message)
             return
-        self._finish(task, publication, result)
+        if isinstance(outcome, Processing):
+            self._processing(task, outcome)
+        else:
+            self._finish(task, publication, outcome)
 
-    # -- the upload -----------------------------------------------------------------------
+    def _too_early(self, task: UploadTask, publication: Publication) -> bool:
+        """Whatever woke this attempt, nothing is posted before `scheduledAt`."""
+        if publication.scheduled_at is None:
+            return False
+        remaining = publication.scheduled_at.timestamp() - self._now()
+        if remaining <= 0:
+            return False
+        if remaining <= EARLY_SLEEP_SECONDS:
+            self._sleep(remaining)
+            return False
+        delay = min(SQS_MAX_DELAY, math.ceil(remaining))
+        self._ports.sqs.send_message(
+            QueueUrl=self._ports.queue_urls[task.platform], MessageBody=task.body(), DelaySeconds=delay
+        )
+        logger.info("woken before its time; message delayed", extra={"publication": task.publication_id})
+        return True
 
-    def _upload(self, publication: Publication, remaining_seconds: Callable[[], float]) -> UploadResult:
+    # -- publishing -----------------------------------------------------------------------
+
+    def _publish(self, publication: Publication, remaining_seconds: Callable[[], float]) -> PublishOutcome:
         ports = self._ports
         head = self._clip_head(publication)
         found = ports.connections.cached_credentials(publication.user_id, publication.platform)
@@ -178,12 +241,23 @@ class PublishWorker:
         connection, credentials = found
         if not connection.is_active:
             raise TokenExpired()
+        if credentials.refresh_token is None and connection.expires_at and connection.expires_at <= utcnow():
+            # A token without a refresh (VK's legacy flow) has lapsed: asking the platform
+            # would only fail; the user must connect again.
+            ports.connections.mark_expired(connection)
+            raise TokenExpired()
         if connection.extra.get("service_bot"):
             credentials = Credentials(access_token=ports.service_bot_token(), extra=credentials.extra)
-        provider = ports.providers(publication.platform, self._throttle(publication.platform))
+        provider = ports.providers(publication.platform, ports.budgets.throttle_for(publication.platform))
         if publication.platform is Platform.TELEGRAM:
             ports.budgets.acquire(TELEGRAM_POSTS, credentials.extra.get("chat_id", connection.account_id))
-        clip = clip_source(self._ports.s3, self._ports.bucket, publication.clip_key, head)
+        clip = clip_source(
+            ports.s3,
+            ports.bucket,
+            publication.clip_key,
+            head,
+            ports.clips.get(publication.user_id, publication.clip_id),
+        )
         deadline = time.monotonic() + min(
             provider.upload_timeout_seconds, remaining_seconds() - SAFETY_SECONDS
         )
@@ -193,13 +267,17 @@ class PublishWorker:
             checkpoint["value"] = state
             ports.publications.save_checkpoint(publication.publication_id, state)
 
-        draft = PostDraft(title=publication.title, description=publication.description)
+        draft = PostDraft(
+            title=publication.title,
+            description=publication.description,
+            format=PublishFormat(publication.format or PublishFormat.CLIP),
+        )
         try:
-            return provider.upload(credentials, clip, draft, checkpoint["value"], save_checkpoint, deadline)
+            return provider.publish(credentials, clip, draft, checkpoint["value"], save_checkpoint, deadline)
         except TokenExpired:
             # Once: refresh (one worker at a time per connection), then try again.
             connection, credentials = ports.refresher.refresh(provider, connection, credentials)
-            return provider.upload(credentials, clip, draft, checkpoint["value"], save_checkpoint, deadline)
+            return provider.publish(credentials, clip, draft, checkpoint["value"], save_checkpoint, deadline)
 
     def _clip_head(self, publication: Publication) -> dict[str, Any]:
         """The clip's S3 metadata, after checking its key is this user's clip."""
@@ -216,18 +294,37 @@ class PublishWorker:
                 raise TaskFailure(TaskError.CLIP_MISSING, CLIP_MISSING) from exc
             raise
 
-    def _throttle(self, platform: Platform) -> Callable[[Credentials], None] | None:
-        if platform is not Platform.VK:
-            return None
-        budgets = self._ports.budgets
-        return lambda credentials: budgets.acquire(VK_CALLS, credentials.account_id or "unknown")
-
     # -- outcomes -------------------------------------------------------------------------
 
-    def _finish(self, task: UploadTask, publication: Publication, result: UploadResult) -> None:
+    def _processing(self, task: UploadTask, outcome: Processing) -> None:
+        """The platform is still working on the clip: the state machine waits and asks
+        again (a Wait costs nothing; a Lambda sleeping would)."""
+        try:
+            since = self._ports.publications.record_processing(task.publication_id, outcome.state)
+        except StatusConflict:
+            self._answer_failure(
+                task, TaskError.PUBLICATION_GONE, "Публикация больше не публикуется", record=False
+            )
+            return
+        low, high = self._ports.check_seconds
+        output = {
+            "processing": True,
+            "checkAfterSeconds": int(min(high, max(low, math.ceil(outcome.check_after)))),
+            "processingSeconds": max(0, int(self._now() - since.timestamp())),
+        }
+        metrics.add_metric(name="ProcessingChecks", unit=MetricUnit.Count, value=1)
+        self._answer(
+            lambda token: self._ports.sfn.send_task_success(taskToken=token, output=json.dumps(output)), task
+        )
+
+    def _finish(self, task: UploadTask, publication: Publication, result: Published) -> None:
         publications = self._ports.publications
         publications.record_post(
-            publication.publication_id, result.post_id, result.url, result.processing_state
+            publication.publication_id,
+            result.post_id,
+            result.url,
+            result.processing_state,
+            result.published_as,
         )
         try:
             published = publications.transition(
@@ -313,6 +410,7 @@ def worker_from_settings(settings: Settings) -> PublishWorker:
 
     ports = WorkerPorts(
         publications=PublicationRepository(settings),
+        clips=ClipRepository(settings),
         connections=connections,
         refresher=TokenRefresher(settings, connections),
         budgets=RequestBudgets(RateLimiter(settings)),
@@ -323,5 +421,6 @@ def worker_from_settings(settings: Settings) -> PublishWorker:
         sqs=client("sqs"),
         bucket=settings.clips_bucket,
         queue_urls=settings.upload_queue_urls,
+        check_seconds=(settings.processing_check_min_seconds, settings.processing_check_max_seconds),
     )
     return PublishWorker(ports)

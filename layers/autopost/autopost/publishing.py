@@ -17,10 +17,12 @@ from autopost.errors import (
     InvalidSchedule,
     PlatformChecksFailed,
     StatusConflict,
+    TokenExpired,
 )
 from autopost.models import Clip, ClipStatus, Publication
 from autopost.orchestrator import PublishOrchestrator
 from autopost.platforms import Platform, format_duration, format_size
+from autopost.providers.base import PublishFormat
 from autopost.settings import Settings
 from autopost.statuses import PublicationStatus
 from autopost.storage.clips import ClipRepository
@@ -29,7 +31,7 @@ from autopost.storage.publications import PublicationRepository
 from autopost.storage.rate_limits import Budget, RateLimiter
 
 PUBLISH_BUDGET_WINDOW = 60
-TOKEN_EXPIRED_MESSAGE = "Токен истёк, переподключите платформу"  # noqa: S105 (a message)
+TOKEN_EXPIRED_MESSAGE = TokenExpired.default_message
 CANCEL_CAUSE = "cancelled by the user"
 
 
@@ -45,6 +47,7 @@ class PublishDraft:
     title: str
     description: str
     scheduled_at: datetime | None
+    vk_format: PublishFormat = PublishFormat.CLIP
 
 
 @dataclass(frozen=True)
@@ -95,7 +98,7 @@ class PublishingService:
         problems = {
             platform: problem
             for platform in draft.platforms
-            if (problem := self._platform_problem(caller, clip, platform)) is not None
+            if (problem := self._platform_problem(caller, clip, platform, draft.scheduled_at)) is not None
         }
         if problems:
             raise _platform_checks_failed(problems)
@@ -118,6 +121,7 @@ class PublishingService:
                     created_at=now,
                     updated_at=now,
                     execution_name=publication_id,
+                    format=draft.vk_format.value if platform is Platform.VK else None,
                 )
             )
         self._publications.create(publications)
@@ -160,7 +164,9 @@ class PublishingService:
             raise ClipNotReady(details={"clipId": clip_id})
         return clip
 
-    def _platform_problem(self, caller: Caller, clip: Clip, platform: Platform) -> PlatformProblem | None:
+    def _platform_problem(
+        self, caller: Caller, clip: Clip, platform: Platform, scheduled_at: datetime | None
+    ) -> PlatformProblem | None:
         name = platform.display_name
         if platform not in self._settings.plan_platforms(caller.plan):
             return PlatformProblem("PLATFORM_NOT_IN_PLAN", f"{name} недоступен на вашем тарифе")
@@ -169,6 +175,17 @@ class PublishingService:
             return PlatformProblem("PLATFORM_NOT_CONNECTED", f"{name} не подключён")
         if not connection.is_active:
             return PlatformProblem("CONNECTION_EXPIRED", TOKEN_EXPIRED_MESSAGE)
+        if (
+            not connection.refreshable
+            and connection.expires_at is not None
+            and scheduled_at is not None
+            and scheduled_at >= connection.expires_at
+        ):
+            return PlatformProblem(
+                "TOKEN_EXPIRES_BEFORE_PUBLICATION",
+                f"Токен {name} истечёт раньше времени публикации: переподключите платформу "
+                "или выберите время раньше",
+            )
         limit = self._settings.limit_for(platform)
         if clip.size_bytes is not None and clip.size_bytes > limit.max_bytes:
             return PlatformProblem(

@@ -6,7 +6,7 @@ environment before anything reads it.
 """
 
 import re
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -56,20 +56,36 @@ class Settings(BaseSettings):
     # -- platforms: endpoints are settings, so the emulators (or a staging API) stand in --
     vk_api_url: str = Field(default="https://api.vk.com", validation_alias="VK_API_URL")
     vk_id_url: str = Field(default="https://id.vk.com", validation_alias="VK_ID_URL")
+    vk_oauth_url: str = Field(default="https://oauth.vk.com", validation_alias="VK_OAUTH_URL")
+    # How VK is connected: VK ID (OAuth 2.1, refresh tokens) or, for an app VK gave no
+    # extended access through VK ID, the legacy implicit flow (README, "Connecting VK").
+    vk_auth_flow: Literal["vkid", "implicit"] = Field(default="vkid", validation_alias="VK_AUTH_FLOW")
     vk_client_id: str = Field(default="", validation_alias="VK_CLIENT_ID")
     telegram_api_url: str = Field(default="https://api.telegram.org", validation_alias="TELEGRAM_API_URL")
     rutube_api_url: str = Field(default="https://rutube.ru", validation_alias="RUTUBE_API_URL")
-    rutube_patch_bytes: int = Field(
-        default=32 * 1024 * 1024, ge=64 * 1024, validation_alias="RUTUBE_PATCH_BYTES"
+    # How long the presigned URL Rutube imports a clip from stays valid (it must outlive
+    # Rutube's fetch; a URL signed with a Lambda role's credentials ends with them sooner).
+    rutube_import_url_seconds: int = Field(
+        default=6 * 3600, ge=300, le=7 * 24 * 3600, validation_alias="RUTUBE_IMPORT_URL_SECONDS"
     )
+    rutube_category_id: int = Field(default=13, ge=1, validation_alias="RUTUBE_CATEGORY_ID")
     dzen_api_url: str = Field(default="https://dzen.ru", validation_alias="DZEN_API_URL")
-    # Provisional path templates of the Дзен publisher API (README: "Дзен").
-    dzen_paths: dict[str, str] = Field(default_factory=dict, validation_alias="DZEN_PATHS")
-    yandex_oauth_url: str = Field(default="https://oauth.yandex.ru", validation_alias="YANDEX_OAUTH_URL")
-    yandex_login_url: str = Field(default="https://login.yandex.ru", validation_alias="YANDEX_LOGIN_URL")
-    yandex_client_id: str = Field(default="", validation_alias="YANDEX_CLIENT_ID")
-    # Where platforms send the user back (the API's public URL) and where we send them next.
-    public_api_url: str = Field(default="http://127.0.0.1:3000", validation_alias="PUBLIC_API_URL")
+    # The studio's publication type for a clip: "gif" is what the one public flow used
+    # for videos; "short_video" is Дзен's type for Shorts (README, "Дзен").
+    dzen_publication_type: str = Field(default="gif", validation_alias="DZEN_PUBLICATION_TYPE")
+    # Waiting on a platform's processing: the state machine asks again after the provider's
+    # suggestion kept within these bounds, and gives up after the cap.
+    processing_check_min_seconds: int = Field(
+        default=10, ge=1, validation_alias="PROCESSING_CHECK_MIN_SECONDS"
+    )
+    processing_check_max_seconds: int = Field(
+        default=300, ge=1, validation_alias="PROCESSING_CHECK_MAX_SECONDS"
+    )
+    processing_timeout_seconds: int = Field(
+        default=2 * 3600, ge=60, validation_alias="PROCESSING_TIMEOUT_SECONDS"
+    )
+    # The console: platforms send the user back to it after OAuth, and it completes the
+    # connection with the user's own token (README, "Connecting VK").
     console_url: str = Field(default="http://127.0.0.1:3000/console/", validation_alias="CONSOLE_URL")
     # The upload queue of each platform, for a worker that delays its own message.
     upload_queue_urls: dict[Platform, str] = Field(default_factory=dict, validation_alias="UPLOAD_QUEUE_URLS")
@@ -91,8 +107,6 @@ class Settings(BaseSettings):
     )
     telegram_bot_token: SecretStr | None = Field(default=None, validation_alias="TELEGRAM_BOT_TOKEN")
     telegram_bot_token_arn: str | None = Field(default=None, validation_alias="TELEGRAM_BOT_TOKEN_ARN")
-    yandex_client_secret: SecretStr | None = Field(default=None, validation_alias="YANDEX_CLIENT_SECRET")
-    yandex_client_secret_arn: str | None = Field(default=None, validation_alias="YANDEX_CLIENT_SECRET_ARN")
 
     @field_validator("platform_token_previous_secrets", mode="before")
     @classmethod

@@ -10,6 +10,8 @@ import time
 from collections.abc import Callable
 
 from autopost.errors import PlatformRateLimited, RateLimited
+from autopost.platforms import Platform
+from autopost.providers.base import Credentials
 from autopost.storage.rate_limits import Budget, RateLimiter
 
 # About 3 requests a second per user token. One call per half-second window keeps any
@@ -37,3 +39,10 @@ class RequestBudgets:
                     ) from exc
                 self._sleep(exc.retry_after)
                 waited += exc.retry_after
+
+    def throttle_for(self, platform: Platform) -> Callable[[Credentials], None] | None:
+        """What a provider calls before each API call: VK's per-token budget; the others
+        have none per call (Telegram's is per post, taken by the worker)."""
+        if platform is not Platform.VK:
+            return None
+        return lambda credentials: self.acquire(VK_CALLS, credentials.account_id or "unknown")

@@ -1,84 +1,146 @@
 import hashlib
+import time
 
-import httpx
 import pytest
 from pydantic import SecretStr
 
-from autopost.errors import PlatformRateLimited, PlatformUnavailable, TokenExpired
-from autopost.providers.base import Credentials, PostDraft, PostStats
+from autopost.errors import PlatformUnavailable, Rejected, TokenExpired, UploadIncomplete
+from autopost.providers.base import Credentials, PostDraft, PostStats, Processing, Published
 from autopost.providers.dzen import DzenProvider
-from autopost.providers.oauth import CodeExchange, pkce_pair
-from autopost.secrets import resolve
+from emulators.dzen import DEFAULT_PUBLISHER
 from tests.support.platforms import bytes_clip
 
-DATA = b"dzen-clip" * 100_000
+DATA = b"dzen-clip" * 2_000_000  # 18 MB: three tus chunks
 
 
 @pytest.fixture
 def dzen(settings, platforms):
-    access, refresh = platforms.dzen.issue_token()
-    secret = resolve(settings.yandex_client_secret, None, "YANDEX_CLIENT_SECRET")
-    return DzenProvider(settings, secret), Credentials(SecretStr(access), SecretStr(refresh)), platforms.dzen
+    cookies = platforms.dzen.issue_session()
+    credentials = Credentials(SecretStr(cookies), extra={"publisher_id": DEFAULT_PUBLISHER})
+    return DzenProvider(settings), credentials, platforms.dzen
 
 
-def test_upload_then_publish(dzen, checkpoints):
+def until_published(provider, credentials, checkpoints, draft=None, limit=6):
+    answers = []
+    for _ in range(limit):
+        outcome = provider.publish(
+            credentials,
+            bytes_clip(DATA),
+            draft or PostDraft("t"),
+            checkpoints[-1] if checkpoints else None,
+            checkpoints.append,
+        )
+        answers.append(outcome)
+        if isinstance(outcome, Published):
+            return outcome, answers
+    raise AssertionError(answers)
+
+
+def test_the_studio_flow_publishes_the_clip(dzen, checkpoints):
     provider, credentials, emulator = dzen
-    result = provider.upload(
-        credentials, bytes_clip(DATA), PostDraft("Заголовок", "Текст"), None, checkpoints.append
-    )
-    (video,) = emulator.videos.values()
-    assert video.published
+    published, answers = until_published(provider, credentials, checkpoints, PostDraft("Заголовок", "Текст"))
+
+    (video,) = emulator.published_videos()
     assert video.sha256 == hashlib.sha256(DATA).hexdigest()
-    assert (video.title, video.description) == ("Заголовок", "Текст")
-    assert result.url == f"https://dzen.ru/video/watch/{video.video_id}"
-    assert [c["uploaded"] for c in checkpoints] == [False, True]
+    assert (video.title, video.description, video.publication_type) == ("Заголовок", "Текст", "gif")
+    assert [type(a) for a in answers] == [Processing, Published]
+    assert published.url == f"{emulator.base_url}/video/watch/{video.publication_id}"
+    steps = [c["endpoint"] for c in emulator.calls if c["endpoint"] not in ("csrf-token", "tus-patch")]
+    assert steps == [
+        "add-publication",
+        "start-upload-video",
+        "finish-upload-video",
+        "publication",
+        "publication",
+        "publish",
+    ]
+    assert len(emulator.calls_to("tus-patch")) == 3
+    assert len(emulator.calls_to("csrf-token")) == 1  # kept while it is good
+    # The draft, then the upload address, then each chunk, then "uploaded": each recorded.
+    assert checkpoints[0] == {"publication_id": video.publication_id}
+    assert checkpoints[-1]["uploaded"] is True
 
 
-def test_a_retry_after_the_upload_only_publishes(dzen, checkpoints):
+def test_an_expired_csrf_token_is_fetched_again_once(dzen, checkpoints):
     provider, credentials, emulator = dzen
-    emulator.inject("publish", "http_500")
-    with pytest.raises(PlatformUnavailable):
-        provider.upload(credentials, bytes_clip(DATA), PostDraft("t"), None, checkpoints.append)
-    provider.upload(credentials, bytes_clip(DATA), PostDraft("t"), checkpoints[-1], checkpoints.append)
-    assert len(emulator.calls_to("create")) == 1
-    assert len(emulator.calls_to("upload")) == 1
-    assert len(emulator.videos) == 1
+    provider.check(credentials)
+    emulator.expire_csrf()
+    until_published(provider, credentials, checkpoints)
+    assert len(emulator.calls_to("csrf-token")) == 2
+    assert len(emulator.calls_to("csrf-refused")) == 1
 
 
-@pytest.mark.parametrize(
-    ("kind", "error"),
-    [("token_expired", TokenExpired), ("rate_limit", PlatformRateLimited), ("http_500", PlatformUnavailable)],
-)
-def test_failures_map_onto_the_platform_error_set(dzen, checkpoints, kind, error):
+def test_a_dead_session_asks_to_reconnect(dzen, checkpoints):
     provider, credentials, emulator = dzen
-    emulator.inject("create", kind, retry_after=9)
-    with pytest.raises(error):
-        provider.upload(credentials, bytes_clip(DATA), PostDraft("t"), None, checkpoints.append)
-
-
-def test_stats_in_batches(dzen, checkpoints):
-    provider, credentials, emulator = dzen
-    result = provider.upload(credentials, bytes_clip(b"x"), PostDraft("t"), None, checkpoints.append)
-    emulator.videos[result.post_id].views = 7
-    assert provider.fetch_stats(credentials, [result.post_id]) == {result.post_id: PostStats(7, 0, 0, 0)}
-
-
-def test_oauth_exchange_and_refresh(settings, platforms):
-    provider = DzenProvider(settings, SecretStr(platforms.dzen.client_secret))
-    verifier, challenge = pkce_pair()
-    approve = httpx.get(
-        provider.authorize_url("s1", challenge, "https://cb").replace("/authorize?", "/authorize/approve?")
-    )
-    code = httpx.URL(approve.headers["location"]).params["code"]
-    credentials, account = provider.exchange_code(CodeExchange(code, verifier, "https://cb"))
-    assert account.account_id == "77001"
-    refreshed = provider.refresh(credentials)
-    assert provider.check(refreshed).account_id == "77001"
+    emulator.end_session(credentials.access_token.get_secret_value())
+    with pytest.raises(TokenExpired) as caught:
+        provider.publish(credentials, bytes_clip(DATA), PostDraft("t"), None, checkpoints.append)
+    assert caught.value.message == "Токен истёк, переподключите платформу"
     with pytest.raises(TokenExpired):
         provider.refresh(credentials)
 
 
-def test_a_wrong_client_secret_fails_the_exchange(settings, platforms):
-    provider = DzenProvider(settings, SecretStr("wrong"))
+def test_a_captcha_is_a_refusal_that_says_what_to_do(dzen, checkpoints):
+    provider, credentials, emulator = dzen
+    emulator.inject("publish", "captcha")
+    with pytest.raises(Rejected, match="вручную"):
+        until_published(provider, credentials, checkpoints)
+
+
+def test_a_broken_upload_continues_from_the_acknowledged_offset(dzen, checkpoints):
+    provider, credentials, emulator = dzen
+    emulator.inject("tus-patch", "cut", after_bytes=3_000_000)
+    until_published(provider, credentials, checkpoints)
+    (video,) = emulator.published_videos()
+    assert video.sha256 == hashlib.sha256(DATA).hexdigest()
+    assert len(emulator.calls_to("add-publication")) == 1
+
+
+def test_out_of_time_it_hands_over_and_the_next_attempt_finishes(dzen, checkpoints):
+    provider, credentials, emulator = dzen
+    with pytest.raises(UploadIncomplete) as caught:
+        provider.publish(
+            credentials,
+            bytes_clip(DATA),
+            PostDraft("t"),
+            None,
+            checkpoints.append,
+            deadline=time.monotonic() + 30,
+        )
+    assert caught.value.checkpoint["offset"] == 0
+    until_published(provider, credentials, checkpoints)
+    assert len(emulator.calls_to("start-upload-video")) == 1
+
+
+def test_a_retry_after_the_upload_only_checks_and_publishes(dzen, checkpoints):
+    provider, credentials, emulator = dzen
+    emulator.inject("publish", "http_500")
+    provider.publish(credentials, bytes_clip(DATA), PostDraft("t"), None, checkpoints.append)
+    with pytest.raises(PlatformUnavailable):
+        provider.publish(credentials, bytes_clip(DATA), PostDraft("t"), checkpoints[-1], checkpoints.append)
+    until_published(provider, credentials, checkpoints)
+    assert len(emulator.calls_to("tus-patch")) == 3
+    assert len(emulator.published_videos()) == 1
+
+
+def test_check_finds_the_publisher_from_the_session(settings, platforms):
+    cookies = platforms.dzen.issue_session("0123456789abcdef01234567", "Закаты")
+    account = DzenProvider(settings).check(Credentials(SecretStr(cookies)))
+    assert (account.account_id, account.name) == ("0123456789abcdef01234567", "Закаты")
+    assert account.extra == {"publisher_id": "0123456789abcdef01234567"}
+
+
+def test_a_dead_session_fails_the_check(settings, platforms):
     with pytest.raises(TokenExpired):
-        provider.exchange_code(CodeExchange("code", "verifier", "https://cb"))
+        DzenProvider(settings).check(Credentials(SecretStr("Session_id=nothing; yandexuid=1")))
+
+
+def test_stats_in_batches_of_50(dzen, checkpoints):
+    provider, credentials, emulator = dzen
+    until_published(provider, credentials, checkpoints)
+    (video,) = emulator.published_videos()
+    video.views, video.likes, video.comments, video.reposts = 10, 2, 1, 3
+    ids = [video.publication_id] + [f"{i:024x}" for i in range(60)]
+    stats = provider.fetch_stats(credentials, ids)
+    assert stats == {video.publication_id: PostStats(views=10, likes=2, comments=1, reposts=3)}
+    assert [c["ids"] for c in emulator.calls_to("stats2")] == [50, 11]

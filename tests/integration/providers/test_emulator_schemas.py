@@ -1,19 +1,14 @@
-"""The emulators answer in the platforms' documented shapes (../shared/reference)."""
+"""The emulators answer in the platforms' documented shapes (tests/reference)."""
 
 import httpx
 import pytest
 
 from tests.support.reference import (
-    reference_available,
     telegram_method_returns,
     telegram_problems,
     vk_error_codes,
     vk_problems,
 )
-
-
-def test_the_reference_files_are_present():
-    assert reference_available(), "../shared/reference is missing: the emulators cannot be checked"
 
 
 @pytest.fixture
@@ -39,6 +34,32 @@ def test_vk_video_get_answers_a_video_get_response(vk):
     answer = vk_call(emulator, "video.get", access_token=token, videos=",".join(ids), count="3")
     assert vk_problems(answer, "video/responses.json", "video_get_response") == []
     assert answer["response"]["count"] == 3
+
+
+def test_vk_a_video_still_processing_or_refused_is_a_video_get_response(vk):
+    emulator, token = vk
+    emulator.inject("processing", "restricted", message="Причина")
+    saved = vk_call(emulator, "video.save", access_token=token, name="t")["response"]
+    httpx.post(saved["upload_url"], files={"video_file": ("c.mp4", b"\x00" * 100, "video/mp4")})
+    answer = vk_call(
+        emulator, "video.get", access_token=token, videos=f"{saved['owner_id']}_{saved['video_id']}"
+    )
+    (item,) = answer["response"]["items"]
+    assert (item["processing"], item["content_restricted"], item["type"]) == (1, 1, "video")
+    assert vk_problems(answer, "video/responses.json", "video_get_response") == []
+
+
+def test_vk_users_get_answers_a_users_get_response(vk):
+    emulator, token = vk
+    answer = vk_call(emulator, "users.get", access_token=token)
+    assert vk_problems(answer, "users/responses.json", "users_get_response") == []
+
+
+def test_vk_groups_get_extended_answers_its_schema(vk):
+    emulator, token = vk
+    answer = vk_call(emulator, "groups.get", access_token=token, filter="editor", extended="1")
+    assert answer["response"]["count"] == 1
+    assert vk_problems(answer, "groups/responses.json", "groups_get_object_extended_response") == []
 
 
 def test_vk_a_broken_answer_would_be_caught():

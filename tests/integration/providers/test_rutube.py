@@ -1,116 +1,174 @@
 import hashlib
-import time
+import http.server
+import threading
 
 import pytest
 from pydantic import SecretStr
 
-from autopost.errors import PlatformRateLimited, PlatformUnavailable, TokenExpired, UploadIncomplete
-from autopost.providers.base import Credentials, PostDraft
+from autopost.errors import PlatformRateLimited, PlatformUnavailable, Rejected, TokenExpired
+from autopost.providers.base import ClipSource, Credentials, PostDraft, PostStats, Processing, Published
 from autopost.providers.rutube import RutubeProvider
-from tests.support.platforms import bytes_clip
+from emulators.rutube import DEMO_LOGIN, DEMO_PASSWORD
 
 DATA = bytes(range(256)) * 12_000  # about 3 MB
-CHUNK = 1_000_000
+
+
+@pytest.fixture(scope="module")
+def file_server():
+    """Where Rutube fetches the clip from: a plain HTTP server (S3 plays it in the flows)."""
+    served = {"/clip.mp4": DATA}
+    hits: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            return
+
+        def do_GET(self):
+            hits.append(self.path)
+            body = served.get(self.path.split("?")[0])
+            if body is None:
+                self.send_response(403)
+                self.end_headers()
+                return
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", hits
+    server.shutdown()
+
+
+def shared_clip(base_url, path="/clip.mp4"):
+    """A clip whose bytes the worker never reads: Rutube gets a URL."""
+
+    def never(_offset):
+        raise AssertionError("the clip's bytes must not pass through the worker")
+
+    return ClipSource(
+        size=len(DATA),
+        filename="clip.mp4",
+        content_type="video/mp4",
+        open=never,
+        share=lambda seconds: f"{base_url}{path}?expires={seconds}",
+    )
 
 
 @pytest.fixture
 def rutube(settings, platforms):
-    return (
-        RutubeProvider(settings, patch_bytes=CHUNK),
-        Credentials(SecretStr(platforms.rutube.issue_token())),
-        platforms.rutube,
+    return RutubeProvider(settings), Credentials(SecretStr(platforms.rutube.issue_token())), platforms.rutube
+
+
+def test_publishes_by_url_import_and_waits_for_the_download(rutube, file_server, checkpoints):
+    provider, credentials, emulator = rutube
+    base_url, hits = file_server
+    draft = PostDraft("Закат", "Волга")
+
+    first = provider.publish(credentials, shared_clip(base_url), draft, None, checkpoints.append)
+    assert first == Processing("Rutube скачивает файл клипа", 30.0)
+    # The video id is recorded before any waiting.
+    (video,) = emulator.videos.values()
+    assert checkpoints == [{"video_id": video.video_id}]
+    second = provider.publish(credentials, shared_clip(base_url), draft, checkpoints[-1], checkpoints.append)
+
+    assert second == Published(video.video_id, f"https://rutube.ru/video/{video.video_id}/", "moderation")
+    assert video.sha256 == hashlib.sha256(DATA).hexdigest()
+    assert (video.title, video.description, video.is_hidden) == ("Закат", "Волга", False)
+    assert len(emulator.calls_to("import")) == 1
+    assert hits[0].endswith(f"expires={6 * 3600}")  # the URL outlives Rutube's fetch
+
+
+def test_a_failed_fetch_is_a_refusal_in_words(rutube, file_server, checkpoints):
+    provider, credentials, _emulator = rutube
+    base_url, _ = file_server
+    clip = shared_clip(base_url, "/gone.mp4")  # the file server refuses it (403)
+    assert isinstance(
+        provider.publish(credentials, clip, PostDraft("t"), None, checkpoints.append), Processing
     )
+    with pytest.raises(Rejected, match="Rutube не смог скачать файл клипа"):
+        provider.publish(credentials, clip, PostDraft("t"), checkpoints[-1], checkpoints.append)
 
 
-def completed(emulator):
-    return [v for v in emulator.videos.values() if v.complete]
-
-
-def test_check_reads_the_profile(rutube):
-    provider, credentials, _ = rutube
-    assert provider.check(credentials).name == "Канал 501"
-
-
-def test_upload_in_tus_chunks_with_a_checkpoint_after_each(rutube, checkpoints):
+def test_a_video_moderation_refuses_is_a_refusal(rutube, file_server, checkpoints):
     provider, credentials, emulator = rutube
-    result = provider.upload(credentials, bytes_clip(DATA), PostDraft("t", "d"), None, checkpoints.append)
-
-    (video,) = completed(emulator)
-    assert video.sha256 == hashlib.sha256(DATA).hexdigest()
-    assert result.post_id == video.video_id
-    assert result.url == f"https://rutube.ru/video/{video.video_id}/"
-    assert [c["offset"] for c in checkpoints] == [0, 1_000_000, 2_000_000, 3_000_000, len(DATA)]
-    assert len(emulator.calls_to("tus-patch")) == 4
+    emulator.inject("moderation", "blocked")
+    clip = shared_clip(file_server[0])
+    provider.publish(credentials, clip, PostDraft("t"), None, checkpoints.append)
+    with pytest.raises(Rejected, match="заблокировано модерацией"):
+        provider.publish(credentials, clip, PostDraft("t"), checkpoints[-1], checkpoints.append)
 
 
-def test_a_broken_upload_continues_from_the_last_acknowledged_byte(rutube, checkpoints):
+@pytest.mark.parametrize("url", ["ftp://example.com/c.mp4", "https://example.com/" + "a" * 600])
+def test_rutube_refuses_what_its_import_refuses(rutube, checkpoints, url):
+    provider, credentials, _emulator = rutube
+    clip = ClipSource(1, "c.mp4", "video/mp4", open=lambda _o: None, share=lambda _s: url)
+    with pytest.raises(Rejected, match="url: Неправильный url"):
+        provider.publish(credentials, clip, PostDraft("t"), None, checkpoints.append)
+    assert checkpoints == []
+
+
+def test_a_retry_checks_the_recorded_video_and_never_imports_twice(rutube, file_server, checkpoints):
     provider, credentials, emulator = rutube
-    emulator.inject("tus-patch", "cut", after_bytes=400_000)
-    provider.upload(credentials, bytes_clip(DATA), PostDraft("t"), None, checkpoints.append)
-
-    (video,) = completed(emulator)
-    assert video.sha256 == hashlib.sha256(DATA).hexdigest()
-    assert video.size == len(DATA)
-    # Bytes sent in all: the file once, plus at most the part of a chunk lost in the cut.
-    sent = sum(c.get("bytes", 0) for c in emulator.calls_to("tus-patch"))
-    assert len(DATA) - CHUNK <= sent <= len(DATA)
-    assert len(emulator.calls_to("upload-session")) == 1
-
-
-def test_out_of_time_it_hands_over_a_checkpoint_and_the_next_attempt_finishes(rutube, checkpoints):
-    provider, credentials, emulator = rutube
-    with pytest.raises(UploadIncomplete) as caught:
-        provider.upload(
-            credentials,
-            bytes_clip(DATA),
-            PostDraft("t"),
-            None,
-            checkpoints.append,
-            deadline=time.monotonic() + 30,
-        )
-    assert caught.value.checkpoint["offset"] == 0
-    assert caught.value.task_error == "UploadIncomplete"
-
-    half = {**caught.value.checkpoint}
-    provider.upload(credentials, bytes_clip(DATA), PostDraft("t"), half, checkpoints.append)
-    assert len(emulator.calls_to("upload-session")) == 1
-    (video,) = completed(emulator)
-    assert video.sha256 == hashlib.sha256(DATA).hexdigest()
-
-
-def test_a_checkpoint_in_the_middle_resumes_there(rutube, checkpoints):
-    provider, credentials, emulator = rutube
-    emulator.inject("tus-patch", "http_500", times=20)
+    clip = shared_clip(file_server[0])
+    provider.publish(credentials, clip, PostDraft("t"), None, checkpoints.append)
+    emulator.inject("video", "http_500")
     with pytest.raises(PlatformUnavailable):
-        provider.upload(credentials, bytes_clip(DATA), PostDraft("t"), None, checkpoints.append)
-    emulator.clear_faults()
-    assert checkpoints[-1]["offset"] == 0
-    provider.upload(credentials, bytes_clip(DATA), PostDraft("t"), checkpoints[-1], checkpoints.append)
-    assert len(emulator.calls_to("upload-session")) == 1
-    assert len(completed(emulator)) == 1
+        provider.publish(credentials, clip, PostDraft("t"), checkpoints[-1], checkpoints.append)
+    assert isinstance(
+        provider.publish(credentials, clip, PostDraft("t"), checkpoints[-1], checkpoints.append), Published
+    )
+    assert len(emulator.calls_to("import")) == 1
+
+
+def test_login_and_password_are_exchanged_once_for_a_token(settings, platforms):
+    provider = RutubeProvider(settings)
+    token = provider.token_for(DEMO_LOGIN, SecretStr(DEMO_PASSWORD))
+    assert platforms.rutube.tokens[token.get_secret_value()] == 501
+    account = provider.check(Credentials(token, extra={"login": DEMO_LOGIN}))
+    assert account.name == DEMO_LOGIN  # no videos yet to name the channel by
+
+
+def test_a_wrong_password_says_what_rutube_accepts(settings, platforms):
+    with pytest.raises(TokenExpired, match="телефону или VK ID"):
+        RutubeProvider(settings).token_for(DEMO_LOGIN, SecretStr("wrong"))
+
+
+def test_check_reads_the_accounts_own_videos(rutube, file_server, checkpoints):
+    provider, credentials, emulator = rutube
+    clip = shared_clip(file_server[0])
+    provider.publish(credentials, clip, PostDraft("t"), None, checkpoints.append)
+    provider.publish(credentials, clip, PostDraft("t"), checkpoints[-1], checkpoints.append)
+    assert provider.check(credentials).name == "Канал 501"
+    assert emulator.calls_to("person")
+
+
+def test_stats_are_the_videos_hits(rutube, file_server, checkpoints):
+    provider, credentials, emulator = rutube
+    clip = shared_clip(file_server[0])
+    provider.publish(credentials, clip, PostDraft("t"), None, checkpoints.append)
+    provider.publish(credentials, clip, PostDraft("t"), checkpoints[-1], checkpoints.append)
+    (video,) = emulator.videos.values()
+    video.hits = 77
+    assert provider.fetch_stats(credentials, [video.video_id]) == {video.video_id: PostStats(views=77)}
 
 
 @pytest.mark.parametrize(
     ("kind", "error"),
     [("token_expired", TokenExpired), ("rate_limit", PlatformRateLimited), ("http_500", PlatformUnavailable)],
 )
-def test_failures_map_onto_the_platform_error_set(rutube, checkpoints, kind, error):
+def test_failures_map_onto_the_platform_error_set(rutube, file_server, checkpoints, kind, error):
     provider, credentials, emulator = rutube
-    emulator.inject("upload-session", kind, retry_after=42)
-    with pytest.raises(error) as caught:
-        provider.upload(credentials, bytes_clip(DATA), PostDraft("t"), None, checkpoints.append)
-    if error is PlatformRateLimited:
-        assert caught.value.retry_after == 42
+    emulator.inject("import", kind, retry_after=7)
+    with pytest.raises(error):
+        provider.publish(credentials, shared_clip(file_server[0]), PostDraft("t"), None, checkpoints.append)
+    assert checkpoints == []
 
 
-def test_views_come_from_hits(rutube, checkpoints):
-    provider, credentials, emulator = rutube
-    result = provider.upload(credentials, bytes_clip(b"x" * 10), PostDraft("t"), None, checkpoints.append)
-    emulator.videos[result.post_id].hits = 1234
-    assert provider.fetch_stats(credentials, [result.post_id])[result.post_id].views == 1234
-
-
-def test_tokens_are_not_refreshed(rutube):
-    provider, credentials, _ = rutube
+def test_a_dead_token_is_token_expired_and_not_refreshed(settings, platforms):
+    provider = RutubeProvider(settings)
     with pytest.raises(TokenExpired):
-        provider.refresh(credentials)
+        provider.check(Credentials(SecretStr("dead-token-0000000")))
+    with pytest.raises(TokenExpired):
+        provider.refresh(Credentials(SecretStr("x")))

@@ -1,4 +1,5 @@
 import hashlib
+from dataclasses import replace
 
 import pytest
 from pydantic import SecretStr
@@ -7,6 +8,7 @@ from autopost.errors import PlatformRateLimited, PlatformUnavailable, Rejected, 
 from autopost.providers.base import Credentials, PostDraft
 from autopost.providers.telegram import TelegramProvider
 from tests.support.platforms import bytes_clip
+from tests.support.reference import telegram_method_fields
 
 MB = 1024 * 1024
 
@@ -64,7 +66,7 @@ def test_send_video_posts_once_with_caption_and_link(settings, platforms, channe
     provider = TelegramProvider(settings)
     account = provider.check(creds(bot))
     data = b"\x00\x01" * 300_000
-    result = provider.upload(
+    result = provider.publish(
         Credentials(SecretStr(bot), extra=account.extra),
         bytes_clip(data),
         PostDraft("Заголовок", "Описание"),
@@ -79,11 +81,29 @@ def test_send_video_posts_once_with_caption_and_link(settings, platforms, channe
     assert result.url == f"https://t.me/clips_channel/{message['message_id']}"
 
 
+def test_send_video_says_the_clips_shape_so_a_vertical_clip_shows_vertical(settings, platforms, channel):
+    bot, _ = channel
+    provider = TelegramProvider(settings)
+    account = provider.check(creds(bot))
+    clip = replace(bytes_clip(b"v" * 1000), width=720, height=1280, duration_seconds=14.6)
+    provider.publish(
+        Credentials(SecretStr(bot), extra=account.extra), clip, PostDraft("t"), None, lambda _: None
+    )
+    (message,) = platforms.telegram.messages
+    assert (message["fields"]["width"], message["fields"]["height"], message["fields"]["duration"]) == (
+        "720",
+        "1280",
+        "15",
+    )
+    # Every field sent is one the Bot API documents for sendVideo.
+    assert set(message["fields"]) <= telegram_method_fields("sendVideo")
+
+
 def test_a_private_channel_links_through_its_internal_id(settings, platforms):
     bot = platforms.telegram.add_bot()
     chat_id = platforms.telegram.add_channel(None, admin_bots=(bot,))
     provider = TelegramProvider(settings)
-    result = provider.upload(
+    result = provider.publish(
         Credentials(SecretStr(bot), extra={"chat_id": str(chat_id)}),
         bytes_clip(b"v"),
         PostDraft("t"),
@@ -97,7 +117,7 @@ def test_429_carries_telegrams_retry_after(settings, platforms, channel):
     bot, chat_id = channel
     platforms.telegram.inject("sendVideo", "rate_limit", retry_after=17)
     with pytest.raises(PlatformRateLimited) as caught:
-        TelegramProvider(settings).upload(
+        TelegramProvider(settings).publish(
             Credentials(SecretStr(bot), extra={"chat_id": str(chat_id)}),
             bytes_clip(b"v"),
             PostDraft("t"),
@@ -112,16 +132,16 @@ def test_twenty_messages_a_minute_per_channel(settings, platforms, channel):
     provider = TelegramProvider(settings)
     credentials = Credentials(SecretStr(bot), extra={"chat_id": str(chat_id)})
     for _ in range(20):
-        provider.upload(credentials, bytes_clip(b"v"), PostDraft("t"), None, lambda _: None)
+        provider.publish(credentials, bytes_clip(b"v"), PostDraft("t"), None, lambda _: None)
     with pytest.raises(PlatformRateLimited) as caught:
-        provider.upload(credentials, bytes_clip(b"v"), PostDraft("t"), None, lambda _: None)
+        provider.publish(credentials, bytes_clip(b"v"), PostDraft("t"), None, lambda _: None)
     assert 1 <= caught.value.retry_after <= 61
 
 
 def test_over_50_mb_is_refused_in_the_seeds_words(settings, platforms, channel):
     bot, chat_id = channel
     with pytest.raises(Rejected) as caught:
-        TelegramProvider(settings).upload(
+        TelegramProvider(settings).publish(
             Credentials(SecretStr(bot), extra={"chat_id": str(chat_id)}),
             bytes_clip(b"\x00" * (50 * MB + 1)),
             PostDraft("t"),
@@ -138,7 +158,7 @@ def test_failures_map_onto_the_platform_error_set(settings, platforms, channel, 
     bot, chat_id = channel
     platforms.telegram.inject("sendVideo", kind)
     with pytest.raises(error):
-        TelegramProvider(settings).upload(
+        TelegramProvider(settings).publish(
             Credentials(SecretStr(bot), extra={"chat_id": str(chat_id)}),
             bytes_clip(b"v"),
             PostDraft("t"),

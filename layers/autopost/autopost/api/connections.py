@@ -1,31 +1,28 @@
-"""/platforms, /connections and /oauth: connecting accounts and disconnecting them."""
+"""/platforms and /connections: connecting accounts, where VK posts go, disconnecting."""
 
 from __future__ import annotations
 
-import html
-import json
-from typing import Annotated
-from urllib.parse import urlencode
-
-from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from autopost.api import context
 from autopost.api.schemas import (
     AuthorizeOut,
     ConnectionList,
     ConnectionOut,
+    DestinationBody,
+    DestinationOut,
+    DestinationsOut,
     DisconnectOut,
+    DzenConnectBody,
     LimitOut,
+    OAuthCompleteBody,
     PlatformList,
     PlatformOut,
     RutubeConnectBody,
     TelegramConnectBody,
 )
-from autopost.errors import AutopostError
+from autopost.connecting import OAuthReturn
 from autopost.platforms import Platform
-from autopost.settings import get_settings
 
 router = Router()
 
@@ -47,6 +44,7 @@ def list_platforms() -> PlatformList:
                 max_duration_seconds=info.limit.max_duration_seconds,
                 verified=info.limit.verified,
             ),
+            notice=info.notice,
         )
         for info in context.connecting().platforms(caller)
     ]
@@ -59,37 +57,43 @@ def list_connections() -> ConnectionList:
     return ConnectionList(items=[ConnectionOut.of(c) for c in context.connecting().connections(caller)])
 
 
-@router.post(
-    "/connections/<platform>/authorize", summary="Start OAuth (VK, Дзен): the URL to send the user to"
-)
+@router.post("/connections/<platform>/authorize", summary="Start OAuth (VK): the URL to send the user to")
 def authorize(platform: Platform) -> AuthorizeOut:
     caller = context.caller_of(router.current_event)
-    return AuthorizeOut(authorize_url=context.connecting().authorize_url(caller, platform))
+    started = context.connecting().authorize(caller, platform)
+    return AuthorizeOut(authorize_url=started.url, state=started.state)
 
 
-@router.get("/oauth/<platform>/callback", summary="Where the platform sends the user back after OAuth")
-def oauth_callback(
-    platform: Platform,
-    code: Annotated[str | None, Query(max_length=2048)] = None,
-    state: Annotated[str | None, Query(max_length=256)] = None,
-    device_id: Annotated[str | None, Query(max_length=256)] = None,
-    error: Annotated[str | None, Query(max_length=256)] = None,
-):  # a redirect or an error page, not a model
-    console = get_settings().console_url
-    try:
-        connection = context.connecting().finish_oauth(
-            platform,
-            state=state,
-            code=code,
-            device_id=device_id,
-            error=error,
-            user_id=context.claimed_user(router.current_event),
-        )
-    except AutopostError as failure:
-        return _callback_failure(failure, console)
-    separator = "&" if "?" in console else "?"
-    location = f"{console}{separator}{urlencode({'connected': connection.platform.value})}"
-    return Response(status_code=302, headers={"Location": location}, body="")
+@router.post(
+    "/connections/<platform>/complete",
+    summary="Finish OAuth: the console hands back what the platform's redirect carried",
+)
+def complete(platform: Platform, body: OAuthCompleteBody) -> tuple[ConnectionOut, int]:
+    caller = context.caller_of(router.current_event)
+    returned = OAuthReturn(
+        state=body.state,
+        code=body.code,
+        device_id=body.device_id,
+        access_token=body.access_token,
+        expires_in=body.expires_in,
+        error=body.error,
+    )
+    return ConnectionOut.of(context.connecting().complete_oauth(caller, platform, returned)), 201
+
+
+@router.get("/connections/vk/destinations", summary="Communities VK clips can go to")
+def vk_destinations() -> DestinationsOut:
+    caller = context.caller_of(router.current_event)
+    service = context.connecting()
+    current = ConnectionOut.of(service.connection(caller, Platform.VK)).destination
+    items = [DestinationOut(community_id=i, name=n) for i, n in service.vk_destinations(caller)]
+    return DestinationsOut(items=items, current=current)
+
+
+@router.put("/connections/vk/destination", summary="Post to a community, or (null) to your own page")
+def set_vk_destination(body: DestinationBody) -> ConnectionOut:
+    caller = context.caller_of(router.current_event)
+    return ConnectionOut.of(context.connecting().set_vk_destination(caller, body.community_id))
 
 
 @router.post(
@@ -101,10 +105,21 @@ def connect_telegram(body: TelegramConnectBody) -> tuple[ConnectionOut, int]:
     return ConnectionOut.of(connection), 201
 
 
-@router.post("/connections/rutube", summary="Connect Rutube with an API token (checked by a real call)")
+@router.post(
+    "/connections/rutube", summary="Connect Rutube with an API token, or a login and password (not stored)"
+)
 def connect_rutube(body: RutubeConnectBody) -> tuple[ConnectionOut, int]:
     caller = context.caller_of(router.current_event)
-    return ConnectionOut.of(context.connecting().connect_rutube(caller, body.token)), 201
+    connection = context.connecting().connect_rutube(
+        caller, token=body.token, login=body.login, password=body.password
+    )
+    return ConnectionOut.of(connection), 201
+
+
+@router.post("/connections/dzen", summary="Connect Дзен with the studio's session (unofficial, may break)")
+def connect_dzen(body: DzenConnectBody) -> tuple[ConnectionOut, int]:
+    caller = context.caller_of(router.current_event)
+    return ConnectionOut.of(context.connecting().connect_dzen(caller, body.session, body.publisher_id)), 201
 
 
 @router.delete("/connections/<platform>", summary="Disconnect: delete tokens, cancel scheduled publications")
@@ -112,20 +127,3 @@ def disconnect(platform: Platform) -> DisconnectOut:
     caller = context.caller_of(router.current_event)
     cancelled = context.connecting().disconnect(caller, platform)
     return DisconnectOut(platform=platform, cancelled_publications=cancelled)
-
-
-def _callback_failure(failure: AutopostError, console: str) -> Response:
-    """A browser lands here: a page in words, with the way back; machines get the JSON."""
-    accept = router.current_event.headers.get("accept", "")
-    if "text/html" not in accept:
-        return Response(
-            status_code=failure.status,
-            content_type=content_types.APPLICATION_JSON,
-            body=json.dumps(failure.to_body(), ensure_ascii=False),
-        )
-    page = (
-        '<!doctype html><html lang="ru"><meta charset="utf-8"><title>Подключение не удалось</title>'
-        f"<body><h1>Подключение не удалось</h1><p>{html.escape(failure.message)}</p>"
-        f'<p><a href="{html.escape(console)}">Вернуться в консоль</a></p></body></html>'
-    )
-    return Response(status_code=failure.status, content_type="text/html; charset=utf-8", body=page)

@@ -13,14 +13,6 @@ from autopost.settings import get_settings
 from autopost.storage.clips import ClipRepository
 
 
-def claimed_user(event: APIGatewayProxyEventV2) -> str | None:
-    """The `sub` claim when the request carries one (routes without the authorizer may not)."""
-    authorizer = event.request_context.authorizer
-    claims = (authorizer.jwt_claim if authorizer else None) or {}
-    user_id = claims.get("sub")
-    return user_id if isinstance(user_id, str) and user_id else None
-
-
 def caller_of(event: APIGatewayProxyEventV2) -> Caller:
     """The JWT authorizer has verified the token; its claims name the user and the plan."""
     settings = get_settings()

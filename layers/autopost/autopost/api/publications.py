@@ -10,6 +10,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from autopost.api import context
 from autopost.api.schemas import PublicationList, PublicationOut, PublishBody
 from autopost.platforms import Platform
+from autopost.providers.base import PublishFormat
 from autopost.publishing import PublishDraft
 from autopost.statuses import PublicationStatus
 
@@ -24,6 +25,7 @@ def publish(clip_id: str, body: PublishBody) -> tuple[PublicationList, int]:
         title=body.title,
         description=body.description,
         scheduled_at=body.scheduled_at,
+        vk_format=body.vk.format if body.vk else PublishFormat.CLIP,
     )
     created = context.publishing().publish(caller, clip_id, draft)
     return PublicationList(items=[PublicationOut.of(p) for p in created]), 201

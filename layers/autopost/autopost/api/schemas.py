@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
+from autopost.errors import TokenExpired
 from autopost.models import Clip, ClipStatus, Connection, ConnectionStatus, Publication
 from autopost.platforms import Platform
+from autopost.providers.base import PublishFormat
 from autopost.statuses import PublicationStatus
 
 STATS_UNAVAILABLE = "Статистика недоступна"
@@ -19,17 +21,26 @@ class ApiModel(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
 
 
-class PublishBody(ApiModel):
+class InputModel(ApiModel):
     model_config = ConfigDict(
         alias_generator=to_camel, populate_by_name=True, extra="forbid", str_strip_whitespace=True
     )
 
+
+class VkPublishOptions(InputModel):
+    format: PublishFormat = Field(
+        default=PublishFormat.CLIP, description="clip (VK Clips, the default) or video (a regular VK video)"
+    )
+
+
+class PublishBody(InputModel):
     platforms: list[Platform] = Field(min_length=1, max_length=len(Platform))
     title: str = Field(min_length=1, max_length=200)
     description: str = Field(default="", max_length=5000)
     scheduled_at: AwareDatetime | None = Field(
         default=None, description="ISO 8601 with a time zone; omitted means now"
     )
+    vk: VkPublishOptions | None = Field(default=None, description="How the clip appears on VK")
 
     @field_validator("platforms")
     @classmethod
@@ -64,6 +75,11 @@ class PublicationOut(ApiModel):
     clip_id: str
     platform: Platform
     status: PublicationStatus
+    format: PublishFormat | None = Field(description="VK: clip or video, as asked")
+    published_as: PublishFormat | None = Field(
+        description="VK: what VK made of it (a clip asked for may become a regular video)"
+    )
+    processing_state: str | None = Field(description="What the platform last said while processing")
     title: str
     description: str
     scheduled_at: datetime | None
@@ -93,6 +109,9 @@ class PublicationOut(ApiModel):
             clip_id=publication.clip_id,
             platform=publication.platform,
             status=publication.status,
+            format=publication.format,
+            published_as=publication.published_as,
+            processing_state=publication.processing_state,
             title=publication.title,
             description=publication.description,
             scheduled_at=publication.scheduled_at,
@@ -143,6 +162,11 @@ class ClipList(ApiModel):
     next_cursor: str | None = None
 
 
+class DestinationOut(ApiModel):
+    community_id: int
+    name: str
+
+
 class ConnectionOut(ApiModel):
     platform: Platform
     name: str
@@ -151,17 +175,34 @@ class ConnectionOut(ApiModel):
     account_name: str
     connected_at: datetime
     expires_at: datetime | None
+    refreshable: bool = Field(description="false: the token lapses at expiresAt and is not renewed")
+    warning: str | None = Field(description="Something the user should act on, in words")
+    destination: DestinationOut | None = Field(
+        default=None, description="VK: the community posts go to; null means the user's own page"
+    )
 
     @classmethod
     def of(cls, connection: Connection) -> ConnectionOut:
+        status = ConnectionStatus.EXPIRED if connection.lapsed else connection.status
+        warning = None
+        if status is ConnectionStatus.EXPIRED:
+            warning = TokenExpired.default_message
+        elif not connection.refreshable and connection.expires_at is not None:
+            warning = f"Токен {connection.platform.display_name} истекает — переподключите"
+        group = connection.extra.get("group_id")
         return cls(
             platform=connection.platform,
             name=connection.platform.display_name,
-            status=connection.status,
+            status=status,
             account_id=connection.account_id,
             account_name=connection.account_name,
             connected_at=connection.connected_at,
             expires_at=connection.expires_at,
+            refreshable=connection.refreshable,
+            warning=warning,
+            destination=DestinationOut(community_id=int(group), name=connection.extra.get("group_name", ""))
+            if group
+            else None,
         )
 
 
@@ -181,9 +222,10 @@ class PlatformOut(ApiModel):
     allowed_by_plan: bool
     connected: bool
     connection: ConnectionOut | None
-    connect_method: str
+    connect_method: str = Field(description="oauth (VK), form (Telegram, Rutube) or session (Дзен)")
     stats_available: bool
     limits: LimitOut
+    notice: str | None = Field(description="What the user should know before connecting, in words")
 
 
 class PlatformList(ApiModel):
@@ -192,13 +234,31 @@ class PlatformList(ApiModel):
 
 class AuthorizeOut(ApiModel):
     authorize_url: str
+    state: str = Field(description="Keep it: the redirect back carries it, and completing needs it")
 
 
-class TelegramConnectBody(ApiModel):
-    model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="forbid", str_strip_whitespace=True
-    )
+class OAuthCompleteBody(InputModel):
+    """What the platform's redirect back to the console carried: a code (VK ID) or, with
+    VK's legacy implicit flow, the token from the URL fragment."""
 
+    state: str = Field(min_length=1, max_length=128)
+    code: str | None = Field(default=None, max_length=2048)
+    device_id: str | None = Field(default=None, max_length=256)
+    access_token: SecretStr | None = Field(default=None, max_length=512)
+    expires_in: int | None = Field(default=None, ge=0, le=10 * 365 * 86400)
+    error: str | None = Field(default=None, max_length=256)
+
+
+class DestinationsOut(ApiModel):
+    items: list[DestinationOut]
+    current: DestinationOut | None
+
+
+class DestinationBody(InputModel):
+    community_id: int | None = Field(description="A community id, or null for the user's own page", ge=1)
+
+
+class TelegramConnectBody(InputModel):
     channel: str = Field(
         pattern=r"^(@[A-Za-z][A-Za-z0-9_]{3,31}|-100[0-9]{5,15})$",
         description="@username of the channel, or its numeric id (-100…)",
@@ -217,12 +277,29 @@ class TelegramConnectBody(ApiModel):
         return value
 
 
-class RutubeConnectBody(ApiModel):
-    model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="forbid", str_strip_whitespace=True
-    )
+class RutubeConnectBody(InputModel):
+    """An API token, or a login and password exchanged once for one (never stored)."""
 
-    token: SecretStr = Field(min_length=16, max_length=256)
+    token: SecretStr | None = Field(default=None, min_length=16, max_length=256)
+    login: str | None = Field(default=None, min_length=3, max_length=254)
+    password: SecretStr | None = Field(default=None, min_length=1, max_length=256)
+
+    @model_validator(mode="after")
+    def _one_way(self) -> RutubeConnectBody:
+        if (self.token is None) == (self.login is None or self.password is None):
+            raise ValueError("give either token, or login and password")
+        return self
+
+
+class DzenConnectBody(InputModel):
+    session: SecretStr = Field(
+        min_length=20,
+        max_length=16384,
+        description="The Cookie header of a dzen.ru studio page you are signed in to",
+    )
+    publisher_id: str | None = Field(
+        default=None, pattern=r"^[0-9a-f]{24}$", description="The channel's id from the studio URL"
+    )
 
 
 class DisconnectOut(ApiModel):

@@ -11,7 +11,6 @@ from autopost.providers.dzen import DzenProvider
 from autopost.providers.rutube import RutubeProvider
 from autopost.providers.telegram import TelegramProvider
 from autopost.providers.vk import VkProvider
-from autopost.secrets import MissingSecret, resolve
 from autopost.settings import Settings
 
 
@@ -30,11 +29,5 @@ def provider_for(
     if platform is Platform.TELEGRAM:
         return TelegramProvider(settings)
     if platform is Platform.RUTUBE:
-        return RutubeProvider(settings, patch_bytes=settings.rutube_patch_bytes)
-    try:
-        secret = resolve(
-            settings.yandex_client_secret, settings.yandex_client_secret_arn, "YANDEX_CLIENT_SECRET"
-        )
-    except MissingSecret:
-        secret = None  # uploads and stats work without it; OAuth then fails clearly
-    return DzenProvider(settings, secret)
+        return RutubeProvider(settings)
+    return DzenProvider(settings)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, BinaryIO, Protocol
 
 from pydantic import SecretStr
@@ -18,7 +19,8 @@ class Credentials:
     refresh_token: SecretStr | None = None
     expires_at: datetime | None = None
     account_id: str = ""
-    # Platform specifics that are not secret: VK ID's device_id, a Telegram channel.
+    # Platform specifics that are not secret: VK ID's device_id and the community to post
+    # to, a Telegram channel, a Дзен publisher id.
     extra: dict[str, str] = field(default_factory=dict)
 
 
@@ -31,25 +33,62 @@ class Account:
 
 @dataclass(frozen=True)
 class ClipSource:
-    """The clip's bytes: `open(offset)` gives a stream from that byte (an S3 ranged GET)."""
+    """The clip: `open(offset)` streams its bytes from that offset (an S3 ranged GET);
+    `share(seconds)` gives a URL a platform can fetch it from (a presigned GET) for a
+    platform that imports by URL. What the validator read is passed along."""
 
     size: int
     filename: str
     content_type: str
     open: Callable[[int], BinaryIO]
+    share: Callable[[int], str] | None = None
+    duration_seconds: float | None = None
+    width: int | None = None
+    height: int | None = None
+
+
+class PublishFormat(StrEnum):
+    """How a publication appears on VK: a clip (VK Clips) or a regular video."""
+
+    CLIP = "clip"
+    VIDEO = "video"
 
 
 @dataclass(frozen=True)
 class PostDraft:
     title: str
     description: str = ""
+    # VK only: PublishFormat.CLIP (the default) or PublishFormat.VIDEO.
+    format: PublishFormat = PublishFormat.CLIP
+
+    @property
+    def text(self) -> str:
+        """Title and description as one text, for platforms with a caption only."""
+        return f"{self.title}\n\n{self.description}" if self.description else self.title
 
 
 @dataclass(frozen=True)
-class UploadResult:
+class Published:
+    """The post exists and is final on the platform."""
+
     post_id: str
     url: str | None
     processing_state: str | None = None
+    # What the platform made of it where that can differ from what was asked (VK: a clip
+    # asked for may become a regular video when the token may not use the clip methods).
+    published_as: str | None = None
+
+
+@dataclass(frozen=True)
+class Processing:
+    """The platform has the clip and is still working on it (encoding, fetching,
+    moderation): ask again in `check_after` seconds. `state` is what it said, in words."""
+
+    state: str
+    check_after: float
+
+
+PublishOutcome = Published | Processing
 
 
 @dataclass(frozen=True)
@@ -61,8 +100,8 @@ class PostStats:
 
 
 # Called with the provider's checkpoint as soon as the platform has created something
-# (a video id, a resumable upload's address and offset), so a later attempt can resume
-# or reuse it instead of creating a second post.
+# (a video id, a resumable upload's address and offset, an upload's hash), so a later
+# attempt resumes from it instead of creating a second post.
 SaveCheckpoint = Callable[[dict[str, Any]], None]
 
 
@@ -70,7 +109,7 @@ class Provider(Protocol):
     platform: Platform
     upload_timeout_seconds: float
 
-    def upload(
+    def publish(
         self,
         credentials: Credentials,
         clip: ClipSource,
@@ -78,7 +117,10 @@ class Provider(Protocol):
         checkpoint: dict[str, Any] | None,
         save_checkpoint: SaveCheckpoint,
         deadline: float | None = None,
-    ) -> UploadResult: ...
+    ) -> PublishOutcome:
+        """One step of publishing: create, upload, or check on processing, resuming from
+        `checkpoint`. Returns Published, or Processing to be called again later."""
+        ...
 
     def refresh(self, credentials: Credentials) -> Credentials: ...
 

@@ -1,17 +1,33 @@
-"""Дзен. No public publisher API exists (access needs manual publisher verification), so
-this models Yandex OAuth (authorize, token exchange, refresh) plus provisional upload and
-publish calls: base URLs and path templates are settings (README: "Дзен")."""
+"""Дзен, through the studio's own web API with the author's session (cookies), a CSRF token
+and the publisher id. There is no public publisher API and no OAuth publishing: this is
+**not an official API and may break** (README, "Дзен").
+
+The flow is the one the public tool LiberSynth/VIPilot (clients/dzen.py) called:
+`editor-api/v2/add-publication` → `media-api-video/start-upload-video` (a tus upload URL)
+→ tus `HEAD`/`PATCH` → `media-api-video/finish-upload-video` → poll the publication until
+the video is converted → `editor-api/v2/update-publication-content-and-publish`. The CSRF
+token comes from `GET /media-api/csrf-token` (vetalione/content_pipeline) and is fetched
+again once when refused; statistics from `editor-api/v2/publisher/{id}/stats2`
+(fromgate/ProzenExtension). VIPilot's `validate-video` step (the whole file, made
+non-blocking there because it kept failing) is left out: our validator checked the clip.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import hashlib
+import secrets
+import threading
+import time
 from typing import Any
-from urllib.parse import urlencode
 
 import httpx
-from pydantic import SecretStr
 
-from autopost.errors import PlatformUnavailable, TokenExpired
+from autopost.errors import (
+    PlatformUnavailable,
+    Rejected,
+    TokenExpired,
+    UploadIncomplete,
+)
 from autopost.platforms import Platform
 from autopost.providers.base import (
     Account,
@@ -19,49 +35,106 @@ from autopost.providers.base import (
     Credentials,
     PostDraft,
     PostStats,
+    Processing,
+    Published,
+    PublishOutcome,
     SaveCheckpoint,
-    UploadResult,
 )
 from autopost.providers.http import guarded, json_of, new_client, raise_for_status, stream_body
-from autopost.providers.oauth import CodeExchange
 from autopost.settings import Settings
 
 NAME = "Дзен"
-STATS_BATCH = 100
-DEFAULT_PATHS = {
-    "create": "/publisher/v1/videos",
-    "publish": "/publisher/v1/videos/{video_id}/publish",
-    "stats": "/publisher/v1/videos/stats",
-}
+CLID = "320"  # what the studio's own requests carry
+STATS_BATCH = 50
+CHECK_AFTER_SECONDS = 20.0
+TUS = {"Tus-Resumable": "1.0.0"}
+PATCH_BYTES = 8 * 1024 * 1024
+# Stop starting new chunks this close to the deadline: the rest goes in the next attempt.
+DEADLINE_MARGIN = 60.0
+STALLED_ATTEMPTS = 3
+SESSION_REJECTED = "Токен истёк, переподключите платформу"
+CAPTCHA = (
+    "Дзен попросил подтвердить, что публикует человек (капча): опубликуйте этот клип в студии Дзена вручную"
+)
+
+
+class _CsrfRefused(Exception):
+    """403 with our CSRF token: fetch a new one and try once more."""
 
 
 class DzenProvider:
     platform = Platform.DZEN
-    # Our choice (no documented figure): as VK's, 10 minutes.
+    # Our choice (no documented figure): as VK's, 10 minutes; longer uploads resume.
     upload_timeout_seconds = 600.0
 
-    def __init__(
-        self, settings: Settings, client_secret: SecretStr | None, http: httpx.Client | None = None
-    ) -> None:
+    def __init__(self, settings: Settings, http: httpx.Client | None = None) -> None:
         self._api = settings.dzen_api_url.rstrip("/")
-        self._oauth = settings.yandex_oauth_url.rstrip("/")
-        self._login = settings.yandex_login_url.rstrip("/")
-        self._client_id = settings.yandex_client_id
-        self._client_secret = client_secret
-        self._paths = {**DEFAULT_PATHS, **settings.dzen_paths}
+        self._type = settings.dzen_publication_type
         self._http = http or new_client()
+        self._csrf: dict[str, str] = {}  # per session (a digest of it), for this environment
+        self._lock = threading.Lock()
 
-    def _headers(self, credentials: Credentials) -> dict[str, str]:
-        return {"Authorization": f"OAuth {credentials.access_token.get_secret_value()}"}
+    # -- the session ----------------------------------------------------------------------
 
-    def _request(self, method: str, url: str, credentials: Credentials, **kwargs: Any) -> Any:
+    def _base_headers(self, credentials: Credentials) -> dict[str, str]:
+        publisher = credentials.extra.get("publisher_id", "")
+        return {
+            "Cookie": credentials.access_token.get_secret_value(),
+            "Accept": "application/json",
+            "Origin": self._api,
+            "Referer": f"{self._api}/profile/editor/id/{publisher}" if publisher else f"{self._api}/",
+        }
+
+    def _session_key(self, credentials: Credentials) -> str:
+        return hashlib.sha256(credentials.access_token.get_secret_value().encode()).hexdigest()
+
+    def _csrf_token(self, credentials: Credentials, fresh: bool = False) -> str:
+        key = self._session_key(credentials)
+        with self._lock:
+            if not fresh and key in self._csrf:
+                return self._csrf[key]
         response = guarded(
-            lambda: self._http.request(method, url, headers=self._headers(credentials), **kwargs), NAME
+            lambda: self._http.get(
+                f"{self._api}/media-api/csrf-token", headers=self._base_headers(credentials)
+            ),
+            NAME,
         )
+        _raise_for_session(response)
         raise_for_status(response, NAME)
-        return json_of(response, NAME)
+        token = str(json_of(response, NAME).get("result") or "")
+        if not token:
+            raise TokenExpired(SESSION_REJECTED)
+        with self._lock:
+            self._csrf[key] = token
+        return token
 
-    def upload(
+    def _call(self, method: str, path: str, credentials: Credentials, **kwargs: Any) -> Any:
+        """A studio API call with the CSRF token; a refused token is fetched again once."""
+        params = {
+            "publisherId": credentials.extra.get("publisher_id", ""),
+            "clid": CLID,
+            **kwargs.pop("params", {}),
+        }
+        for fresh in (False, True):
+            headers = {
+                **self._base_headers(credentials),
+                "X-Csrf-Token": self._csrf_token(credentials, fresh),
+            }
+            response = guarded(
+                lambda h=headers: self._http.request(
+                    method, f"{self._api}{path}", headers=h, params=params, **kwargs
+                ),
+                NAME,
+            )
+            try:
+                return _answer(response)
+            except _CsrfRefused:
+                continue
+        raise TokenExpired(SESSION_REJECTED)
+
+    # -- publishing -----------------------------------------------------------------------
+
+    def publish(
         self,
         credentials: Credentials,
         clip: ClipSource,
@@ -69,107 +142,210 @@ class DzenProvider:
         checkpoint: dict[str, Any] | None,
         save_checkpoint: SaveCheckpoint,
         deadline: float | None = None,
-    ) -> UploadResult:
+    ) -> PublishOutcome:
         state = dict(checkpoint or {})
-        if not state.get("video_id"):
-            created = self._request(
+        publisher = credentials.extra.get("publisher_id", "")
+        if not state.get("publication_id"):
+            created = self._call(
                 "POST",
-                f"{self._api}{self._paths['create']}",
+                "/editor-api/v2/add-publication",
                 credentials,
-                json={"title": draft.title, "size": clip.size},
+                params={"clientRid": secrets.token_hex(7)},
+                json={"publicationType": self._type, "publisherId": publisher, "title": ""},
             )
-            state = {"video_id": created["video_id"], "upload_url": created["upload_url"], "uploaded": False}
+            state = {"publication_id": str(created["id"])}
+            save_checkpoint(dict(state))
+        publication_id = state["publication_id"]
+        if not state.get("upload_url"):
+            started = self._call(
+                "POST",
+                "/media-api-video/start-upload-video",
+                credentials,
+                json={
+                    "publicationId": publication_id,
+                    "fileName": clip.filename,
+                    "fileSize": clip.size,
+                    "mimeType": clip.content_type,
+                },
+            )
+            state.update(upload_url=started["uploadUrl"], upload_id=started.get("uploadId"), offset=0)
             save_checkpoint(dict(state))
         if not state.get("uploaded"):
-            with clip.open(0) as source:
-                body = stream_body(source, clip.size, deadline, "Загрузка в Дзен не уложилась в 10 минут")
-                headers = {
-                    **self._headers(credentials),
-                    "Content-Type": clip.content_type,
-                    "Content-Length": str(clip.size),
-                }
-                response = guarded(
-                    lambda: self._http.put(state["upload_url"], content=body, headers=headers), NAME
-                )
-            raise_for_status(response, NAME)
+            self._upload(clip, state, save_checkpoint, deadline)
+            self._call(
+                "POST",
+                "/media-api-video/finish-upload-video",
+                credentials,
+                json={"publicationId": publication_id, "uploadId": state.get("upload_id")},
+            )
             state["uploaded"] = True
             save_checkpoint(dict(state))
-        published = self._request(
-            "POST",
-            f"{self._api}{self._paths['publish'].format(video_id=state['video_id'])}",
-            credentials,
-            json={"title": draft.title, "description": draft.description},
+        found = self._call(
+            "GET", f"/editor-api/v2/publisher/{publisher}/publication/{publication_id}", credentials
         )
-        return UploadResult(
-            post_id=str(published["id"]), url=published.get("url"), processing_state=published.get("status")
+        content = _video_content(found, self._content_key)
+        if content.get("isFailed"):
+            raise Rejected("Дзен не смог обработать видео")
+        if not content.get("isConverted"):
+            return Processing("Дзен обрабатывает видео", CHECK_AFTER_SECONDS)
+        self._call(
+            "POST",
+            "/editor-api/v2/update-publication-content-and-publish",
+            credentials,
+            params={"clientRid": secrets.token_hex(7)},
+            json={
+                "id": publication_id,
+                "preview": {"title": draft.title, "snippet": draft.description},
+                "snippetFrozen": False,
+                "hasNativeAds": False,
+                "commentsFlagState": "on",
+                "delayedPublicationFlagState": "off",
+                "visibleComments": "subscribe-visible",
+                "visibilityType": "all",
+                self._content_key: content,
+                "tagsInput": {"tags": [], "detectedTagsShown": False},
+                "darkPost": False,
+            },
+        )
+        return Published(
+            post_id=publication_id,
+            url=f"{self._api}/video/watch/{publication_id}",
+            processing_state="published",
         )
 
+    @property
+    def _content_key(self) -> str:
+        head, *rest = self._type.split("_")
+        return head + "".join(part.title() for part in rest) + "Content"  # gif -> gifContent
+
+    def _upload(
+        self, clip: ClipSource, state: dict[str, Any], save: SaveCheckpoint, deadline: float | None
+    ) -> None:
+        """tus 1.0.0 to the upload URL (the CDN's, presigned: no cookies), resuming from the
+        offset the server acknowledges."""
+        offset = self._acknowledged(state["upload_url"]) if state.get("offset") else 0
+        stalled = 0
+        while offset < clip.size:
+            if deadline is not None and time.monotonic() > deadline - DEADLINE_MARGIN:
+                raise UploadIncomplete({**state, "offset": offset})
+            try:
+                offset = self._patch(state["upload_url"], clip, offset, deadline)
+                stalled = 0
+            except PlatformUnavailable:
+                # The connection broke: ask the server what it kept and go on from there.
+                acknowledged = self._acknowledged(state["upload_url"])
+                stalled = 0 if acknowledged > offset else stalled + 1
+                offset = acknowledged
+                if stalled >= STALLED_ATTEMPTS:
+                    raise
+            state["offset"] = offset
+            save(dict(state))
+
+    def _acknowledged(self, upload_url: str) -> int:
+        response = guarded(lambda: self._http.head(upload_url, headers=TUS), NAME)
+        if response.status_code in (404, 410):
+            raise PlatformUnavailable("Дзен потерял загрузку, начнём заново")
+        raise_for_status(response, NAME)
+        return int(response.headers["upload-offset"])
+
+    def _patch(self, upload_url: str, clip: ClipSource, offset: int, deadline: float | None) -> int:
+        length = min(PATCH_BYTES, clip.size - offset)
+        with clip.open(offset) as source:
+            body = stream_body(source, length, deadline, "Загрузка в Дзен не уложилась в 10 минут")
+            headers = {
+                **TUS,
+                "Upload-Offset": str(offset),
+                "Content-Type": "application/offset+octet-stream",
+                "Content-Length": str(length),
+            }
+            response = guarded(lambda: self._http.patch(upload_url, content=body, headers=headers), NAME)
+        raise_for_status(response, NAME)
+        return int(response.headers["upload-offset"])
+
+    # -- statistics, the account ----------------------------------------------------------
+
+    def refresh(self, credentials: Credentials) -> Credentials:
+        raise TokenExpired(SESSION_REJECTED)  # a session is not refreshed: the user pastes a new one
+
     def fetch_stats(self, credentials: Credentials, post_ids: list[str]) -> dict[str, PostStats]:
-        stats = {}
+        publisher = credentials.extra.get("publisher_id", "")
+        stats: dict[str, PostStats] = {}
         for start in range(0, len(post_ids), STATS_BATCH):
             batch = post_ids[start : start + STATS_BATCH]
-            found = self._request(
-                "GET", f"{self._api}{self._paths['stats']}", credentials, params={"ids": ",".join(batch)}
+            found = self._call(
+                "GET",
+                f"/editor-api/v2/publisher/{publisher}/stats2",
+                credentials,
+                params={"publicationIds": batch, "fields": ["views", "likes", "comments", "shares"]},
             )
-            for item in found.get("items", []):
-                stats[str(item["id"])] = PostStats(
-                    views=item.get("views"),
-                    likes=item.get("likes"),
-                    comments=item.get("comments"),
-                    reposts=item.get("reposts"),
+            for entry in found.get("publications", []):
+                figures = entry.get("stats") or {}
+                stats[str(entry["publication"]["publicationId"])] = PostStats(
+                    views=figures.get("views"),
+                    likes=figures.get("likes"),
+                    comments=figures.get("comments"),
+                    reposts=figures.get("shares"),
                 )
         return stats
 
     def check(self, credentials: Credentials) -> Account:
-        info = self._request("GET", f"{self._login}/info", credentials, params={"format": "json"})
-        return Account(account_id=str(info["id"]), name=info.get("display_name") or info.get("login", ""))
-
-    # -- Yandex OAuth ---------------------------------------------------------------------
-
-    def authorize_url(self, state: str, challenge: str, redirect_uri: str) -> str:
-        query = {
-            "response_type": "code",
-            "client_id": self._client_id,
-            "redirect_uri": redirect_uri,
-            "state": state,
-            "code_challenge": challenge,
-            "code_challenge_method": "S256",
-        }
-        return f"{self._oauth}/authorize?{urlencode(query)}"
-
-    def exchange_code(self, exchange: CodeExchange) -> tuple[Credentials, Account]:
-        tokens = self._token(
-            {"grant_type": "authorization_code", "code": exchange.code, "code_verifier": exchange.verifier}
+        """The session works (a CSRF token is issued) and names a publisher we can read."""
+        publisher = credentials.extra.get("publisher_id") or self._find_publisher(credentials)
+        scoped = Credentials(credentials.access_token, extra={**credentials.extra, "publisher_id": publisher})
+        found = self._call("GET", f"/editor-api/v3/publishers/{publisher}", scoped)
+        about = found.get("publisher") or {}
+        return Account(
+            account_id=publisher,
+            name=str(about.get("name") or f"Дзен {publisher}"),
+            extra={"publisher_id": publisher},
         )
-        credentials = _credentials(tokens, None, "")
-        account = self.check(credentials)
-        return _credentials(tokens, None, account.account_id), account
 
-    def refresh(self, credentials: Credentials) -> Credentials:
-        if credentials.refresh_token is None:
-            raise TokenExpired()
-        tokens = self._token(
-            {"grant_type": "refresh_token", "refresh_token": credentials.refresh_token.get_secret_value()}
+    def _find_publisher(self, credentials: Credentials) -> str:
+        """The studio redirects `/profile/editor` to `/profile/editor/id/{publisher id}`."""
+        response = guarded(
+            lambda: self._http.get(f"{self._api}/profile/editor", headers=self._base_headers(credentials)),
+            NAME,
         )
-        return _credentials(tokens, credentials.refresh_token, credentials.account_id)
-
-    def _token(self, data: dict[str, str]) -> dict[str, Any]:
-        secret = self._client_secret.get_secret_value() if self._client_secret else ""
-        form = {**data, "client_id": self._client_id, "client_secret": secret}
-        response = guarded(lambda: self._http.post(f"{self._oauth}/token", data=form), "Яндекс ID")
-        if response.status_code >= 500:
-            raise PlatformUnavailable("Яндекс ID временно недоступен")
-        payload = json_of(response, "Яндекс ID")
-        if "access_token" not in payload:
-            raise TokenExpired()
-        return payload
+        _raise_for_session(response)
+        location = response.headers.get("location", "")
+        marker = "/profile/editor/id/"
+        if response.status_code in (301, 302, 303, 307) and marker in location:
+            return location.split(marker, 1)[1].split("/")[0].split("?")[0]
+        raise Rejected("Не удалось найти канал Дзена этого входа: укажите id издателя")
 
 
-def _credentials(tokens: dict[str, Any], old_refresh: SecretStr | None, account_id: str) -> Credentials:
-    refresh = tokens.get("refresh_token")
-    return Credentials(
-        access_token=SecretStr(tokens["access_token"]),
-        refresh_token=SecretStr(refresh) if refresh else old_refresh,
-        expires_at=datetime.now(UTC) + timedelta(seconds=int(tokens.get("expires_in", 3600))),
-        account_id=account_id,
-    )
+def _raise_for_session(response: httpx.Response) -> None:
+    """A dead session: a redirect to Яндекс ID's login, or 401."""
+    location = response.headers.get("location", "")
+    if response.status_code == 401 or (response.is_redirect and "passport" in location):
+        raise TokenExpired(SESSION_REJECTED)
+
+
+def _answer(response: httpx.Response) -> Any:
+    _raise_for_session(response)
+    if response.status_code in (400, 403):
+        body = json_of(response, NAME) if response.content else {}
+        kinds = (
+            {str(e.get("type")) for e in body.get("errors", []) if isinstance(e, dict)}
+            if isinstance(body, dict)
+            else set()
+        )
+        if "captcha-required-error" in kinds:
+            raise Rejected(CAPTCHA)
+        if response.status_code == 403:
+            if "auth-error" in kinds:
+                raise TokenExpired(SESSION_REJECTED)
+            raise _CsrfRefused()
+        raise Rejected(f"Дзен отклонил запрос ({', '.join(sorted(kinds)) or 'HTTP 400'})")
+    raise_for_status(response, NAME)
+    return json_of(response, NAME)
+
+
+def _video_content(found: Any, key: str) -> dict[str, Any]:
+    publications = found.get("publications") if isinstance(found, dict) else None
+    item = publications[0] if publications else found
+    content = (item or {}).get("content") or {}
+    value = content.get(key)
+    if not isinstance(value, dict):
+        raise PlatformUnavailable("Дзен ответил непонятно, попробуйте позже")
+    return value

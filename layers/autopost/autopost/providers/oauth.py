@@ -1,4 +1,4 @@
-"""OAuth pieces shared by the VK ID and Yandex (Дзен) providers."""
+"""OAuth pieces: PKCE, and what the console hands back after the platform's redirect."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from typing import Protocol
+
+from pydantic import SecretStr
 
 from autopost.providers.base import Account, Credentials
 
@@ -19,15 +21,22 @@ def pkce_pair() -> tuple[str, str]:
 
 
 @dataclass(frozen=True)
-class CodeExchange:
-    code: str
-    verifier: str
+class OAuthGrant:
+    """What came back from the platform, checked against our `state` first.
+
+    An authorization code flow (VK ID) brings `code` (and VK ID's `device_id`), redeemed
+    with our PKCE `verifier`; the implicit flow (VK's legacy oauth.vk.com) brings the
+    `access_token` itself, read by the console from the redirect's fragment."""
+
     redirect_uri: str
-    # VK ID returns a device_id with the code; refreshes must repeat it.
+    verifier: str
+    code: str | None = None
     device_id: str | None = None
+    access_token: SecretStr | None = None
+    expires_in: int | None = None
 
 
 class OAuthProvider(Protocol):
     def authorize_url(self, state: str, challenge: str, redirect_uri: str) -> str: ...
 
-    def exchange_code(self, exchange: CodeExchange) -> tuple[Credentials, Account]: ...
+    def complete(self, grant: OAuthGrant) -> tuple[Credentials, Account]: ...

@@ -1,16 +1,22 @@
-"""Rutube. Its API is undocumented and may change (README: "Rutube"); this module is the
-only place that knows it. Public clients use `Authorization: Token …`, an upload session,
-then tus 1.0.0 resumable uploads, and `GET /api/video/{id}/` (views in `hits`).
+"""Rutube, as Rutube's own API client (rutube/php-api-client) calls it: a token from
+`POST /api/accounts/token_auth/`, header `Authorization: Token …`, JSON bodies; a video is
+created by **URL import** (`POST /api/video/ {url, title, …}`: Rutube fetches the file
+itself, so no bytes pass through the worker), then read with `GET /api/video/{id}/`.
+
+The API is undocumented and may change; this module is the only place that knows it. How an
+import's progress shows (`is_deleted` with `action_reason.name` "downloading_video" while
+Rutube fetches, "moderation" once accepted) is read from one public client
+(crosspostly/fac, sync_production.py): low confidence, README "What rests on what".
 """
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import httpx
+from pydantic import SecretStr
 
-from autopost.errors import PlatformUnavailable, TokenExpired, UploadIncomplete
+from autopost.errors import PlatformUnavailable, Rejected, TokenExpired
 from autopost.platforms import Platform
 from autopost.providers.base import (
     Account,
@@ -18,42 +24,54 @@ from autopost.providers.base import (
     Credentials,
     PostDraft,
     PostStats,
+    Processing,
+    Published,
+    PublishOutcome,
     SaveCheckpoint,
-    UploadResult,
 )
-from autopost.providers.http import guarded, json_of, new_client, raise_for_status, stream_body
+from autopost.providers.http import guarded, json_of, new_client, raise_for_status
 from autopost.settings import Settings
 
 NAME = "Rutube"
-TUS = {"Tus-Resumable": "1.0.0"}
-PATCH_BYTES = 32 * 1024 * 1024
-# Stop starting new chunks this close to the deadline: the rest goes in the next attempt.
-DEADLINE_MARGIN = 60.0
-STALLED_ATTEMPTS = 3
+CHECK_AFTER_SECONDS = 30.0
+DOWNLOADING = "downloading_video"
+# Reasons we have seen named; any other is shown as Rutube gave it.
+_REASONS = {
+    "moderation": "на модерации",
+    "download_error": "Rutube не смог скачать файл клипа",
+    "blocked": "видео заблокировано модерацией Rutube",
+    "copyright": "видео нарушает авторские права (решение Rutube)",
+}
 
 
 class RutubeProvider:
     platform = Platform.RUTUBE
+    # The seed's budget for a Rutube upload; an import call itself takes seconds.
     upload_timeout_seconds = 900.0
 
-    def __init__(
-        self, settings: Settings, http: httpx.Client | None = None, patch_bytes: int = PATCH_BYTES
-    ) -> None:
+    def __init__(self, settings: Settings, http: httpx.Client | None = None) -> None:
         self._api = settings.rutube_api_url.rstrip("/")
         self._http = http or new_client()
-        self._patch_bytes = patch_bytes
+        self._url_seconds = settings.rutube_import_url_seconds
+        self._category = settings.rutube_category_id
 
     def _headers(self, credentials: Credentials) -> dict[str, str]:
-        return {"Authorization": f"Token {credentials.access_token.get_secret_value()}"}
+        return {
+            "Authorization": f"Token {credentials.access_token.get_secret_value()}",
+            "Accept": "application/json",
+        }
 
-    def _get(self, credentials: Credentials, path: str) -> Any:
-        response = guarded(
-            lambda: self._http.get(f"{self._api}{path}", headers=self._headers(credentials)), NAME
+    def _request(self, method: str, path: str, credentials: Credentials, **kwargs: Any) -> httpx.Response:
+        return guarded(
+            lambda: self._http.request(
+                method, f"{self._api}{path}", headers=self._headers(credentials), **kwargs
+            ),
+            NAME,
         )
-        raise_for_status(response, NAME)
-        return json_of(response, NAME)
 
-    def upload(
+    # -- publishing -----------------------------------------------------------------------
+
+    def publish(
         self,
         credentials: Credentials,
         clip: ClipSource,
@@ -61,87 +79,101 @@ class RutubeProvider:
         checkpoint: dict[str, Any] | None,
         save_checkpoint: SaveCheckpoint,
         deadline: float | None = None,
-    ) -> UploadResult:
+    ) -> PublishOutcome:
         state = dict(checkpoint or {})
-        offset = self._acknowledged(state) if state.get("tus_url") else None
-        if offset is None:
-            state = self._start(credentials, clip, draft)
-            offset = 0
+        if not state.get("video_id"):
+            if clip.share is None:
+                raise PlatformUnavailable("Нет ссылки на файл клипа для Rutube")
+            response = self._request(
+                "POST",
+                "/api/video/",
+                credentials,
+                json={
+                    "url": clip.share(self._url_seconds),
+                    "title": draft.title,
+                    "description": draft.description,
+                    "is_hidden": False,
+                    "category_id": self._category,
+                },
+            )
+            if response.status_code == 400:
+                raise Rejected(_field_errors(json_of(response, NAME)))
+            raise_for_status(response, NAME)
+            created = json_of(response, NAME)
+            # Recorded before any waiting: a later attempt checks this video, never imports twice.
+            state = {"video_id": str(created.get("video_id") or created["id"])}
             save_checkpoint(dict(state))
-        stalled = 0
-        while offset < clip.size:
-            if deadline is not None and time.monotonic() > deadline - DEADLINE_MARGIN:
-                raise UploadIncomplete({**state, "offset": offset})
-            try:
-                offset = self._patch(state["tus_url"], clip, offset, deadline)
-                stalled = 0
-            except PlatformUnavailable:
-                # The connection broke: ask the server what it kept and go on from there.
-                acknowledged = self._acknowledged(state)
-                if acknowledged is None:
-                    raise
-                stalled = 0 if acknowledged > offset else stalled + 1
-                offset = acknowledged
-                if stalled >= STALLED_ATTEMPTS:
-                    raise
-            state["offset"] = offset
-            save_checkpoint(dict(state))
-        video = self._get(credentials, f"/api/video/{state['video_id']}/")
-        return UploadResult(
-            post_id=state["video_id"], url=video.get("video_url"), processing_state=video.get("status")
+        return self._status(credentials, state["video_id"])
+
+    def _status(self, credentials: Credentials, video_id: str) -> PublishOutcome:
+        response = self._request("GET", f"/api/video/{video_id}/", credentials)
+        if response.status_code == 404:
+            # Rutube answers 404 for a moment after an import is accepted.
+            return Processing("Rutube принимает видео", CHECK_AFTER_SECONDS)
+        raise_for_status(response, NAME)
+        video = json_of(response, NAME)
+        reason = str((video.get("action_reason") or {}).get("name") or "")
+        if video.get("is_deleted"):
+            if reason == DOWNLOADING:
+                return Processing("Rutube скачивает файл клипа", CHECK_AFTER_SECONDS)
+            raise Rejected(f"Rutube отклонил видео: {_REASONS.get(reason, reason or 'причина не указана')}")
+        return Published(
+            post_id=video_id,
+            url=video.get("video_url") or f"https://rutube.ru/video/{video_id}/",
+            processing_state=reason or "ready",
         )
 
-    def _start(self, credentials: Credentials, clip: ClipSource, draft: PostDraft) -> dict[str, Any]:
-        session = guarded(
-            lambda: self._http.post(
-                f"{self._api}/api/video/upload/",
-                json={"title": draft.title, "description": draft.description, "size": clip.size},
-                headers=self._headers(credentials),
-            ),
-            NAME,
-        )
-        raise_for_status(session, NAME)
-        created = json_of(session, NAME)
-        response = guarded(
-            lambda: self._http.post(created["upload_url"], headers={**TUS, "Upload-Length": str(clip.size)}),
-            NAME,
-        )
-        raise_for_status(response, NAME)
-        return {"video_id": created["video_id"], "tus_url": response.headers["location"], "offset": 0}
-
-    def _acknowledged(self, state: dict[str, Any]) -> int | None:
-        """The offset the server holds (tus HEAD), or None when the upload is gone."""
-        response = guarded(lambda: self._http.head(state["tus_url"], headers=TUS), NAME)
-        if response.status_code in (404, 410):
-            return None
-        raise_for_status(response, NAME)
-        return int(response.headers["upload-offset"])
-
-    def _patch(self, tus_url: str, clip: ClipSource, offset: int, deadline: float | None) -> int:
-        length = min(self._patch_bytes, clip.size - offset)
-        with clip.open(offset) as source:
-            body = stream_body(source, length, deadline, "Загрузка в Rutube не уложилась в 15 минут")
-            headers = {
-                **TUS,
-                "Upload-Offset": str(offset),
-                "Content-Type": "application/offset+octet-stream",
-                "Content-Length": str(length),
-            }
-            response = guarded(lambda: self._http.patch(tus_url, content=body, headers=headers), NAME)
-        raise_for_status(response, NAME)
-        return int(response.headers["upload-offset"])
+    # -- statistics, the account ----------------------------------------------------------
 
     def refresh(self, credentials: Credentials) -> Credentials:
-        raise TokenExpired()  # Rutube API tokens are not refreshed; the user connects again
+        raise TokenExpired()  # Rutube tokens are not refreshed; the user connects again
 
     def fetch_stats(self, credentials: Credentials, post_ids: list[str]) -> dict[str, PostStats]:
         # No batch endpoint is known: one call a video (the stats job budgets for it).
         stats = {}
         for post_id in post_ids:
-            video = self._get(credentials, f"/api/video/{post_id}/")
-            stats[post_id] = PostStats(views=video.get("hits"))
+            response = self._request("GET", f"/api/video/{post_id}/", credentials)
+            raise_for_status(response, NAME)
+            stats[post_id] = PostStats(views=json_of(response, NAME).get("hits"))
         return stats
 
     def check(self, credentials: Credentials) -> Account:
-        profile = self._get(credentials, "/api/profile/user/")
-        return Account(account_id=str(profile["id"]), name=profile.get("name") or f"Rutube {profile['id']}")
+        """A read-only call that needs the token: the account's own videos."""
+        response = self._request("GET", "/api/video/person/", credentials, params={"page": 1, "limit": 1})
+        raise_for_status(response, NAME)
+        results = json_of(response, NAME).get("results") or []
+        author = (results[0].get("author") or {}) if results else {}
+        login = credentials.extra.get("login", "")
+        account_id = str(author.get("id") or login or "rutube")
+        return Account(account_id=account_id, name=str(author.get("name") or login or "Rutube"))
+
+    def token_for(self, login: str, password: SecretStr) -> SecretStr:
+        """Exchange a login and password once for an API token; the password is not kept."""
+        response = guarded(
+            lambda: self._http.post(
+                f"{self._api}/api/accounts/token_auth/",
+                json={"username": login, "password": password.get_secret_value()},
+                headers={"Accept": "application/json"},
+            ),
+            NAME,
+        )
+        if response.status_code in (400, 401, 403):
+            raise TokenExpired(
+                "Rutube не принял логин и пароль. Вход по телефону или VK ID не подходит: "
+                "задайте пароль в профиле Rutube или вставьте API-токен"
+            )
+        raise_for_status(response, NAME)
+        token = json_of(response, NAME).get("token")
+        if not token:
+            raise PlatformUnavailable("Rutube не выдал токен, попробуйте позже")
+        return SecretStr(str(token))
+
+
+def _field_errors(body: Any) -> str:
+    """Rutube's 400 names fields (Django REST framework style): `{"url": ["…"]}`."""
+    if isinstance(body, dict) and body:
+        parts = [
+            f"{field}: {'; '.join(map(str, v)) if isinstance(v, list) else v}" for field, v in body.items()
+        ]
+        return f"Rutube отклонил видео ({', '.join(parts)})"
+    return "Rutube отклонил видео"

@@ -1,7 +1,7 @@
 """Telegram channels through the Bot API: sendVideo as multipart; no post statistics.
 
 Failures come as `{"ok": false, "error_code", "description", "parameters": {"retry_after"}}`
-(../shared/reference/telegram-bot-api). The base URL is a setting: a local Bot API server
+(the Bot API spec, tests/reference/telegram-bot-api.json). The base URL is a setting: a local Bot API server
 (`--local`) lifts the upload limit from 50 MB to 2000 MB.
 """
 
@@ -19,8 +19,8 @@ from autopost.providers.base import (
     Credentials,
     PostDraft,
     PostStats,
+    Published,
     SaveCheckpoint,
-    UploadResult,
 )
 from autopost.providers.http import guarded, json_of, multipart, new_client
 from autopost.settings import Settings
@@ -72,7 +72,7 @@ class TelegramProvider:
             raise PlatformUnavailable("Telegram временно недоступен")
         raise Rejected(f"Telegram отклонил публикацию (код {code})")
 
-    def upload(
+    def publish(
         self,
         credentials: Credentials,
         clip: ClipSource,
@@ -80,10 +80,17 @@ class TelegramProvider:
         checkpoint: dict[str, Any] | None,
         save_checkpoint: SaveCheckpoint,
         deadline: float | None = None,
-    ) -> UploadResult:
+    ) -> Published:
         chat_id = credentials.extra["chat_id"]
-        caption = draft.title if not draft.description else f"{draft.title}\n\n{draft.description}"
-        fields = {"chat_id": chat_id, "caption": caption[:CAPTION_LIMIT], "supports_streaming": "true"}
+        fields = {"chat_id": chat_id, "caption": draft.text[:CAPTION_LIMIT], "supports_streaming": "true"}
+        # Without its shape Telegram may show a vertical clip as a square or a landscape.
+        for name, value in (
+            ("duration", clip.duration_seconds),
+            ("width", clip.width),
+            ("height", clip.height),
+        ):
+            if value:
+                fields[name] = str(max(1, round(value)))
         url = f"{self._api}/bot{credentials.access_token.get_secret_value()}/sendVideo"
         with clip.open(0) as source:
             headers, body = multipart(
@@ -97,9 +104,7 @@ class TelegramProvider:
                 "Загрузка в Telegram не уложилась в 5 минут",
             )
             message = self._result(guarded(lambda: self._http.post(url, content=body, headers=headers), NAME))
-        return UploadResult(
-            post_id=f"{chat_id}:{message['message_id']}", url=_post_url(message), processing_state=None
-        )
+        return Published(post_id=f"{chat_id}:{message['message_id']}", url=_post_url(message))
 
     def refresh(self, credentials: Credentials) -> Credentials:
         raise TokenExpired(BOT_TOKEN_INVALID)  # bot tokens do not expire or refresh

@@ -1,6 +1,16 @@
-"""VK: clips through video.save + the upload server, stats through video.get, VK ID OAuth 2.1.
+"""VK: clips through the `shortVideo.*` methods, regular videos through `video.save`, stats
+through `video.get`; connected by VK ID (OAuth 2.1) or the legacy implicit flow.
 
-Errors come as HTTP 200 `{"error": {"error_code": N}}` (../shared/reference/vk-api-schema).
+What each call rests on (README, "What rests on what"):
+- `video.save`, `video.get`, `users.get`, `groups.get`, the error envelope: the official
+  schema (tests/reference/vk-api-schema, API 5.199).
+- `shortVideo.create` → upload (multipart field `file`) → `shortVideo.encodeProgress` →
+  `shortVideo.edit` → `shortVideo.publish(license_agree=1)`: undocumented; modelled on the
+  public clients MaxNagibator/MediaOrcestrator (VkVideoService.cs), sedlab/node-vk-clip-api
+  and crosspostly/diveclub-vkposter, which agree on it. They report that a token of a
+  third-party app is refused these methods (error 3); we then publish with `video.save`
+  and say whether VK made a clip or a regular video of it (`video.get`'s `type`).
+Errors come as HTTP 200 `{"error": {"error_code": N, "error_msg": ...}}`.
 """
 
 from __future__ import annotations
@@ -14,7 +24,7 @@ from urllib.parse import urlencode
 import httpx
 from pydantic import SecretStr
 
-from autopost.errors import PlatformRateLimited, PlatformUnavailable, Rejected, TokenExpired
+from autopost.errors import PlatformError, PlatformRateLimited, PlatformUnavailable, Rejected, TokenExpired
 from autopost.platforms import Platform
 from autopost.providers.base import (
     Account,
@@ -22,23 +32,40 @@ from autopost.providers.base import (
     Credentials,
     PostDraft,
     PostStats,
+    Processing,
+    Published,
+    PublishFormat,
+    PublishOutcome,
     SaveCheckpoint,
-    UploadResult,
 )
 from autopost.providers.http import guarded, json_of, multipart, new_client
-from autopost.providers.oauth import CodeExchange
+from autopost.providers.oauth import OAuthGrant
 from autopost.settings import Settings
 
 API_VERSION = "5.199"
 NAME = "VK"
-# Publishing as VK Clips rests on `is_short=1` in video.save, which the official 5.199
-# schema does not list (public clip uploaders use the undocumented shortVideo.* methods).
-# This is the one place that choice lives; README: "VK Clips".
-CLIP_PARAMETERS = {"is_short": "1"}
 STATS_BATCH = 200  # video.get takes up to 200 videos a call
-SCOPE = "video"
+# VK ID scopes are space-separated; the legacy flow takes a comma-separated list. `offline`
+# asks the legacy flow for a token that does not lapse after a day (VK may ignore it).
+VKID_SCOPE = "video groups"
+IMPLICIT_SCOPE = "video,groups,offline"
+# What VK says when the clip methods are not for this token (the public clients above):
+# 3 "Unknown method passed" for a third-party app's token, 15 "Access denied".
+CLIP_METHODS_REFUSED = frozenset({3, 15})
+NOT_PROCESSED_YET = 3001  # shortVideo.publish before encoding is done
+CHECK_AFTER_SECONDS = 15.0
+IMPLICIT_DEFAULT_LIFETIME = 86400  # a legacy token without `offline` lives a day
 
 _RATE_LIMIT_WAIT = {6: 1.0, 9: 60.0, 29: 3600.0}  # too many per second, flood control, daily limit
+
+
+class VkApiError(PlatformError):
+    """An error object VK answered; mapped onto the common set by `_error`."""
+
+    def __init__(self, code: int, message: str) -> None:
+        self.code = code
+        self.vk_message = message
+        super().__init__(f"VK: ошибка {code}")
 
 
 class VkProvider:
@@ -54,25 +81,41 @@ class VkProvider:
         self._throttle = throttle
         self._api = settings.vk_api_url.rstrip("/")
         self._id = settings.vk_id_url.rstrip("/")
+        self._oauth = settings.vk_oauth_url.rstrip("/")
+        self._flow = settings.vk_auth_flow
         self._client_id = settings.vk_client_id
         self._http = http or new_client()
 
     # -- API calls ------------------------------------------------------------------------
 
     def call(self, method: str, credentials: Credentials, **params: Any) -> Any:
+        """The method's `response`, or the mapped platform error."""
+        try:
+            return self._raw_call(method, credentials, **params)
+        except VkApiError as exc:
+            raise platform_error(exc) from exc
+
+    def _raw_call(self, method: str, credentials: Credentials, **params: Any) -> Any:
         if self._throttle is not None:
             self._throttle(credentials)
-        # The token goes in the POST body, never in a URL that could be logged.
-        data = {**params, "access_token": credentials.access_token.get_secret_value(), "v": API_VERSION}
+        # The token goes in the POST body, never in a URL that could be logged or traced.
+        data = {
+            **{k: v for k, v in params.items() if v is not None},
+            "access_token": credentials.access_token.get_secret_value(),
+            "v": API_VERSION,
+        }
         response = guarded(lambda: self._http.post(f"{self._api}/method/{method}", data=data), NAME)
         if response.status_code >= 500:
             raise PlatformUnavailable("VK временно недоступен")
         payload = json_of(response, NAME)
         if "error" in payload:
-            raise _error(payload["error"])
+            error = payload["error"] if isinstance(payload["error"], dict) else {}
+            raise VkApiError(int(error.get("error_code", 0)), str(error.get("error_msg", "")))
         return payload["response"]
 
-    def upload(
+    # -- publishing -----------------------------------------------------------------------
+
+    def publish(
         self,
         credentials: Credentials,
         clip: ClipSource,
@@ -80,33 +123,152 @@ class VkProvider:
         checkpoint: dict[str, Any] | None,
         save_checkpoint: SaveCheckpoint,
         deadline: float | None = None,
-    ) -> UploadResult:
-        if checkpoint and checkpoint.get("video_id"):
-            owner_id, video_id = int(checkpoint["owner_id"]), int(checkpoint["video_id"])
-            # A former attempt created this video: if VK has its file, it is the post.
-            if self._find(credentials, owner_id, video_id) is not None:
-                return _result(owner_id, video_id)
-            if self._send_file(checkpoint["upload_url"], clip, deadline, missing_ok=True):
-                return _result(owner_id, video_id)
-        saved = self.call(
-            "video.save",
-            credentials,
-            name=draft.title,
-            description=draft.description,
-            wallpost="0",
-            **CLIP_PARAMETERS,
-        )
-        owner_id, video_id = int(saved["owner_id"]), int(saved["video_id"])
-        save_checkpoint({"owner_id": owner_id, "video_id": video_id, "upload_url": saved["upload_url"]})
-        self._send_file(saved["upload_url"], clip, deadline, missing_ok=False)
-        return _result(owner_id, video_id)
+    ) -> PublishOutcome:
+        state = dict(checkpoint or {})
+        flow = state.get("flow") or draft.format.value
+        if flow == PublishFormat.CLIP:
+            try:
+                return self._clip(credentials, clip, draft, state, save_checkpoint, deadline)
+            except VkApiError as exc:
+                if exc.code not in CLIP_METHODS_REFUSED or state.get("video_id"):
+                    raise platform_error(exc) from exc
+                # The clip methods are not for this token: VK's documented upload instead,
+                # asking for a clip the way the seed did; video.get tells what VK made of it.
+                state = {"flow": PublishFormat.VIDEO.value, "fallback": True}
+                save_checkpoint(dict(state))
+        return self._video(credentials, clip, draft, state, save_checkpoint, deadline)
 
-    def _send_file(self, upload_url: str, clip: ClipSource, deadline: float | None, missing_ok: bool) -> bool:
-        """Upload to VK's upload server; False when the URL is no longer valid (missing_ok)."""
+    def _clip(
+        self,
+        credentials: Credentials,
+        clip: ClipSource,
+        draft: PostDraft,
+        state: dict[str, Any],
+        save_checkpoint: SaveCheckpoint,
+        deadline: float | None,
+    ) -> PublishOutcome:
+        group = credentials.extra.get("group_id") or None
+        fresh = not state.get("video_id")
+        if fresh:
+            created = self._raw_call(
+                "shortVideo.create", credentials, file_size=clip.size, group_id=group, wallpost=0
+            )
+            state.update(
+                flow=PublishFormat.CLIP.value,
+                owner_id=int(created["owner_id"]),
+                video_id=int(created["video_id"]),
+                upload_url=created["upload_url"],
+            )
+            save_checkpoint(dict(state))
+        owner_id, video_id = int(state["owner_id"]), int(state["video_id"])
+        if not state.get("hash"):
+            sent = self._send_file(state["upload_url"], "file", clip, deadline)
+            if sent is None:
+                if fresh:
+                    raise PlatformUnavailable("VK не принял файл, попробуем ещё раз")
+                # The upload address is spent (a broken upload): start a new, unpublished
+                # clip; the old one was never published, so nothing appears twice.
+                state.clear()
+                save_checkpoint({"flow": PublishFormat.CLIP.value})
+                return self._clip(credentials, clip, draft, state, save_checkpoint, deadline)
+            state["hash"] = str(sent.get("video_hash", ""))
+            save_checkpoint(dict(state))
+        owner = {"owner_id": owner_id, "video_id": video_id}
+        progress = self.call("shortVideo.encodeProgress", credentials, **owner, hash=state["hash"])
+        if not progress.get("is_ready"):
+            self._ensure_not_refused(credentials, owner_id, video_id)
+            percents = int(progress.get("percents") or 0)
+            return Processing(f"VK обрабатывает клип: {percents}%", CHECK_AFTER_SECONDS)
+        if not state.get("edited"):
+            self.call("shortVideo.edit", credentials, **owner, description=draft.text, privacy_view="all")
+            state["edited"] = True
+            save_checkpoint(dict(state))
+        try:
+            self._raw_call(
+                "shortVideo.publish", credentials, **owner, license_agree=1, publish_date=0, wallpost=0
+            )
+        except VkApiError as exc:
+            if exc.code == NOT_PROCESSED_YET:
+                return Processing("VK ещё обрабатывает клип", CHECK_AFTER_SECONDS)
+            raise platform_error(exc) from exc
+        return Published(
+            post_id=f"{owner_id}_{video_id}",
+            url=_url(PublishFormat.CLIP, owner_id, video_id),
+            processing_state="ready",
+            published_as=PublishFormat.CLIP.value,
+        )
+
+    def _video(
+        self,
+        credentials: Credentials,
+        clip: ClipSource,
+        draft: PostDraft,
+        state: dict[str, Any],
+        save_checkpoint: SaveCheckpoint,
+        deadline: float | None,
+    ) -> PublishOutcome:
+        if state.get("video_id") and not state.get("uploaded"):
+            owner_id, video_id = int(state["owner_id"]), int(state["video_id"])
+            # An attempt that died after sending the file: VK has it, so it is the post.
+            has_file = self._find(credentials, owner_id, video_id) is not None
+            if has_file or self._send_file(state["upload_url"], "video_file", clip, deadline) is not None:
+                state["uploaded"] = True
+            else:
+                state = {k: v for k, v in state.items() if k in ("flow", "fallback")}
+            if state.get("uploaded"):
+                save_checkpoint(dict(state))
+        if not state.get("video_id"):
+            wants_clip = draft.format is PublishFormat.CLIP
+            saved = self.call(
+                "video.save",
+                credentials,
+                name=draft.title,
+                description=draft.description,
+                wallpost=0,
+                group_id=credentials.extra.get("group_id") or None,
+                # Not in the 5.199 schema: the seed's way to ask for a clip. VK may ignore it.
+                is_short=1 if wants_clip else None,
+            )
+            state.update(
+                flow=PublishFormat.VIDEO.value,
+                owner_id=int(saved["owner_id"]),
+                video_id=int(saved["video_id"]),
+                upload_url=saved["upload_url"],
+            )
+            save_checkpoint(dict(state))
+            if self._send_file(saved["upload_url"], "video_file", clip, deadline) is None:
+                raise PlatformUnavailable("VK не принял файл, попробуем ещё раз")
+            state["uploaded"] = True
+            save_checkpoint(dict(state))
+        owner_id, video_id = int(state["owner_id"]), int(state["video_id"])
+        video = self._find(credentials, owner_id, video_id)
+        if video is None:
+            return Processing("VK принимает видео", CHECK_AFTER_SECONDS)
+        _raise_if_restricted(video)
+        if video.get("processing") or video.get("converting"):
+            return Processing("VK обрабатывает видео", CHECK_AFTER_SECONDS)
+        made = PublishFormat.CLIP if video.get("type") == "short_video" else PublishFormat.VIDEO
+        return Published(
+            post_id=f"{owner_id}_{video_id}",
+            url=_url(made, owner_id, video_id),
+            processing_state="ready",
+            published_as=made.value,
+        )
+
+    def _ensure_not_refused(self, credentials: Credentials, owner_id: int, video_id: int) -> None:
+        """A clip VK will not publish says why on its video object (`content_restricted`)."""
+        video = self._find(credentials, owner_id, video_id)
+        if video is not None:
+            _raise_if_restricted(video)
+
+    def _send_file(
+        self, upload_url: str, field: str, clip: ClipSource, deadline: float | None
+    ) -> dict[str, Any] | None:
+        """The upload server's answer, or None when it refuses the address (spent, expired)."""
         with clip.open(0) as source:
             headers, body = multipart(
                 {},
-                "video_file",
+                field,
                 clip.filename,
                 clip.content_type,
                 source,
@@ -118,15 +280,15 @@ class VkProvider:
         if response.status_code >= 500:
             raise PlatformUnavailable("Сервер загрузки VK недоступен")
         payload = json_of(response, NAME)
-        if "error" in payload:
-            if missing_ok:
-                return False
-            raise PlatformUnavailable("VK не принял файл, попробуем ещё раз")
-        return True
+        if not isinstance(payload, dict) or "error" in payload:
+            return None
+        return payload
 
     def _find(self, credentials: Credentials, owner_id: int, video_id: int) -> dict[str, Any] | None:
         found = self.call("video.get", credentials, videos=f"{owner_id}_{video_id}", count=1)
         return next(iter(found.get("items", [])), None)
+
+    # -- statistics and the account -------------------------------------------------------
 
     def fetch_stats(self, credentials: Credentials, post_ids: list[str]) -> dict[str, PostStats]:
         stats: dict[str, PostStats] = {}
@@ -143,14 +305,31 @@ class VkProvider:
         return stats
 
     def check(self, credentials: Credentials) -> Account:
-        self.call("video.get", credentials, owner_id=credentials.account_id, count=1)
-        return Account(
-            account_id=credentials.account_id, name=f"VK id{credentials.account_id}", extra=credentials.extra
-        )
+        """The token's own user (`users.get` without ids answers for the token's owner)."""
+        (user,) = self.call("users.get", credentials)
+        name = " ".join(part for part in (user.get("first_name"), user.get("last_name")) if part)
+        extra = {k: v for k, v in credentials.extra.items() if k in ("device_id", "group_id", "group_name")}
+        return Account(account_id=str(user["id"]), name=name or f"VK id{user['id']}", extra=extra)
 
-    # -- VK ID OAuth 2.1 --------------------------------------------------------------------
+    def communities(self, credentials: Credentials) -> list[tuple[int, str]]:
+        """Communities the user may publish to: administrator or editor (`groups.get`)."""
+        found = self.call("groups.get", credentials, filter="editor", extended=1, count=1000)
+        return [(int(item["id"]), str(item.get("name") or item["id"])) for item in found.get("items", [])]
+
+    # -- connecting: VK ID (OAuth 2.1 with PKCE) or the legacy implicit flow ---------------
 
     def authorize_url(self, state: str, challenge: str, redirect_uri: str) -> str:
+        if self._flow == "implicit":
+            query = {
+                "client_id": self._client_id,
+                "display": "page",
+                "redirect_uri": redirect_uri,
+                "scope": IMPLICIT_SCOPE,
+                "response_type": "token",
+                "v": API_VERSION,
+                "state": state,
+            }
+            return f"{self._oauth}/authorize?{urlencode(query)}"
         query = {
             "response_type": "code",
             "client_id": self._client_id,
@@ -158,33 +337,45 @@ class VkProvider:
             "state": state,
             "code_challenge": challenge,
             "code_challenge_method": "S256",
-            "scope": SCOPE,
+            "scope": VKID_SCOPE,
         }
         return f"{self._id}/authorize?{urlencode(query)}"
 
-    def exchange_code(self, exchange: CodeExchange) -> tuple[Credentials, Account]:
-        if not exchange.device_id:
+    def complete(self, grant: OAuthGrant) -> tuple[Credentials, Account]:
+        if self._flow == "implicit":
+            return self._accept_token(grant)
+        if not grant.code:
+            raise Rejected("VK ID не передал код авторизации")
+        if not grant.device_id:
             raise Rejected("VK ID не передал device_id")
         tokens = self._token_request(
             {
                 "grant_type": "authorization_code",
-                "code": exchange.code,
-                "code_verifier": exchange.verifier,
-                "redirect_uri": exchange.redirect_uri,
+                "code": grant.code,
+                "code_verifier": grant.verifier,
+                "redirect_uri": grant.redirect_uri,
                 "client_id": self._client_id,
-                "device_id": exchange.device_id,
+                "device_id": grant.device_id,
                 "state": secrets.token_urlsafe(16),
             }
         )
-        user_id = str(tokens["user_id"])
-        credentials = _credentials(tokens, None, user_id, {"device_id": exchange.device_id})
-        return credentials, Account(
-            account_id=user_id, name=f"VK id{user_id}", extra={"device_id": exchange.device_id}
-        )
+        credentials = _credentials(tokens, None, str(tokens["user_id"]), {"device_id": grant.device_id})
+        return credentials, self.check(credentials)
+
+    def _accept_token(self, grant: OAuthGrant) -> tuple[Credentials, Account]:
+        """The legacy flow's token, from the redirect's fragment: whose it is comes from VK
+        (`users.get`), never from what the browser says."""
+        if grant.access_token is None or not grant.access_token.get_secret_value():
+            raise Rejected("VK не передал токен")
+        lifetime = IMPLICIT_DEFAULT_LIFETIME if grant.expires_in is None else grant.expires_in
+        expires_at = datetime.now(UTC) + timedelta(seconds=lifetime) if lifetime > 0 else None
+        unchecked = Credentials(access_token=grant.access_token, expires_at=expires_at)
+        account = self.check(unchecked)
+        return Credentials(grant.access_token, None, expires_at, account.account_id), account
 
     def refresh(self, credentials: Credentials) -> Credentials:
         if credentials.refresh_token is None:
-            raise TokenExpired()
+            raise TokenExpired()  # a legacy token has no refresh: the user connects again
         tokens = self._token_request(
             {
                 "grant_type": "refresh_token",
@@ -221,16 +412,19 @@ def _credentials(
     )
 
 
-def _result(owner_id: int, video_id: int) -> UploadResult:
-    return UploadResult(
-        post_id=f"{owner_id}_{video_id}",
-        url=f"https://vk.com/clip{owner_id}_{video_id}",
-        processing_state="processing",
-    )
+def _url(made: PublishFormat, owner_id: int, video_id: int) -> str:
+    kind = "clip" if made is PublishFormat.CLIP else "video"
+    return f"https://vk.com/{kind}{owner_id}_{video_id}"
 
 
-def _error(error: dict[str, Any]) -> Exception:
-    code = int(error.get("error_code", 0))
+def _raise_if_restricted(video: dict[str, Any]) -> None:
+    if video.get("content_restricted"):
+        reason = str(video.get("content_restricted_message") or "").strip()
+        raise Rejected(f"VK не опубликовал видео: {reason}" if reason else "VK не опубликовал видео")
+
+
+def platform_error(error: VkApiError) -> PlatformError:
+    code = error.code
     if code == 5:
         return TokenExpired()
     if code in _RATE_LIMIT_WAIT:
@@ -240,5 +434,7 @@ def _error(error: dict[str, Any]) -> Exception:
     if code == 14:
         return Rejected("VK запросил капчу: опубликуйте клип позже или вручную")
     if code in (15, 200, 201, 203, 204):
-        return Rejected("VK запретил публикацию: нет прав на загрузку видео")
+        return Rejected("VK запретил публикацию: нет прав на загрузку видео в это сообщество или профиль")
+    if code == 260:
+        return Rejected("VK не показывает список сообществ: он скрыт настройками приватности")
     return Rejected(f"VK отклонил публикацию (код ошибки {code})")

@@ -14,6 +14,7 @@ from pynamodb.exceptions import DeleteError, PutError, UpdateError
 
 from autopost.clock import from_iso, to_iso, utcnow
 from autopost.crypto import TokenCipher, TokenContext
+from autopost.errors import StatusConflict
 from autopost.models import Connection, ConnectionStatus
 from autopost.platforms import Platform
 from autopost.providers.base import Account, Credentials
@@ -115,18 +116,39 @@ class ConnectionRepository:
     def connect(
         self, user_id: str, platform: Platform, account: Account, credentials: Credentials
     ) -> Connection:
-        """Store a new connection, or replace the tokens of an existing one (reconnect)."""
+        """Store a new connection, or replace the tokens of an existing one (reconnect: the
+        same account keeps its settings, such as where VK posts go)."""
         existing = self._load(user_id, platform)
         record = existing or self._record(user_id, platform.value)
+        kept = (
+            _extra_of(existing) if existing is not None and existing.account_id == account.account_id else {}
+        )
         record.status = ConnectionStatus.ACTIVE.value
         record.account_id = account.account_id
         record.account_name = account.name
         record.connected_at = to_iso(utcnow())
         record.expires_at = to_iso(credentials.expires_at) if credentials.expires_at else None
-        record.extra = {**credentials.extra, **account.extra}
+        record.extra = {**kept, **credentials.extra, **account.extra}
         record.tokens = self._encrypt(record, credentials)
         self._forget(user_id, platform)
         record.save()  # conditioned on the version PynamoDB read (or on absence)
+        return _to_connection(record)
+
+    def set_extra(self, connection: Connection, changes: dict[str, str]) -> Connection:
+        """Change a connection's settings (empty values remove them), if the row is still
+        the one `connection` was read from."""
+        record = self._load(connection.user_id, connection.platform)
+        if record is None or int(record.version) != connection.version:
+            raise StatusConflict("Подключение изменилось, обновите страницу и повторите")
+        extra = {**_extra_of(record), **changes}
+        record.extra = {k: v for k, v in extra.items() if v}
+        self._forget(connection.user_id, connection.platform)
+        try:
+            record.save()
+        except PutError as exc:
+            if exc.cause_response_code == CONFLICT:
+                raise StatusConflict("Подключение изменилось, обновите страницу и повторите") from exc
+            raise
         return _to_connection(record)
 
     def store_refreshed(self, connection: Connection, credentials: Credentials) -> bool:
@@ -236,6 +258,10 @@ def _context(record: Any, field: str) -> TokenContext:
     return TokenContext(user_id=record.user_id, platform=record.platform, field=field)
 
 
+def _extra_of(record: Any) -> dict[str, str]:
+    return {str(k): str(v) for k, v in (record.extra.as_dict() if record.extra else {}).items()}
+
+
 def _to_connection(record: Any) -> Connection:
     return Connection(
         user_id=record.user_id,
@@ -246,5 +272,6 @@ def _to_connection(record: Any) -> Connection:
         expires_at=from_iso(record.expires_at) if record.expires_at else None,
         connected_at=from_iso(record.connected_at),
         version=int(record.version or 1),
-        extra={str(k): str(v) for k, v in (record.extra.as_dict() if record.extra else {}).items()},
+        extra=_extra_of(record),
+        refreshable=bool(record.tokens and record.tokens.as_dict().get("refresh")),
     )

@@ -1,7 +1,8 @@
 """OAuth `state` values: random, bound to a user and a platform, single use, 10 minutes.
 
-Each is a control item carrying the PKCE verifier (encrypted). Consuming it is a
-conditional delete, so a state can be redeemed once even by two racing callbacks.
+Each is a control item carrying the PKCE verifier (encrypted). Only the user who started
+the authorization can redeem it (the console completes it with that user's token), and
+redeeming is a conditional delete, so a state is used once even by two racing requests.
 """
 
 from __future__ import annotations
@@ -48,11 +49,10 @@ class OAuthStateStore:
         ).save(condition=control.pk.does_not_exist())
         return state
 
-    def consume(
-        self, state: str | None, platform: Platform, user_id: str | None = None
-    ) -> PendingAuthorization:
-        """The authorization this state began, removed so it cannot be used again.
-        Missing, reused, expired, or for another platform or user: OAuthStateInvalid."""
+    def consume(self, state: str | None, platform: Platform, user_id: str) -> PendingAuthorization:
+        """The authorization `user_id` began with this state, removed so it cannot be used
+        again. Missing, reused, expired, or another platform's or user's: OAuthStateInvalid
+        (another user's state is left alone: a stranger cannot spend it either)."""
         if not state or len(state) > MAX_STATE_LENGTH:
             raise OAuthStateInvalid(details={"reason": "missing"})
         control = self._control
@@ -60,8 +60,10 @@ class OAuthStateStore:
             item = control.get(f"oauth#{state}", consistent_read=True)
         except control.DoesNotExist as exc:
             raise OAuthStateInvalid(details={"reason": "unknown_or_used"}) from exc
+        if item.user_id != user_id:
+            raise OAuthStateInvalid(details={"reason": "other_user"})
         try:
-            item.delete(condition=control.payload == item.payload)
+            item.delete(condition=(control.payload == item.payload) & (control.user_id == user_id))
         except DeleteError as exc:
             if exc.cause_response_code == "ConditionalCheckFailedException":
                 raise OAuthStateInvalid(details={"reason": "unknown_or_used"}) from exc
@@ -70,8 +72,6 @@ class OAuthStateStore:
             raise OAuthStateInvalid(details={"reason": "expired"})
         if item.platform != platform.value:
             raise OAuthStateInvalid(details={"reason": "other_platform"})
-        if user_id is not None and item.user_id != user_id:
-            raise OAuthStateInvalid(details={"reason": "other_user"})
         try:
             verifier = self._cipher.decrypt(item.payload, _context(state, item.user_id, platform))
         except TokenDecryptError as exc:

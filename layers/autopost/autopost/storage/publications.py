@@ -140,6 +140,7 @@ class PublicationRepository:
                             record.updated_at.set(now),
                             record.error_code.remove(),
                             record.error_message.remove(),
+                            record.processing_since.remove(),
                         ],
                         condition=(record.status == PublicationStatus.FAILED.value)
                         & (record.attempt == publication.attempt),
@@ -237,7 +238,12 @@ class PublicationRepository:
         )
 
     def record_post(
-        self, publication_id: str, post_id: str, url: str | None, processing_state: str | None
+        self,
+        publication_id: str,
+        post_id: str,
+        url: str | None,
+        processing_state: str | None,
+        published_as: str | None = None,
     ) -> None:
         """The platform's post, written the moment it answers and whatever the status is
         now: a later attempt that finds a post id finishes instead of posting again."""
@@ -246,7 +252,29 @@ class PublicationRepository:
         actions.append(record.post_url.set(url) if url else record.post_url.remove())
         if processing_state:
             actions.append(record.processing_state.set(processing_state))
+        if published_as:
+            actions.append(record.published_as.set(published_as))
         record(publication_id).update(actions=actions, condition=record.publication_id.exists())
+
+    def record_processing(self, publication_id: str, state: str) -> datetime:
+        """What the platform says while it processes the clip; the time it first said so
+        (kept across checks: the state machine gives up after a cap from it)."""
+        record, now = self._record, to_iso(utcnow())
+        item = record(publication_id)
+        try:
+            item.update(
+                actions=[
+                    record.processing_state.set(state),
+                    record.processing_since.set(record.processing_since | now),
+                    record.updated_at.set(now),
+                ],
+                condition=record.status == PublicationStatus.PUBLISHING.value,
+            )
+        except UpdateError as exc:
+            if exc.cause_response_code == "ConditionalCheckFailedException":
+                raise StatusConflict(details={"publicationId": publication_id}) from exc
+            raise
+        return from_iso(item.processing_since)
 
     def record_wait(self, publication_id: str, until: datetime) -> None:
         """A platform's retry-after, for the state machine to wait out (ReadRateLimit)."""
@@ -335,6 +363,7 @@ class PublicationRepository:
             updated_at=to_iso(publication.updated_at),
             attempt=publication.attempt,
             execution_name=publication.execution_name,
+            format=publication.format,
         )
 
 
@@ -380,9 +409,12 @@ def _to_publication(record: Any) -> Publication:
         execution_name=record.execution_name,
         error_code=record.error_code,
         error_message=record.error_message,
+        format=record.format,
+        published_as=record.published_as,
         post_id=record.post_id,
         post_url=record.post_url,
         processing_state=record.processing_state,
+        processing_since=from_iso(record.processing_since) if record.processing_since else None,
         upload_checkpoint=json.loads(record.upload_checkpoint) if record.upload_checkpoint else None,
         stats={k: (int(v) if v is not None else None) for k, v in record.stats.as_dict().items()}
         if record.stats

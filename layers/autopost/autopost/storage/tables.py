@@ -103,10 +103,14 @@ def _publication_record(settings: _Where) -> type[Model]:
         execution_name = UnicodeAttribute()
         error_code = UnicodeAttribute(null=True)
         error_message = UnicodeAttribute(null=True)
+        # VK: "clip" or "video" as asked, and what VK made of it.
+        format = UnicodeAttribute(null=True)
+        published_as = UnicodeAttribute(null=True)
         post_id = UnicodeAttribute(null=True)
         post_url = UnicodeAttribute(null=True)
-        # The platform's own state of the video ("processing", "ready"), where it reports one.
+        # The platform's own state of the video ("VK обрабатывает клип: 40%", "ready").
         processing_state = UnicodeAttribute(null=True)
+        processing_since = UnicodeAttribute(null=True)
         # Where a former attempt left the upload (provider-specific JSON): video id, offset.
         upload_checkpoint = UnicodeAttribute(null=True)
         # Until when a platform asked us to wait (ISO time; the state machine's Wait reads it).

@@ -1,0 +1,1 @@
+"""Operator tools that run outside Lambda: checks against the real platforms."""
