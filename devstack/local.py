@@ -142,12 +142,30 @@ class LocalStack:
         }
         self.gateway = Gateway(self.stack, pools, static={"/console/": ROOT / "web"})
         self.gateway.start(self.options.host, self.options.api_port)
+        self._service_bot_webhook(service_bot)
         sqs = boto3.client("sqs", endpoint_url=self.moto_url, region_name=REGION)
         self._sources = event_sources(self.stack, sqs, pools, self.options.schedule_seconds)
         for source in self._sources:
             source.start()
         self.started_in = time.monotonic() - began
         self._write_state()
+
+    def _service_bot_webhook(self, service_bot: str) -> None:
+        """What an operator does once after deploying (`make telegram-webhook`): the service
+        bot's channel posts go to our webhook, with the template's generated secret."""
+        assert self.stack is not None
+        secret = boto3.client(
+            "secretsmanager", endpoint_url=self.moto_url, region_name=REGION
+        ).get_secret_value(SecretId=self.stack.ref("TelegramWebhookSecret"))["SecretString"]
+        httpx.post(
+            f"{self.platforms.telegram.base_url}/bot{service_bot}/setWebhook",  # type: ignore[union-attr]
+            data={
+                "url": f"{self.api_url}/telegram/webhook",
+                "secret_token": secret,
+                "allowed_updates": '["channel_post"]',
+            },
+        ).raise_for_status()
+        self.service_bot = service_bot
 
     def describe(self) -> dict[str, Any]:
         assert self.stack is not None and self.platforms is not None

@@ -10,6 +10,8 @@ a channel takes about 20 messages a minute.
 
 from __future__ import annotations
 
+import json
+import re
 import secrets
 import threading
 import time
@@ -17,6 +19,8 @@ from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+import httpx
 
 from emulators.http import Emulator, Fault, Request, Response, read_multipart
 
@@ -29,6 +33,9 @@ class Bot:
     token: str
     user_id: int
     username: str
+    webhook_url: str = ""
+    webhook_secret: str = ""
+    allowed_updates: tuple[str, ...] = ()
 
 
 @dataclass
@@ -52,8 +59,11 @@ class TelegramEmulator(Emulator):
         self.bots: dict[str, Bot] = {}
         self.channels: dict[int, Channel] = {}
         self.messages: list[dict[str, Any]] = []
+        self.deleted: list[tuple[int, int]] = []
+        self.deliveries: list[dict[str, Any]] = []
         self._sent: dict[int, deque[float]] = defaultdict(deque)
         self._next_message = 100
+        self._next_update = 500_000
         self._lock_state = threading.Lock()
 
     # -- test setup -----------------------------------------------------------------------
@@ -79,7 +89,50 @@ class TelegramEmulator(Emulator):
         return chat_id
 
     def state(self) -> dict[str, Any]:
-        return {"messages": self.messages}
+        return {"messages": self.messages, "deleted": self.deleted, "deliveries": self.deliveries}
+
+    def post_in_channel(self, channel: str | int, text: str) -> dict[str, Any]:
+        """A post an administrator of the channel makes by hand. Telegram sends it, as a
+        `channel_post` Update, to every bot administering the channel that has a webhook
+        (with the webhook's secret token header); the Update is returned too."""
+        found = self._channel(str(channel))
+        if found is None:
+            raise KeyError(f"no channel {channel}")
+        with self._lock_state:
+            self._next_message += 1
+            self._next_update += 1
+            message_id, update_id = self._next_message, self._next_update
+        chat: dict[str, Any] = {"id": found.chat_id, "type": "channel", "title": found.title}
+        if found.username:
+            chat["username"] = found.username
+        update = {
+            "update_id": update_id,
+            "channel_post": {
+                "message_id": message_id,
+                "date": int(time.time()),
+                "chat": chat,
+                "sender_chat": chat,
+                "text": text,
+            },
+        }
+        for bot in self.bots.values():
+            if (
+                bot.user_id in found.admins
+                and bot.webhook_url
+                and "channel_post" in (bot.allowed_updates or ("channel_post",))
+            ):
+                answer = httpx.post(
+                    bot.webhook_url,
+                    json=update,
+                    headers={"X-Telegram-Bot-Api-Secret-Token": bot.webhook_secret}
+                    if bot.webhook_secret
+                    else {},
+                    timeout=30,
+                )
+                self.deliveries.append(
+                    {"bot": bot.username, "update_id": update_id, "status": answer.status_code}
+                )
+        return update
 
     def control(self, request: Request) -> Response:
         """`POST /_emulator/bot {username}` and `POST /_emulator/channel {username, title,
@@ -88,10 +141,27 @@ class TelegramEmulator(Emulator):
             return Response.json({"token": self.add_bot(request.json().get("username", "autopost_bot"))})
         if request.method == "POST" and request.path == "/_emulator/channel":
             spec = request.json()
-            chat_id = self.add_channel(
-                spec.get("username"), spec.get("title", "Канал"), tuple(spec.get("admin_bots", ()))
-            )
+            # Administrators by token, or by the bot's @username (what a channel owner types).
+            by_name = {f"@{b.username}": b.token for b in self.bots.values()}
+            admins = tuple(by_name.get(entry, entry) for entry in spec.get("admin_bots", ()))
+            if any(token not in self.bots for token in admins):
+                return Response.json({"error": "no such bot"}, status=404)
+            chat_id = self.add_channel(spec.get("username"), spec.get("title", "Канал"), admins)
             return Response.json({"chat_id": chat_id})
+        if request.method == "POST" and request.path == "/_emulator/channel_post":
+            spec = request.json()
+            try:
+                update = self.post_in_channel(spec["channel"], str(spec.get("text", "")))
+            except KeyError:
+                return Response.json({"error": "no such channel"}, status=404)
+            return Response.json(update)
+        if request.method == "POST" and request.path == "/_emulator/channel_admin":
+            spec = request.json()
+            found = self._channel(str(spec["channel"]))
+            if found is None or spec["bot_token"] not in self.bots:
+                return Response.json({"error": "no such channel or bot"}, status=404)
+            found.admins[self.bots[spec["bot_token"]].user_id] = True
+            return Response.json({"ok": True})
         return super().control(request)
 
     # -- routing --------------------------------------------------------------------------
@@ -106,6 +176,9 @@ class TelegramEmulator(Emulator):
             "getChat": self._get_chat,
             "getChatMember": self._get_chat_member,
             "sendVideo": self._send_video,
+            "deleteMessage": self._delete_message,
+            "setWebhook": self._set_webhook,
+            "getWebhookInfo": self._get_webhook_info,
         }
         if method not in handlers:
             return None
@@ -216,6 +289,41 @@ class TelegramEmulator(Emulator):
                 "can_edit_messages": True,
             }
         )
+
+    def _delete_message(self, request: Request, bot: Bot) -> Response:
+        fields = _params(request)
+        channel = self._channel(fields.get("chat_id", ""))
+        self.record("deleteMessage")
+        if channel is None:
+            return _fail(400, "Bad Request: chat not found")
+        if not channel.admins.get(bot.user_id):
+            return _fail(400, "Bad Request: message can't be deleted")
+        self.deleted.append((channel.chat_id, int(fields.get("message_id", "0"))))
+        return _ok(True)
+
+    def _set_webhook(self, request: Request, bot: Bot) -> Response:
+        fields = _params(request)
+        secret = fields.get("secret_token", "")
+        if secret and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", secret):
+            return _fail(400, "Bad Request: secret token contains unallowed characters")
+        url = fields.get("url", "")
+        if url and not url.startswith(("https://", "http://127.0.0.1", "http://localhost")):
+            return _fail(400, "Bad Request: bad webhook: HTTPS url must be provided for webhook")
+        bot.webhook_url, bot.webhook_secret = url, secret
+        bot.allowed_updates = tuple(json.loads(fields.get("allowed_updates") or "[]"))
+        self.record("setWebhook")
+        return _ok(True)
+
+    def _get_webhook_info(self, request: Request, bot: Bot) -> Response:
+        request.read()
+        info: dict[str, Any] = {
+            "url": bot.webhook_url,
+            "has_custom_certificate": False,
+            "pending_update_count": 0,
+        }
+        if bot.allowed_updates:
+            info["allowed_updates"] = list(bot.allowed_updates)
+        return _ok(info)
 
     def _send_video(self, request: Request, bot: Bot) -> Response:
         fields, files = read_multipart(request)

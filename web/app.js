@@ -119,6 +119,7 @@ function connectFields(platform) {
     return [
       element("label", {}, "Канал (@username или -100…)", element("input", { name: "channel", required: true, placeholder: "@my_channel" })),
       element("label", {}, "Токен бота (необязательно: иначе бот сервиса)", element("input", { name: "botToken", autocomplete: "off" })),
+      hint("Без своего бота: сделайте бота сервиса администратором канала с правом публикации. Вы получите код — опубликуйте его в канале, и канал подключится."),
     ];
   }
   if (platform.platform === "rutube") {
@@ -137,12 +138,41 @@ function connectFields(platform) {
   ];
 }
 
+let proofWatch = null;
+
+// The service's bot posts for a user only after they prove they run the channel: they
+// post the code there; the bot sees it and the channel appears as connected.
+async function awaitChannelProof(proof) {
+  const fields = $("#connect-fields");
+  fields.replaceChildren(
+    hint(proof.instructions),
+    element("p", { class: "proof-code", "data-proof-code": true }, proof.code),
+    element("p", { class: "muted", "aria-live": "polite" }, "Ждём сообщение с кодом в канале…"),
+  );
+  clearInterval(proofWatch);
+  proofWatch = setInterval(async () => {
+    const dialog = $("#connect-dialog");
+    if (!dialog.open) return clearInterval(proofWatch);
+    const telegram = (await api("GET", "/platforms")).items.find((p) => p.platform === "telegram");
+    if (telegram?.connected) {
+      clearInterval(proofWatch);
+      dialog.close();
+      announce(`Telegram подключён: ${telegram.connection.accountName}`);
+      await refresh();
+    }
+  }, POLL_MS);
+}
+
 async function submitConnect(event) {
   event.preventDefault();
   const dialog = $("#connect-dialog");
   const data = Object.fromEntries(new FormData(event.target));
   for (const key of Object.keys(data)) if (!data[key]) delete data[key];
   try {
+    if (dialog.dataset.platform === "telegram" && !data.botToken) {
+      await awaitChannelProof(await api("POST", "/connections/telegram/proof", data));
+      return;
+    }
     await api("POST", `/connections/${dialog.dataset.platform}`, data);
     dialog.close();
     await refresh();

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta, timezone
 
 import httpx
@@ -55,6 +56,24 @@ def connect_vk(page: Page) -> None:
     expect(page.get_by_role("link", name="Разрешить")).to_be_visible()  # the VK ID emulator's page
     page.get_by_role("link", name="Разрешить").click()
     expect(card(page, "vk").locator(".status")).to_have_text("подключено")
+
+
+def test_a_channel_through_the_services_bot_is_proven_by_a_posted_code(page: Page, local_stack):
+    telegram = local_stack.emulator("telegram")
+    httpx.post(
+        f"{telegram}/_emulator/channel",
+        json={"username": "browser_proof", "title": "Канал с кодом", "admin_bots": ["@autopost_service_bot"]},
+    ).raise_for_status()
+    sign_in(page, local_stack, "browser-8")
+    page.locator('[data-connect="telegram"]').click()
+    page.get_by_label("Канал (@username или -100…)").fill("@browser_proof")
+    page.locator("#connect-dialog").get_by_role("button", name="Подключить").click()
+    code = page.locator("[data-proof-code]")
+    expect(code).to_have_text(re.compile(r"autopost-[A-Z0-9]{8}"))
+    # The channel's owner posts the code in the channel; Telegram sends it to our webhook.
+    httpx.post(f"{telegram}/_emulator/channel_post", json={"channel": "@browser_proof", "text": code.inner_text()})
+    expect(card(page, "telegram").locator(".status")).to_have_text("подключено")
+    expect(page.locator("#notice")).to_contain_text("Telegram подключён: Канал с кодом")
 
 
 def in_a_month() -> str:

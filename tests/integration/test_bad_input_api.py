@@ -1,5 +1,6 @@
 """Bad input gets a 4xx with a machine code and a Russian message, never a 500."""
 
+import base64
 import json
 
 import pytest
@@ -90,3 +91,54 @@ def test_error_bodies_have_one_shape(ready):
     assert set(response.body) == {"error"}
     assert set(response.body["error"]) == {"code", "message", "details"}
     assert json.loads(json.dumps(response.body)) == response.body
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/clips/clip-1/publications"),
+        ("POST", "/connections/telegram"),
+        ("POST", "/connections/rutube"),
+        ("POST", "/connections/dzen"),
+        ("POST", "/connections/vk/complete"),
+    ],
+)
+def test_a_body_that_is_not_utf8_is_400(ready, method, path):
+    """API Gateway passes such a body base64-encoded (as `printf '\\xff'` sends it)."""
+    event_body = base64.b64encode(b'{"title": "\xff"}').decode()
+    response = ready.api(method, path, raw_body=event_body, base64_already=True)
+    assert_error(response, 400, "MALFORMED_BODY")
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("title", "Закат\x00"),
+        ("title", "Закат\nвторая строка"),
+        ("title", "\x1b[31mкрасный"),
+        ("description", "текст\x00"),
+        ("description", "текст\u202eвспять"),
+        ("description", "\x07звонок"),
+    ],
+)
+def test_control_characters_are_refused_with_the_field_named(ready, field, value):
+    payload = {"platforms": ["vk"], "title": "Закат", field: value}
+    error = assert_error(
+        ready.api("POST", "/clips/clip-1/publications", body=payload), 422, "VALIDATION_ERROR"
+    )
+    assert (field, "control_characters") in {(p["field"], p["type"]) for p in error["details"]["fields"]}
+    assert ready.api("GET", "/publications").body["items"] == []
+
+
+def test_line_breaks_and_tabs_stay_allowed_in_a_description(ready):
+    payload = {"platforms": ["vk"], "title": "Закат", "description": "строка 1\nстрока 2\r\n\tотступ"}
+    response = ready.api("POST", "/clips/clip-1/publications", body=payload)
+    assert response.status == 201, response.body
+    assert response.body["items"][0]["description"] == "строка 1\nстрока 2\r\n\tотступ"
+
+
+@pytest.mark.parametrize("path", ["/publications", "/clips"])
+def test_a_forged_cursor_is_400_not_a_server_error(ready, path):
+    forged = {"publication_id": {"S": "x"}, "user_id": {"S": "user-1"}, "created_at": {"N": "1"}}
+    cursor = base64.urlsafe_b64encode(json.dumps({"o": "user-1", "k": forged}).encode()).decode().rstrip("=")
+    assert_error(ready.api("GET", path, query={"cursor": cursor}), 400, "INVALID_CURSOR")

@@ -217,7 +217,8 @@ def test_no_route_of_the_template_touches_connections_without_the_authorizer():
         for e in events.values()
         if (e["Properties"].get("Auth") or {}).get("Authorizer") == "NONE"
     }
-    assert open_routes == {"/openapi.json"}
+    # The webhook checks Telegram's secret token itself (test_the_webhook_refuses_…).
+    assert open_routes == {"/openapi.json", "/telegram/webhook"}
     paths = {e["Properties"]["Path"] for e in events.values()}
     assert "/connections/{platform}/complete" in paths
     assert not any(path.startswith("/oauth/") for path in paths)
@@ -260,16 +261,97 @@ def test_telegram_with_the_users_own_bot(api, platforms):
     assert bot not in str(api.api("GET", "/connections").body)
 
 
-def test_telegram_through_the_services_bot(api, platforms, monkeypatch):
+WEBHOOK_SECRET = "webhook-secret-" + "s" * 30
+
+
+@pytest.fixture
+def service_bot(api, platforms, monkeypatch):
     bot = platforms.telegram.add_bot("service_bot")
-    platforms.telegram.add_channel("svc_channel", admin_bots=(bot,))
-    assert api.api("POST", "/connections/telegram", body={"channel": "@svc_channel"}).status == 422
     monkeypatch.setenv("TELEGRAM_BOT_TOKEN", bot)
+    monkeypatch.setenv("TELEGRAM_WEBHOOK_SECRET", WEBHOOK_SECRET)
     runtime.reset()
-    assert api.api("POST", "/connections/telegram", body={"channel": "@svc_channel"}).status == 201
+    return bot
+
+
+def telegram_says(api, update, secret=WEBHOOK_SECRET):
+    """What Telegram sends our webhook for a post the service bot sees."""
+    headers = {"x-telegram-bot-api-secret-token": secret} if secret else {}
+    return api.api("POST", "/telegram/webhook", body=update, user=None, headers=headers)
+
+
+def test_telegram_through_the_services_bot_needs_a_posted_code(api, platforms, service_bot):
+    platforms.telegram.add_channel("svc_channel", "Канал сервиса", admin_bots=(service_bot,))
+    started = api.api("POST", "/connections/telegram/proof", body={"channel": "@svc_channel"})
+    assert started.status == 202, started.body
+    code = started.body["code"]
+    assert code in started.body["instructions"]
+    assert "Канал сервиса" not in str(started.body)  # nothing about the channel before the proof
+    assert connections(api) == {}
+
+    post = platforms.telegram.post_in_channel("@svc_channel", f"Подтверждаю: {code}")
+    assert telegram_says(api, post).status == 200
+
+    connection = connections(api)["telegram"]
+    assert (connection["status"], connection["accountName"]) == ("active", "Канал сервиса")
     stored = records(get_settings()).connection.get("user-1", "telegram")
-    assert "access" in stored.tokens.as_dict()
     assert stored.extra.as_dict()["service_bot"] == "1"
+    assert platforms.telegram.deleted == [
+        (post["channel_post"]["chat"]["id"], post["channel_post"]["message_id"])
+    ]
+    # The code counts once.
+    api.api("DELETE", "/connections/telegram")
+    assert telegram_says(api, post).status == 200
+    assert connections(api) == {}
+
+
+def test_another_customers_channel_cannot_be_taken_through_the_services_bot(api, platforms, service_bot):
+    """The attack: the service bot administers someone else's channel; knowing its name is
+    not enough, and the owner's channel stays theirs alone."""
+    platforms.telegram.add_channel("victims_channel", "Чужой канал", admin_bots=(service_bot,))
+    owner = api.api("POST", "/connections/telegram/proof", body={"channel": "@victims_channel"}, user="owner")
+    telegram_says(api, platforms.telegram.post_in_channel("@victims_channel", owner.body["code"]))
+    assert connections(api, "owner")["telegram"]["status"] == "active"
+
+    attempt = api.api(
+        "POST", "/connections/telegram/proof", body={"channel": "@victims_channel"}, user="attacker"
+    )
+    assert attempt.status == 409
+    assert attempt.body["error"]["code"] == "CHANNEL_TAKEN"
+    assert connections(api, "attacker") == {}
+
+
+def test_a_code_posted_in_another_channel_does_not_connect_either(api, platforms, service_bot):
+    platforms.telegram.add_channel("wanted_channel", admin_bots=(service_bot,))
+    platforms.telegram.add_channel("attackers_channel", admin_bots=(service_bot,))
+    code = api.api("POST", "/connections/telegram/proof", body={"channel": "@wanted_channel"}).body["code"]
+    telegram_says(api, platforms.telegram.post_in_channel("@attackers_channel", code))
+    assert connections(api) == {}
+
+
+@pytest.mark.parametrize("secret", [None, "wrong-secret"])
+def test_the_webhook_refuses_what_did_not_come_from_telegram(api, platforms, service_bot, secret):
+    platforms.telegram.add_channel("svc_channel", admin_bots=(service_bot,))
+    code = api.api("POST", "/connections/telegram/proof", body={"channel": "@svc_channel"}).body["code"]
+    forged = platforms.telegram.post_in_channel("@svc_channel", code)
+    assert telegram_says(api, forged, secret=secret).status == 401
+    assert connections(api) == {}
+
+
+def test_a_channel_with_someones_own_bot_is_theirs_alone(api, platforms):
+    bot = platforms.telegram.add_bot()
+    platforms.telegram.add_channel("own_channel", admin_bots=(bot,))
+    body = {"channel": "@own_channel", "botToken": bot}
+    assert api.api("POST", "/connections/telegram", body=body, user="first").status == 201
+    second = api.api("POST", "/connections/telegram", body=body, user="second")
+    assert second.status == 409
+    assert api.api("DELETE", "/connections/telegram", user="first").status == 200
+    assert api.api("POST", "/connections/telegram", body=body, user="second").status == 201
+
+
+def test_the_services_bot_not_configured_says_so(api, platforms):
+    response = api.api("POST", "/connections/telegram/proof", body={"channel": "@svc_channel"})
+    assert response.status == 422
+    assert "Бот сервиса не настроен" in response.body["error"]["message"]
 
 
 def test_telegram_a_bot_that_cannot_post_is_refused_with_a_reason(api, platforms):
@@ -288,6 +370,7 @@ def test_telegram_a_bot_that_cannot_post_is_refused_with_a_reason(api, platforms
         {"channel": "no-at-sign"},
         {"channel": "@ok_channel", "botToken": "not-a-token"},
         {"channel": "@ok_channel", "extra": 1},
+        {"channel": "@ok_channel"},
     ],
 )
 def test_telegram_malformed_input_is_422(api, body):

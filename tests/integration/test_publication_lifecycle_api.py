@@ -125,6 +125,28 @@ def test_retry_a_failed_publication_starts_a_new_execution(ready):
     assert ready.api("POST", f"/publications/{publication['id']}/retry").status == 409
 
 
+def test_retry_checks_the_plan_again(ready):
+    """A publication made on «pro» cannot be retried on Rutube once the plan is «free»."""
+    (publication,) = ready.api("POST", "/clips/clip-1/publications", body=body("rutube"), plan="pro").body[
+        "items"
+    ]
+    fail(publication["id"])
+    response = ready.api("POST", f"/publications/{publication['id']}/retry", plan="free")
+    assert response.status == 422
+    assert response.body["error"]["code"] == "PLATFORM_NOT_IN_PLAN"
+    assert ready.api("GET", f"/publications/{publication['id']}").body["status"] == "failed"
+    assert [e["name"] for e in ready.executions()] == [publication["id"]]
+
+
+def test_retry_checks_the_connection_again(ready):
+    (publication,) = ready.api("POST", "/clips/clip-1/publications", body=body("vk")).body["items"]
+    fail(publication["id"])
+    assert ready.api("DELETE", "/connections/vk").status == 200
+    response = ready.api("POST", f"/publications/{publication['id']}/retry")
+    assert response.status == 422
+    assert response.body["error"]["code"] == "PLATFORM_NOT_CONNECTED"
+
+
 def test_retry_is_refused_while_a_newer_publication_of_the_clip_is_active(ready):
     (old,) = ready.api("POST", "/clips/clip-1/publications", body=body("vk")).body["items"]
     fail(old["id"])
@@ -188,7 +210,8 @@ def test_list_filters_and_paginates_with_an_opaque_cursor(ready):
 
     page = ready.api("GET", "/publications", query={"limit": "2"}).body
     stolen = ready.api("GET", "/publications", user="user-2", query={"cursor": page["nextCursor"]})
-    assert stolen.status == 422
+    assert stolen.status == 400
+    assert stolen.body["error"]["code"] == "INVALID_CURSOR"
 
 
 def test_bad_list_parameters_are_422(ready):

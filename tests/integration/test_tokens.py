@@ -7,6 +7,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 from secrets import randbelow, token_urlsafe
 
+import boto3
 import pytest
 from pydantic import SecretStr
 
@@ -19,6 +20,7 @@ from autopost.platforms import Platform
 from autopost.providers.base import Account, Credentials
 from autopost.providers.vk import VkProvider
 from autopost.rotation import Rotation
+from autopost.secrets import token_cipher
 from autopost.settings import get_settings
 from autopost.storage.connections import ConnectionRepository
 from autopost.token_refresh import TokenRefresher
@@ -151,8 +153,29 @@ def test_no_token_reaches_any_log_line(harness, platforms, caplog, capfd, monkey
             "POST", "/connections/telegram", body={"channel": "@leak_channel", "botToken": refused_bot}
         )
         monkeypatch.setenv("TELEGRAM_BOT_TOKEN", service_bot)
+        webhook_secret = token_urlsafe(30)
+        secrets.append(webhook_secret)
+        monkeypatch.setenv("TELEGRAM_WEBHOOK_SECRET", webhook_secret)
         runtime.reset()
-        harness.api("POST", "/connections/telegram", body={"channel": "@leak_channel"}, user="user-2")
+        platforms.telegram.add_channel("leak_service_channel", admin_bots=(service_bot,))
+        proof = harness.api(
+            "POST", "/connections/telegram/proof", body={"channel": "@leak_service_channel"}, user="user-2"
+        )
+        post = platforms.telegram.post_in_channel("@leak_service_channel", proof.body["code"])
+        harness.api(
+            "POST",
+            "/telegram/webhook",
+            body=post,
+            user=None,
+            headers={"x-telegram-bot-api-secret-token": webhook_secret},
+        )
+        harness.api(
+            "POST",
+            "/telegram/webhook",
+            body=post,
+            user=None,
+            headers={"x-telegram-bot-api-secret-token": "forged"},
+        )
         # Rutube, accepted and refused.
         rutube = platforms.rutube.issue_token()
         secrets.append(rutube)
@@ -204,3 +227,142 @@ def test_no_token_reaches_any_log_line(harness, platforms, caplog, capfd, monkey
         for start in range(len(secret) - 7):
             piece = secret[start : start + 8]
             assert piece not in text, f"a piece of a token reached the logs: {piece[:2]}…"
+
+
+class TestRotationThroughSecretsManager:
+    """The token key as AWS keeps it: a Secrets Manager secret whose old value stays as the
+    AWSPREVIOUS stage after `put-secret-value`."""
+
+    OLD, NEW = "old-secret-" + "a" * 40, "new-secret-" + "b" * 40
+
+    @pytest.fixture
+    def secret(self, harness, monkeypatch):
+        manager = boto3.client("secretsmanager", region_name="eu-central-1")
+        arn = manager.create_secret(Name=f"tokens-{token_urlsafe(6)}", SecretString=self.OLD)["ARN"]
+        monkeypatch.delenv("PLATFORM_TOKEN_SECRET", raising=False)
+        monkeypatch.setenv("PLATFORM_TOKEN_SECRET_ARN", arn)
+        monkeypatch.setenv("SECRETS_CACHE_SECONDS", "0")  # AWS: 5 minutes
+        runtime.reset()
+        return manager, arn
+
+    def rotate(self, secret):
+        manager, arn = secret
+        manager.put_secret_value(SecretId=arn, SecretString=self.NEW)
+
+    def key_of(self, user, platform=Platform.RUTUBE):
+        from autopost.storage.tables import records
+
+        row = records(get_settings()).connection.get(user, platform.value)
+        return TokenCipher(SecretStr(self.NEW)).key_id_of(row.tokens.as_dict()["access"])
+
+    def test_a_warm_environment_writes_with_the_new_key_once_it_is_current(self, secret):
+        warm = ConnectionRepository(get_settings(), token_cipher)  # built before the rotation
+        store(warm, "before")
+        self.rotate(secret)
+        store(warm, "after")
+        assert self.key_of("after") == TokenCipher(SecretStr(self.NEW)).current_key_id
+        # and it still reads the row written under the old key: AWSPREVIOUS is the previous key
+        assert (
+            warm.credentials("before", Platform.RUTUBE)[1].access_token.get_secret_value()
+            == "access-token-value"
+        )
+
+    def test_a_row_changed_during_its_reencryption_is_reencrypted_again(self, secret):
+        settings = get_settings()
+        old_writer = ConnectionRepository(settings, TokenCipher(SecretStr(self.OLD)))
+        store(old_writer, "racer")
+        self.rotate(secret)
+        rotating = ConnectionRepository(settings, token_cipher)
+        (row,) = [r for r in rotating.scan_page(None, 100)[0] if r.user_id == "racer"]
+        # A worker that has not noticed the new key refreshes the row meanwhile.
+        connection, _ = old_writer.credentials("racer", Platform.RUTUBE)
+        old_writer.store_refreshed(
+            connection, Credentials(SecretStr("refreshed-access"), SecretStr("refreshed-refresh"))
+        )
+
+        assert rotating.reencrypt(row) is True
+        only_new = ConnectionRepository(settings, TokenCipher(SecretStr(self.NEW)))
+        assert (
+            only_new.credentials("racer", Platform.RUTUBE)[1].access_token.get_secret_value()
+            == "refreshed-access"
+        )
+
+    def test_finished_only_after_a_pass_finds_no_old_key(self, secret):
+        settings = get_settings()
+        old_writer = ConnectionRepository(settings, TokenCipher(SecretStr(self.OLD)))
+        for index in range(6):
+            store(old_writer, f"user-{index}")
+        self.rotate(secret)
+        first = Rotation(settings, token_cipher()).run(page_size=3, max_pages=1)
+        assert first.finished is False
+        # A late writer puts a row under the old key behind the scan's position.
+        store(old_writer, "user-0", access="late-access")
+        report = Rotation(settings, token_cipher()).run(page_size=3)
+        assert report.finished is True
+        assert report.stragglers >= 1
+        only_new = ConnectionRepository(settings, TokenCipher(SecretStr(self.NEW)))
+        assert (
+            only_new.credentials("user-0", Platform.RUTUBE)[1].access_token.get_secret_value()
+            == "late-access"
+        )
+
+    def test_a_refresh_racing_the_rotation_then_the_old_key_removed(self, secret, platforms):
+        """Workers keep refreshing a VK connection while the rotation runs; afterwards every
+        connection opens with the new key alone."""
+        settings = get_settings()
+        warm = ConnectionRepository(settings, token_cipher)
+        for index in range(40):
+            store(warm, f"user-{index:02d}", access=f"access-{index}")
+        access, refresh = platforms.vk.issue_token(device_id="dev-1")
+        vk = Credentials(
+            SecretStr(access), SecretStr(refresh), account_id="1001", extra={"device_id": "dev-1"}
+        )
+        warm.connect("refresher", Platform.VK, Account("1001", "VK"), vk)
+        self.rotate(secret)
+        stop, errors = threading.Event(), []
+
+        def keep_refreshing():
+            provider, refresher = VkProvider(settings), TokenRefresher(settings, warm)
+            while not stop.is_set():
+                try:
+                    connection, credentials = warm.credentials("refresher", Platform.VK)
+                    refresher.refresh(provider, connection, credentials)
+                except Exception as exc:  # noqa: BLE001 - reported below
+                    errors.append(exc)
+                    return
+
+        racer = threading.Thread(target=keep_refreshing)
+        racer.start()
+        try:
+            report = Rotation(settings, token_cipher()).run(page_size=5)
+        finally:
+            stop.set()
+            racer.join()
+        assert errors == []
+        assert report.finished is True
+        only_new = ConnectionRepository(settings, TokenCipher(SecretStr(self.NEW)))
+        for index in range(40):
+            assert only_new.credentials(f"user-{index:02d}", Platform.RUTUBE) is not None
+        assert only_new.credentials("refresher", Platform.VK)[1].refresh_token is not None
+
+
+def test_a_refresh_that_outlived_its_lease_does_not_free_the_next_holders(vk_connection, platforms):
+    """Worker A's refresh is slow; its lease runs out and worker B takes the lease. When A
+    is done it must not delete B's lease (B would then race a third worker)."""
+    from datetime import timedelta as span
+
+    from autopost.storage.tables import records
+
+    repository, connection, stale, provider = vk_connection
+    platforms.vk.inject("oauth2/auth", "slow", delay=1.5)
+    slow = TokenRefresher(get_settings(), repository, lease=span(seconds=0.5))
+    worker = threading.Thread(target=lambda: slow.refresh(provider, connection, stale))
+    worker.start()
+    control = records(get_settings()).control
+    lease = "refresh#user-1#vk"
+    time_limit = datetime.now(UTC) + timedelta(seconds=5)
+    while not control.count(lease, consistent_read=True) and datetime.now(UTC) < time_limit:
+        pass
+    control(lease, payload="worker-b", expires_at=datetime.now(UTC) + timedelta(seconds=30)).save()
+    worker.join()
+    assert control.get(lease, consistent_read=True).payload == "worker-b"

@@ -20,11 +20,16 @@ def http_event(
     plan: str | None = "pro",
     query: dict[str, str] | None = None,
     base64_body: bool = False,
+    base64_already: bool = False,
     route_key: str | None = None,
+    headers: dict[str, str] | None = None,
 ) -> dict[str, Any]:
+    """`base64_already`: `raw_body` is base64 of bytes that need not be text (API Gateway
+    sends a body that is not UTF-8 that way)."""
     text = raw_body if raw_body is not None else (json.dumps(body) if body is not None else None)
     if text is not None and base64_body:
         text = base64.b64encode(text.encode()).decode()
+    base64_body = base64_body or base64_already
     claims: dict[str, Any] = {}
     if user is not None:
         claims = {
@@ -44,6 +49,7 @@ def http_event(
             "content-type": "application/json",
             "host": "api.local",
             "x-correlation-id": str(uuid.uuid4()),
+            **(headers or {}),
         },
         "requestContext": {
             "accountId": "123456789012",

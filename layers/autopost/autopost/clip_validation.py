@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, BinaryIO
+from typing import Any
 
-from hachoir.core import config as hachoir_config
-from hachoir.metadata import extractMetadata
-from hachoir.parser import guessParser
-from hachoir.stream import InputIOStream
-
+from autopost.media import MediaError, read_mp4, read_webm
 from autopost.models import Clip, ClipStatus
 
 CLIP_PREFIX = "clips"
@@ -19,10 +16,9 @@ ALLOWED_EXTENSIONS = {"mp4": "mp4", "mov": "mov", "webm": "webm"}
 CONTENT_TYPES = {"mp4": "video/mp4", "mov": "video/quicktime", "webm": "video/webm"}
 HEAD_BYTES = 64 * 1024
 
-_SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@:|-]{0,127}$")
-
-# hachoir reports parser doubts on its own logger; we only want its answers.
-hachoir_config.quiet = True
+_SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@:|-]{0,127}")
+# How long reading one clip's structure may take: a batch of clips must never wait on one.
+PARSE_SECONDS = 5.0
 
 
 class UnusableKey(ValueError):
@@ -43,10 +39,10 @@ def parse_clip_key(key: str) -> ClipKey:
         raise UnusableKey("expected clips/{userId}/{clipId}.{ext}")
     _, user_id, filename = parts
     clip_id, dot, extension = filename.rpartition(".")
-    if not dot:
-        raise UnusableKey("no extension")
+    if not dot or not re.fullmatch(r"[A-Za-z0-9]{1,8}", extension):
+        raise UnusableKey("no extension, or an odd one")
     for segment in (user_id, clip_id):
-        if not _SEGMENT.match(segment) or ".." in segment:
+        if not _SEGMENT.fullmatch(segment) or ".." in segment:
             raise UnusableKey("unsafe or empty segment")
     return ClipKey(user_id=user_id, clip_id=clip_id, extension=extension.lower())
 
@@ -61,30 +57,6 @@ def detect_container(head: bytes) -> str | None:
         if doc_type != -1 and b"webm" in head[doc_type : doc_type + 16]:
             return "webm"
     return None
-
-
-@dataclass(frozen=True)
-class VideoInfo:
-    duration_seconds: float | None
-    width: int | None
-    height: int | None
-
-
-def read_video_info(stream: BinaryIO) -> VideoInfo | None:
-    """Duration and dimensions of an MP4/MOV, reading only the boxes the parser seeks to."""
-    parser = guessParser(InputIOStream(stream, source="s3", tags=[]))
-    if parser is None:
-        return None
-    with parser:
-        metadata = extractMetadata(parser)
-    if metadata is None:
-        return None
-    duration = metadata.get("duration") if metadata.has("duration") else None
-    return VideoInfo(
-        duration_seconds=duration.total_seconds() if duration is not None else None,
-        width=int(metadata.get("width")) if metadata.has("width") else None,
-        height=int(metadata.get("height")) if metadata.has("height") else None,
-    )
 
 
 def judge_upload(
@@ -125,11 +97,13 @@ def judge_upload(
             ClipStatus.INVALID,
             f"Расширение .{clip_key.extension} не соответствует содержимому файла ({container.upper()})",
         )
-    if container == "webm":
-        return verdict(ClipStatus.READY, content_type=CONTENT_TYPES[container])
-    info = read_video_info(open_stream())
-    if info is None or info.duration_seconds is None:
-        return verdict(ClipStatus.INVALID, "Не удалось прочитать метаданные видео")
+    reader = read_webm if container == "webm" else read_mp4
+    try:
+        info = reader(open_stream(), size, deadline=time.monotonic() + PARSE_SECONDS)
+    except MediaError as problem:
+        return verdict(ClipStatus.INVALID, str(problem))
+    if info.duration_seconds is None and container != "webm":
+        return verdict(ClipStatus.INVALID, "Не удалось прочитать длительность видео")
     return verdict(
         ClipStatus.READY,
         content_type=CONTENT_TYPES[container],

@@ -11,7 +11,7 @@ from typing import TypeVar
 
 from pydantic import SecretStr
 
-from autopost.crypto import TokenCipher
+from autopost.crypto import CipherSource
 from autopost.errors import (
     ConnectionCheckFailed,
     OAuthNotSupported,
@@ -36,10 +36,12 @@ from autopost.publishing import Caller
 from autopost.secrets import MissingSecret, service_bot_token
 from autopost.settings import Settings
 from autopost.statuses import PublicationStatus
+from autopost.storage.channel_claims import ChannelClaims
 from autopost.storage.connections import ConnectionRepository
 from autopost.storage.oauth_states import OAuthStateStore
 from autopost.storage.publications import PublicationRepository
 from autopost.storage.rate_limits import Budget, RateLimiter
+from autopost.telegram_channels import Proof, TelegramChannels
 from autopost.throttling import RequestBudgets
 
 T = TypeVar("T")
@@ -57,7 +59,6 @@ NOTICES = {
         "студии, как браузер. Он может перестать работать без предупреждения"
     ),
 }
-SERVICE_BOT = "service_bot"
 DISCONNECT_CAUSE = "platform disconnected"
 
 
@@ -94,7 +95,7 @@ class ConnectionService:
     def __init__(
         self,
         settings: Settings,
-        cipher: TokenCipher,
+        cipher: CipherSource,
         *,
         providers: Callable[[Platform], Provider] | None = None,
     ) -> None:
@@ -108,6 +109,12 @@ class ConnectionService:
         budgets = RequestBudgets(self._rate_limiter)
         self._providers = providers or (
             lambda platform: provider_for(platform, settings, budgets.throttle_for(platform))
+        )
+        self._channels = TelegramChannels(
+            self._connections,
+            ChannelClaims(settings),
+            self._providers(Platform.TELEGRAM),  # type: ignore[arg-type]
+            self._service_bot_token,
         )
 
     # -- reads ----------------------------------------------------------------------------
@@ -213,19 +220,23 @@ class ConnectionService:
 
     # -- forms ----------------------------------------------------------------------------
 
-    def connect_telegram(self, caller: Caller, channel: str, bot_token: SecretStr | None) -> Connection:
+    def connect_telegram(self, caller: Caller, channel: str, bot_token: SecretStr) -> Connection:
+        """With the user's own bot: its being an administrator of the channel who may post
+        is the proof of control."""
         self._rate_limiter.hit(self._budget, caller.user_id)
-        extra = {"channel": channel}
-        if bot_token is None:
-            bot_token = self._service_bot_token()
-            extra[SERVICE_BOT] = "1"
-        credentials = Credentials(access_token=bot_token, extra=extra)
+        credentials = Credentials(access_token=bot_token, extra={"channel": channel})
         account = _checked(lambda: self._providers(Platform.TELEGRAM).check(credentials))
-        account = Account(account.account_id, account.name, {**account.extra, **extra})
-        if extra.get(SERVICE_BOT):
-            # The service's own bot token lives in Secrets Manager, not in every row.
-            credentials = Credentials(access_token=SecretStr(""), extra=extra)
+        self._channels.claim_with_own_bot(caller.user_id, account)
+        account = Account(account.account_id, account.name, {**account.extra, "channel": channel})
         return self._connections.connect(caller.user_id, Platform.TELEGRAM, account, credentials)
+
+    def telegram_proof(self, caller: Caller, channel: str) -> Proof:
+        """Through the service's bot: a code the user posts in the channel (README)."""
+        self._rate_limiter.hit(self._budget, caller.user_id)
+        return _checked(lambda: self._channels.start_proof(caller.user_id, channel))
+
+    def telegram_update(self, update: dict[str, object]) -> bool:
+        return self._channels.confirm(update)
 
     def connect_rutube(
         self,
@@ -279,7 +290,10 @@ class ConnectionService:
                 continue  # it started publishing meanwhile
             self._orchestrator.stop(stopped, cause=DISCONNECT_CAUSE)
             cancelled += 1
+        connection = self._connections.get(caller.user_id, platform)
         self._connections.delete(caller.user_id, platform)
+        if platform is Platform.TELEGRAM and connection is not None:
+            self._channels.release(caller.user_id, connection.account_id)
         logger.info("platform disconnected", extra={"platform": platform.value, "cancelled": cancelled})
         return cancelled
 

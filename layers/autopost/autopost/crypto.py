@@ -13,8 +13,9 @@ import base64
 import binascii
 import hashlib
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Union
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -102,3 +103,12 @@ class TokenCipher:
         if len(parts) != 3 or parts[0] != VERSION:
             raise TokenDecryptError("not a token ciphertext")
         return parts[0], parts[1], parts[2]
+
+
+# A cipher, or where to get the current one (secrets.token_cipher): long-lived objects take
+# the latter, so a key rotation reaches them without a restart.
+CipherSource = Union["TokenCipher", Callable[[], "TokenCipher"]]
+
+
+def cipher_of(source: CipherSource) -> TokenCipher:
+    return source if isinstance(source, TokenCipher) else source()

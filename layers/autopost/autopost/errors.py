@@ -92,6 +92,18 @@ class PlatformChecksFailed(AutopostError):
     default_message = "Публикация невозможна на некоторых платформах"
 
 
+class MalformedBody(AutopostError):
+    code = "MALFORMED_BODY"
+    status = 400
+    default_message = "Тело запроса должно быть текстом в кодировке UTF-8"
+
+
+class InvalidCursor(AutopostError):
+    code = "INVALID_CURSOR"
+    status = 400
+    default_message = "Некорректный курсор страницы"
+
+
 class PayloadTooLarge(AutopostError):
     code = "PAYLOAD_TOO_LARGE"
     status = 413
@@ -107,6 +119,11 @@ class Conflict(AutopostError):
 class DuplicatePublication(Conflict):
     code = "DUPLICATE_PUBLICATION"
     default_message = "Этот клип уже публикуется или запланирован на этой платформе"
+
+
+class ChannelTaken(Conflict):
+    code = "CHANNEL_TAKEN"
+    default_message = "Этот канал уже подключён другим пользователем"
 
 
 class StatusConflict(Conflict):

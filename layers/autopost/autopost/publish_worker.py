@@ -397,8 +397,7 @@ class PublishWorker:
 
 
 def worker_from_settings(settings: Settings) -> PublishWorker:
-    cipher = token_cipher()
-    connections = ConnectionRepository(settings, cipher)
+    connections = ConnectionRepository(settings, token_cipher)
 
     def service_bot() -> SecretStr:
         try:

@@ -192,6 +192,12 @@ class PublishingService:
                 "FILE_TOO_LARGE",
                 f"Файл слишком большой для {name} (максимум {format_size(limit.max_bytes)})",
             )
+        if limit.max_duration_seconds is not None and clip.duration_seconds is None:
+            return PlatformProblem(
+                "CLIP_DURATION_UNKNOWN",
+                f"Не удалось узнать длительность клипа, а {name} принимает клипы "
+                f"не длиннее {format_duration(limit.max_duration_seconds)}",
+            )
         if (
             limit.max_duration_seconds is not None
             and clip.duration_seconds is not None
@@ -225,7 +231,12 @@ class PublishingService:
                 "Повторить можно только публикацию, завершившуюся ошибкой",
                 {"status": publication.status.value},
             )
-        self._ready_clip(caller, publication.clip_id)
+        clip = self._ready_clip(caller, publication.clip_id)
+        # The plan, the connection and the clip are checked again: any may have changed
+        # since the publication was made (a downgraded plan must not keep a platform).
+        problem = self._platform_problem(caller, clip, publication.platform, None)
+        if problem is not None:
+            raise _platform_checks_failed({publication.platform: problem})
         attempt = publication.attempt + 1
         retried = self._publications.retry(publication, execution_name=f"{publication_id}-retry-{attempt}")
         try:

@@ -1,9 +1,12 @@
 """Re-encrypt every connection's tokens with the current key: `python -m autopost.rotation`.
 
-Run it after setting a new PLATFORM_TOKEN_SECRET with the old one in
-PLATFORM_TOKEN_PREVIOUS_SECRETS. It records its scan position in the control table after
-every page, so a crashed run resumes where it stopped; rows already under the current key
-are skipped. When it reports `"finished": true`, the previous secret can be removed.
+Run it after putting a new value in the token secret (Secrets Manager keeps the old one as
+`AWSPREVIOUS`; locally, PLATFORM_TOKEN_PREVIOUS_SECRETS). It records its scan position in
+the control table after every page, so a crashed run resumes where it stopped; rows already
+under the current key are skipped, rows changed meanwhile are read again. Once the scan is
+through, a verification pass reads every row again (warm environments may have written with
+the old key until they noticed the new one): `"finished": true` only when a pass finds no
+row under another key. Only then may the previous key go.
 """
 
 from __future__ import annotations
@@ -21,6 +24,9 @@ from autopost.storage.tables import records
 PAGE_SIZE = 25
 
 
+VERIFY_PASSES = 3
+
+
 @dataclass
 class RotationReport:
     key_id: str
@@ -28,6 +34,8 @@ class RotationReport:
     skipped: int = 0
     pages: int = 0
     resumed: bool = False
+    # Rows the verification found still under an old key (and re-encrypted).
+    stragglers: int = 0
     finished: bool = False
 
 
@@ -55,10 +63,26 @@ class Rotation:
             report.pages += 1
             self._save_checkpoint(next_key)
             if next_key is None:
-                report.finished = True
+                report.finished = self._verify(report, page_size)
                 break
             start = next_key
         return report
+
+    def _verify(self, report: RotationReport, page_size: int) -> bool:
+        """Read every row again; True once a whole pass finds none under an old key."""
+        for _ in range(VERIFY_PASSES):
+            found, start = 0, None
+            while True:
+                stale, start = self._connections.old_key_rows(start, page_size)
+                found += len(stale)
+                for row in stale:
+                    self._connections.reencrypt(row)
+                if start is None:
+                    break
+            report.stragglers += found
+            if found == 0:
+                return True
+        return False
 
     def _load_checkpoint(self) -> dict[str, Any] | None:
         try:

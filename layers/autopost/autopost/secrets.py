@@ -1,9 +1,16 @@
 """Secrets: given directly (locally, tests) or read from Secrets Manager by ARN (in AWS),
-through powertools parameters, which caches them for five minutes in a warm environment."""
+through powertools parameters, which keeps them for a few minutes in a warm environment.
+
+The token key's *previous* value comes from the same secret's `AWSPREVIOUS` stage, never
+from a plain environment variable: after `put-secret-value` every environment picks up the
+new key within the cache time and still reads rows under the old one (README, "Tokens").
+"""
 
 from __future__ import annotations
 
 from aws_lambda_powertools.utilities import parameters
+from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+from botocore.exceptions import ClientError
 from pydantic import SecretStr
 
 from autopost.aws import client
@@ -11,22 +18,39 @@ from autopost.crypto import TokenCipher
 from autopost.runtime import warm
 from autopost.settings import Settings, get_settings
 
-CACHE_SECONDS = 300
 # What the template stores when an operator left an optional secret out.
 NOT_SET = "-"
+CURRENT, PREVIOUS = "AWSCURRENT", "AWSPREVIOUS"
 
 
 class MissingSecret(RuntimeError):
     """A secret the configuration needs is neither given nor named."""
 
 
+@warm
+def _provider(stage: str) -> parameters.SecretsProvider:
+    # One provider (and cache) per stage: powertools' cache key does not include the stage.
+    return parameters.SecretsProvider(boto3_client=client("secretsmanager"))
+
+
+def _stage(arn: str, stage: str) -> str | None:
+    """The secret's value at a stage, or None when the stage does not exist (yet)."""
+    seconds = get_settings().secrets_cache_seconds
+    try:
+        return str(_provider(stage).get(arn, max_age=seconds, VersionStage=stage))
+    except GetParameterError as exc:
+        cause = exc.__context__
+        if isinstance(cause, ClientError) and cause.response["Error"]["Code"] == "ResourceNotFoundException":
+            return None
+        raise
+
+
 def resolve(value: SecretStr | None, arn: str | None, name: str) -> SecretStr:
     if value is not None and value.get_secret_value() not in ("", NOT_SET):
         return value
     if arn:
-        provider = parameters.SecretsProvider(boto3_client=client("secretsmanager"))
-        found = str(provider.get(arn, max_age=CACHE_SECONDS))
-        if found not in ("", NOT_SET):
+        found = _stage(arn, CURRENT)
+        if found not in (None, "", NOT_SET):
             return SecretStr(found)
     raise MissingSecret(f"{name} is not configured (set it, or its _ARN variable)")
 
@@ -36,11 +60,33 @@ def service_bot_token(settings: Settings) -> SecretStr:
     return resolve(settings.telegram_bot_token, settings.telegram_bot_token_arn, "TELEGRAM_BOT_TOKEN")
 
 
-@warm
-def token_cipher() -> TokenCipher:
-    """The cipher of this warm environment: current key plus previous ones."""
-    settings = get_settings()
+def telegram_webhook_secret(settings: Settings) -> SecretStr:
+    return resolve(
+        settings.telegram_webhook_secret, settings.telegram_webhook_secret_arn, "TELEGRAM_WEBHOOK_SECRET"
+    )
+
+
+def token_secrets(settings: Settings) -> tuple[SecretStr, tuple[SecretStr, ...]]:
+    """The current token key and the ones before it that may still be in rows."""
     current = resolve(
         settings.platform_token_secret, settings.platform_token_secret_arn, "PLATFORM_TOKEN_SECRET"
     )
-    return TokenCipher(current, settings.platform_token_previous_secrets)
+    if settings.platform_token_secret_arn and not (
+        settings.platform_token_secret and settings.platform_token_secret.get_secret_value()
+    ):
+        previous = _stage(settings.platform_token_secret_arn, PREVIOUS)
+        return current, (SecretStr(previous),) if previous else ()
+    return current, settings.platform_token_previous_secrets
+
+
+def token_cipher() -> TokenCipher:
+    """The cipher for the keys as they are now: a new current key (a rotation) gives a new
+    cipher within the secrets' cache time, so a warm environment never keeps writing rows
+    under a key that is being retired."""
+    current, previous = token_secrets(get_settings())
+    return _cipher(current.get_secret_value(), tuple(p.get_secret_value() for p in previous))
+
+
+@warm
+def _cipher(current: str, previous: tuple[str, ...]) -> TokenCipher:
+    return TokenCipher(SecretStr(current), [SecretStr(p) for p in previous])

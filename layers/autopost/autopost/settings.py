@@ -102,11 +102,22 @@ class Settings(BaseSettings):
     platform_token_secret: SecretStr | None = Field(default=None, validation_alias="PLATFORM_TOKEN_SECRET")
     platform_token_secret_arn: str | None = Field(default=None, validation_alias="PLATFORM_TOKEN_SECRET_ARN")
     # Earlier keys, still able to decrypt until the rotation command has re-encrypted all.
+    # Only where the key is given directly (locally, tests): in AWS the secret's AWSPREVIOUS
+    # stage is the previous key.
     platform_token_previous_secrets: Annotated[tuple[SecretStr, ...], NoDecode] = Field(
         default=(), validation_alias="PLATFORM_TOKEN_PREVIOUS_SECRETS"
     )
+    # How long a secret read from Secrets Manager is kept in a warm environment.
+    secrets_cache_seconds: int = Field(default=300, ge=0, validation_alias="SECRETS_CACHE_SECONDS")
     telegram_bot_token: SecretStr | None = Field(default=None, validation_alias="TELEGRAM_BOT_TOKEN")
     telegram_bot_token_arn: str | None = Field(default=None, validation_alias="TELEGRAM_BOT_TOKEN_ARN")
+    # Telegram sends it with every update to our webhook; anything without it is refused.
+    telegram_webhook_secret: SecretStr | None = Field(
+        default=None, validation_alias="TELEGRAM_WEBHOOK_SECRET"
+    )
+    telegram_webhook_secret_arn: str | None = Field(
+        default=None, validation_alias="TELEGRAM_WEBHOOK_SECRET_ARN"
+    )
 
     @field_validator("platform_token_previous_secrets", mode="before")
     @classmethod

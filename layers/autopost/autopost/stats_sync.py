@@ -181,7 +181,7 @@ def stats_sync_from_settings(settings: Settings, page_size: int = PAGE) -> Stats
     from autopost.providers import provider_for
     from autopost.secrets import token_cipher
 
-    connections = ConnectionRepository(settings, token_cipher())
+    connections = ConnectionRepository(settings, token_cipher)
     return StatsSync(
         settings,
         PublicationRepository(settings),

@@ -6,10 +6,11 @@ for the version to move and use that pair."""
 
 from __future__ import annotations
 
+import secrets
 import time
 from datetime import timedelta
 
-from pynamodb.exceptions import PutError
+from pynamodb.exceptions import DeleteError, PutError
 
 from autopost.clock import utcnow
 from autopost.errors import PlatformUnavailable, TokenExpired
@@ -26,9 +27,12 @@ POLL_SECONDS = 0.2
 
 
 class TokenRefresher:
-    def __init__(self, settings: Settings, connections: ConnectionRepository) -> None:
+    def __init__(
+        self, settings: Settings, connections: ConnectionRepository, lease: timedelta = LEASE
+    ) -> None:
         self._connections = connections
         self._control = records(settings).control
+        self._lease = lease
 
     def refresh(
         self, provider: Provider, connection: Connection, stale: Credentials
@@ -40,11 +44,12 @@ class TokenRefresher:
             newer = self._newer(connection)
             if newer is not None:
                 return newer
-            if self._take(lease):
+            owner = self._take(lease)
+            if owner is not None:
                 try:
                     return self._refresh_holding_lease(provider, connection, stale)
                 finally:
-                    self._control(lease).delete()
+                    self._release(lease, owner)
             if time.monotonic() > deadline:
                 raise PlatformUnavailable("Не удалось обновить токен платформы, попробуем позже")
             time.sleep(POLL_SECONDS)
@@ -71,17 +76,29 @@ class TokenRefresher:
             raise TokenExpired()
         return stored
 
-    def _take(self, lease: str) -> bool:
-        control, now = self._control, utcnow()
+    def _take(self, lease: str) -> str | None:
+        """The lease's owner token if we got it (free, or its holder's time ran out)."""
+        control, now, owner = self._control, utcnow(), secrets.token_hex(16)
         try:
-            control(lease, expires_at=now + LEASE).save(
+            control(lease, payload=owner, expires_at=now + self._lease).save(
                 condition=control.pk.does_not_exist() | (control.expires_at < now)
             )
         except PutError as exc:
             if exc.cause_response_code == "ConditionalCheckFailedException":
-                return False
+                return None
             raise
-        return True
+        return owner
+
+    def _release(self, lease: str, owner: str) -> None:
+        """Give the lease back only if it is still ours: a refresh that outlived its lease
+        must not free the one another worker has taken since."""
+        control = self._control
+        try:
+            control(lease).delete(condition=control.payload == owner)
+        except DeleteError as exc:
+            if exc.cause_response_code != "ConditionalCheckFailedException":
+                raise
+            logger.info("refresh lease was no longer ours", extra={"lease": lease.split("#")[-1]})
 
     def _newer(self, connection: Connection) -> tuple[Connection, Credentials] | None:
         """The row's credentials if another worker refreshed since `connection` was read;

@@ -11,10 +11,11 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
-from autopost.api import clips, connections, publications
+from autopost.api import clips, connections, publications, telegram
 from autopost.errors import (
     AutopostError,
     InvalidRequest,
+    MalformedBody,
     PayloadTooLarge,
     RateLimited,
     RouteNotFound,
@@ -44,6 +45,7 @@ _FIELD_MESSAGES = {
     "less_than_equal": "Слишком большое значение",
     "model_attributes_type": "Ожидается JSON-объект",
     "dict_type": "Ожидается JSON-объект",
+    "control_characters": "Управляющие символы недопустимы",
 }
 
 
@@ -65,27 +67,36 @@ def _field_problem(problem: dict[str, Any]) -> dict[str, Any]:
     return {"field": ".".join(location), "type": kind, "message": template.format(expected=expected)}
 
 
-def _body_size(event: dict[str, Any]) -> int:
+def _body(event: dict[str, Any]) -> bytes:
     body = event.get("body") or ""
     if not event.get("isBase64Encoded"):
-        return len(body.encode())
+        return body.encode()
     try:
-        return len(base64.b64decode(body, validate=True))
+        return base64.b64decode(body, validate=True)
     except (binascii.Error, ValueError):
-        return len(body)
+        return body.encode()
 
 
 class AutopostResolver(APIGatewayHttpResolver):
-    """Refuses oversized bodies before anything parses them (powertools validates first)."""
+    """Refuses an oversized body, or one that is not UTF-8 text, before anything parses it
+    (API Gateway passes such a body base64-encoded; powertools would fail on it)."""
 
     def resolve(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         limit = get_settings().max_request_bytes
-        if _body_size(event) > limit:
-            error = PayloadTooLarge(details={"maxBytes": limit})
+        body = _body(event)
+        refusal: AutopostError | None = None
+        if len(body) > limit:
+            refusal = PayloadTooLarge(details={"maxBytes": limit})
+        else:
+            try:
+                body.decode("utf-8")
+            except UnicodeDecodeError:
+                refusal = MalformedBody()
+        if refusal is not None:
             return {
-                "statusCode": error.status,
+                "statusCode": refusal.status,
                 "headers": {"Content-Type": content_types.APPLICATION_JSON},
-                "body": json.dumps(error.to_body(), ensure_ascii=False),
+                "body": json.dumps(refusal.to_body(), ensure_ascii=False),
                 "isBase64Encoded": False,
             }
         return super().resolve(event, context)
@@ -96,6 +107,7 @@ def build_app() -> APIGatewayHttpResolver:
     app.include_router(clips.router)
     app.include_router(publications.router)
     app.include_router(connections.router)
+    app.include_router(telegram.router)
 
     @app.get("/openapi.json", include_in_schema=False)
     def openapi():

@@ -20,6 +20,8 @@ from autopost.api.schemas import (
     PlatformOut,
     RutubeConnectBody,
     TelegramConnectBody,
+    TelegramProofBody,
+    TelegramProofOut,
 )
 from autopost.connecting import OAuthReturn
 from autopost.platforms import Platform
@@ -97,12 +99,27 @@ def set_vk_destination(body: DestinationBody) -> ConnectionOut:
 
 
 @router.post(
-    "/connections/telegram", summary="Connect a Telegram channel (checked with getMe/getChat/getChatMember)"
+    "/connections/telegram",
+    summary="Connect a Telegram channel with your own bot (checked with getMe/getChat/getChatMember)",
 )
 def connect_telegram(body: TelegramConnectBody) -> tuple[ConnectionOut, int]:
     caller = context.caller_of(router.current_event)
     connection = context.connecting().connect_telegram(caller, body.channel, body.bot_token)
     return ConnectionOut.of(connection), 201
+
+
+@router.post(
+    "/connections/telegram/proof",
+    summary="Connect a channel through the service's bot: a code to post in it, proving you run it",
+)
+def telegram_proof(body: TelegramProofBody) -> tuple[TelegramProofOut, int]:
+    caller = context.caller_of(router.current_event)
+    proof = context.connecting().telegram_proof(caller, body.channel)
+    instructions = (
+        f"Опубликуйте в канале {body.channel} сообщение с кодом {proof.code}. Бот сервиса увидит его, "
+        "подключит канал к вашему аккаунту и удалит сообщение. Код действует 15 минут."
+    )
+    return TelegramProofOut(code=proof.code, expires_at=proof.expires_at, instructions=instructions), 202
 
 
 @router.post(

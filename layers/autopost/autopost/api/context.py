@@ -32,7 +32,7 @@ def publishing() -> PublishingService:
 
 @warm
 def connecting() -> ConnectionService:
-    return ConnectionService(get_settings(), token_cipher())
+    return ConnectionService(get_settings(), token_cipher)
 
 
 @warm

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import datetime
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
 
 from autopost.errors import TokenExpired
 from autopost.models import Clip, ClipStatus, Connection, ConnectionStatus, Publication
@@ -35,12 +37,24 @@ class VkPublishOptions(InputModel):
 
 class PublishBody(InputModel):
     platforms: list[Platform] = Field(min_length=1, max_length=len(Platform))
-    title: str = Field(min_length=1, max_length=200)
-    description: str = Field(default="", max_length=5000)
+    title: str = Field(min_length=1, max_length=200, description="One line: no control characters")
+    description: str = Field(
+        default="", max_length=5000, description="Line breaks allowed; no other control characters"
+    )
     scheduled_at: AwareDatetime | None = Field(
         default=None, description="ISO 8601 with a time zone; omitted means now"
     )
     vk: VkPublishOptions | None = Field(default=None, description="How the clip appears on VK")
+
+    @field_validator("title")
+    @classmethod
+    def _title_is_one_clean_line(cls, value: str) -> str:
+        return _without_control_characters(value, allowed="")
+
+    @field_validator("description")
+    @classmethod
+    def _description_is_clean_text(cls, value: str) -> str:
+        return _without_control_characters(value, allowed="\n\r\t")
 
     @field_validator("platforms")
     @classmethod
@@ -48,6 +62,15 @@ class PublishBody(InputModel):
         if len(set(platforms)) != len(platforms):
             raise ValueError("platforms must not repeat")
         return platforms
+
+
+def _without_control_characters(value: str, allowed: str) -> str:
+    """Text a platform shows as it is: a NUL or an escape sequence is refused, not sent."""
+    if any(unicodedata.category(ch) in ("Cc", "Cs") and ch not in allowed for ch in value) or any(
+        ch in "\u2028\u2029\u202e\u2066\u2067\u2068\u2069" for ch in value
+    ):
+        raise PydanticCustomError("control_characters", "control characters are not allowed")
+    return value
 
 
 class ErrorInfo(ApiModel):
@@ -258,23 +281,34 @@ class DestinationBody(InputModel):
     community_id: int | None = Field(description="A community id, or null for the user's own page", ge=1)
 
 
+CHANNEL = Field(
+    pattern=r"^(@[A-Za-z][A-Za-z0-9_]{3,31}|-100[0-9]{5,15})$",
+    description="@username of the channel, or its numeric id (-100…)",
+)
+
+
 class TelegramConnectBody(InputModel):
-    channel: str = Field(
-        pattern=r"^(@[A-Za-z][A-Za-z0-9_]{3,31}|-100[0-9]{5,15})$",
-        description="@username of the channel, or its numeric id (-100…)",
-    )
-    bot_token: SecretStr | None = Field(
-        default=None, description="Your own bot's token; omitted means the service's bot"
-    )
+    channel: str = CHANNEL
+    bot_token: SecretStr = Field(description="Your own bot's token; the bot administers the channel")
 
     @field_validator("bot_token")
     @classmethod
-    def _bot_token_shape(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and not re.fullmatch(
-            r"[0-9]{5,12}:[A-Za-z0-9_-]{30,64}", value.get_secret_value()
-        ):
+    def _bot_token_shape(cls, value: SecretStr) -> SecretStr:
+        if not re.fullmatch(r"[0-9]{5,12}:[A-Za-z0-9_-]{30,64}", value.get_secret_value()):
             raise ValueError("not a bot token")
         return value
+
+
+class TelegramProofBody(InputModel):
+    channel: str = CHANNEL
+
+
+class TelegramProofOut(ApiModel):
+    code: str = Field(
+        description="Post it in the channel; the service's bot deletes it and connects the channel"
+    )
+    expires_at: datetime
+    instructions: str
 
 
 class RutubeConnectBody(InputModel):

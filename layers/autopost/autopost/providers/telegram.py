@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+from pydantic import SecretStr
 
 from autopost.errors import PlatformRateLimited, PlatformUnavailable, Rejected, StatsUnavailable, TokenExpired
 from autopost.platforms import Platform
@@ -105,6 +106,23 @@ class TelegramProvider:
             )
             message = self._result(guarded(lambda: self._http.post(url, content=body, headers=headers), NAME))
         return Published(post_id=f"{chat_id}:{message['message_id']}", url=_post_url(message))
+
+    def delete_message(self, credentials: Credentials, chat_id: str, message_id: int) -> None:
+        self.call(credentials, "deleteMessage", {"chat_id": chat_id, "message_id": str(message_id)})
+
+    def set_webhook(self, credentials: Credentials, url: str, secret_token: SecretStr) -> None:
+        """Where Telegram sends the service bot's updates: only channel posts, with our
+        secret token in `X-Telegram-Bot-Api-Secret-Token`."""
+        self.call(
+            credentials,
+            "setWebhook",
+            {
+                "url": url,
+                "secret_token": secret_token.get_secret_value(),
+                "allowed_updates": '["channel_post"]',
+                "drop_pending_updates": "true",
+            },
+        )
 
     def refresh(self, credentials: Credentials) -> Credentials:
         raise TokenExpired(BOT_TOKEN_INVALID)  # bot tokens do not expire or refresh

@@ -14,6 +14,7 @@ from autopost.storage.tables import records
 
 # S3 sequencers are hexadecimal numbers of varying length; left-padded they compare as text.
 SEQUENCER_WIDTH = 40
+CURSOR_KEYS = frozenset({"user_id", "clip_id"})
 
 
 def normalize_sequencer(sequencer: str) -> str:
@@ -32,7 +33,7 @@ class ClipRepository:
 
     def list_for_user(self, user_id: str, limit: int, cursor: str | None) -> tuple[list[Clip], str | None]:
         page = self._record.query(
-            user_id, limit=limit, last_evaluated_key=decode_cursor(cursor, owner=user_id)
+            user_id, limit=limit, last_evaluated_key=decode_cursor(cursor, owner=user_id, keys=CURSOR_KEYS)
         )
         clips = [_to_clip(record) for record in page]
         return clips, encode_cursor(page.last_evaluated_key, owner=user_id)

@@ -13,7 +13,7 @@ from pydantic import SecretStr
 from pynamodb.exceptions import DeleteError, PutError, UpdateError
 
 from autopost.clock import from_iso, to_iso, utcnow
-from autopost.crypto import TokenCipher, TokenContext
+from autopost.crypto import CipherSource, TokenCipher, TokenContext, cipher_of
 from autopost.errors import StatusConflict
 from autopost.models import Connection, ConnectionStatus
 from autopost.platforms import Platform
@@ -24,6 +24,7 @@ from autopost.storage.tables import records
 CONFLICT = "ConditionalCheckFailedException"
 # Decrypted connections kept in a warm Lambda environment (the seed's Redis cache, 5 min).
 CACHE_SECONDS = 300.0
+REENCRYPT_ATTEMPTS = 5
 
 
 @dataclass
@@ -41,7 +42,7 @@ _cache_lock = threading.Lock()
 
 class ConnectionRepository:
     def __init__(
-        self, settings: Settings, cipher: TokenCipher | None = None, clock: Any = time.monotonic
+        self, settings: Settings, cipher: CipherSource | None = None, clock: Any = time.monotonic
     ) -> None:
         self._record = records(settings).connection
         self._table = settings.connections_table
@@ -214,24 +215,46 @@ class ConnectionRepository:
         return rows, page.last_evaluated_key
 
     def reencrypt(self, row: Any) -> bool:
-        """Re-encrypt one row with the current key; False if already current or changed."""
+        """Re-encrypt one row with the current key; False if it already was (or is gone).
+        A row someone changed meanwhile is read again and checked again: its writer may
+        still have used the old key."""
         cipher = self._require_cipher()
-        tokens = row.tokens.as_dict() if row.tokens else {}
-        if all(cipher.is_current(value) for value in tokens.values() if value):
-            return False
-        row.tokens = {
-            field: cipher.encrypt(cipher.decrypt(value, _context(row, field)), _context(row, field))
-            for field, value in tokens.items()
-            if value
-        }
-        self._forget(row.user_id, row.platform)
-        try:
-            row.save()
-        except PutError as exc:
-            if exc.cause_response_code == CONFLICT:
-                return False  # changed meanwhile: its writer used the current key
-            raise
-        return True
+        for _ in range(REENCRYPT_ATTEMPTS):
+            tokens = row.tokens.as_dict() if row.tokens else {}
+            if all(cipher.is_current(value) for value in tokens.values() if value):
+                return False
+            row.tokens = {
+                field: cipher.encrypt(cipher.decrypt(value, _context(row, field)), _context(row, field))
+                for field, value in tokens.items()
+                if value
+            }
+            self._forget(row.user_id, row.platform)
+            try:
+                row.save()
+            except PutError as exc:
+                if exc.cause_response_code != CONFLICT:
+                    raise
+                row = self._load(row.user_id, Platform(row.platform))
+                if row is None:
+                    return False
+                continue
+            return True
+        raise RuntimeError(f"row {row.user_id}/{row.platform} kept changing during re-encryption")
+
+    def old_key_rows(
+        self, start: dict[str, Any] | None, limit: int
+    ) -> tuple[list[Any], dict[str, Any] | None]:
+        """A page of rows holding a ciphertext under another key than the current one."""
+        cipher = self._require_cipher()
+        rows, next_key = self.scan_page(start, limit)
+        stale = [
+            row
+            for row in rows
+            if not all(
+                cipher.is_current(v) for v in (row.tokens.as_dict() if row.tokens else {}).values() if v
+            )
+        ]
+        return stale, next_key
 
     # -- helpers --------------------------------------------------------------------------
 
@@ -244,7 +267,7 @@ class ConnectionRepository:
     def _require_cipher(self) -> TokenCipher:
         if self._cipher is None:
             raise RuntimeError("this repository was built without a token cipher")
-        return self._cipher
+        return cipher_of(self._cipher)
 
     def _encrypt(self, record: Any, credentials: Credentials) -> dict[str, str]:
         cipher = self._require_cipher()

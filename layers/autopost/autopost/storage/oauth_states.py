@@ -15,7 +15,7 @@ from pydantic import SecretStr
 from pynamodb.exceptions import DeleteError
 
 from autopost.clock import utcnow
-from autopost.crypto import TokenCipher, TokenContext, TokenDecryptError
+from autopost.crypto import CipherSource, TokenContext, TokenDecryptError, cipher_of
 from autopost.errors import OAuthStateInvalid
 from autopost.platforms import Platform
 from autopost.settings import Settings
@@ -33,7 +33,7 @@ class PendingAuthorization:
 
 
 class OAuthStateStore:
-    def __init__(self, settings: Settings, cipher: TokenCipher) -> None:
+    def __init__(self, settings: Settings, cipher: CipherSource) -> None:
         self._control = records(settings).control
         self._cipher = cipher
 
@@ -44,7 +44,7 @@ class OAuthStateStore:
             f"oauth#{state}",
             user_id=user_id,
             platform=platform.value,
-            payload=self._cipher.encrypt(SecretStr(verifier), _context(state, user_id, platform)),
+            payload=cipher_of(self._cipher).encrypt(SecretStr(verifier), _context(state, user_id, platform)),
             expires_at=utcnow() + LIFETIME,
         ).save(condition=control.pk.does_not_exist())
         return state
@@ -73,7 +73,7 @@ class OAuthStateStore:
         if item.platform != platform.value:
             raise OAuthStateInvalid(details={"reason": "other_platform"})
         try:
-            verifier = self._cipher.decrypt(item.payload, _context(state, item.user_id, platform))
+            verifier = cipher_of(self._cipher).decrypt(item.payload, _context(state, item.user_id, platform))
         except TokenDecryptError as exc:
             raise OAuthStateInvalid(details={"reason": "tampered"}) from exc
         return PendingAuthorization(user_id=item.user_id, platform=platform, verifier=verifier)

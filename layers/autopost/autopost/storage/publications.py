@@ -32,6 +32,8 @@ from autopost.storage.tables import records, transactions
 _GUARD_ATTEMPTS = 3
 _FINAL = [s.value for s in PublicationStatus if s not in ACTIVE_STATUSES]
 STATS_WRITERS = 8
+# A page of the by_user index ends at a key with the table's and the index's attributes.
+CURSOR_KEYS = frozenset({"publication_id", "user_id", "created_at"})
 
 
 def guard_key(user_id: str, clip_id: str, platform: Platform | str) -> str:
@@ -84,7 +86,7 @@ class PublicationRepository:
             filter_condition=condition,
             scan_index_forward=False,
             limit=limit,
-            last_evaluated_key=decode_cursor(cursor, owner=user_id),
+            last_evaluated_key=decode_cursor(cursor, owner=user_id, keys=CURSOR_KEYS),
         )
         items = [_to_publication(item) for item in page]
         next_key = page.last_evaluated_key if len(items) == limit else None
