@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: setup test test-unit test-integration lint format openapi build dev token demo chromium clean live-check live-publish
+.PHONY: setup test test-unit test-integration lint format openapi build dev token demo chromium clean live-check live-publish telegram-webhook
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -61,6 +61,10 @@ live-check: setup
 
 live-publish: setup
 	@$(PY) -m ops.live publish $(PLATFORM) $(CLIP)
+
+## Once after deploying: the service bot's channel posts go to the API (README, Telegram).
+telegram-webhook: setup
+	@$(PY) -m ops.telegram_webhook $(API_URL)
 
 ## Regenerate docs/openapi.json from the API's routes (a test fails while it is stale).
 openapi: setup

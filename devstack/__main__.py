@@ -23,6 +23,7 @@ def serve(args: argparse.Namespace) -> int:
         schedule_seconds=args.stats_interval,
         log_level="INFO" if args.verbose else "WARNING",
         **({"state_file": Path(args.state_file)} if args.state_file else {}),
+        trace_file=Path(args.trace_file) if args.trace_file else None,
     )
     stack = LocalStack(options)
     try:
@@ -69,6 +70,9 @@ def main() -> int:
         target.add_argument("--verbose", action="store_true", help="log the handlers at INFO")
         target.add_argument(
             "--state-file", help="where to write the URLs as JSON (default .local/stack.json)"
+        )
+        target.add_argument(
+            "--trace-file", help="trace the handlers (X-Ray) and keep their segments here, one JSON a line"
         )
     token = commands.add_parser("token", help="print a token for the local API")
     token.add_argument("--user", default="demo-user")

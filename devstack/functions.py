@@ -5,7 +5,9 @@ and batch processors keep per-invocation state, so one copy serves one call at a
 from __future__ import annotations
 
 import importlib.util
+import os
 import queue
+import secrets
 import threading
 import time
 import uuid
@@ -40,8 +42,9 @@ class InvocationContext:
 class FunctionPool:
     """Up to `concurrency` environments of one function; `invoke` waits for a free one."""
 
-    def __init__(self, spec: FunctionSpec, concurrency: int = 1) -> None:
+    def __init__(self, spec: FunctionSpec, concurrency: int = 1, traced: bool = False) -> None:
         self.spec = spec
+        self._traced = traced
         self._free: queue.Queue[ModuleType] = queue.Queue()
         self._created = 0
         self._limit = concurrency
@@ -66,6 +69,11 @@ class FunctionPool:
             with self._lock:
                 room = self._created < self._limit
             environment = self._environment() if room else self._free.get()
+        if self._traced:
+            # What the Lambda runtime sets for each invocation of a traced function.
+            os.environ["_X_AMZN_TRACE_ID"] = (
+                f"Root=1-{int(time.time()):08x}-{secrets.token_hex(12)};Parent={secrets.token_hex(8)};Sampled=1"
+            )
         try:
             handler = getattr(environment, self.spec.function_name)
             return handler(event, InvocationContext(self.spec.logical_id, self.spec.timeout))

@@ -65,6 +65,13 @@ def routes(stack: Stack, pools: dict[str, FunctionPool]) -> list[Route]:
     return found
 
 
+def _cors(stack: Stack) -> dict[str, Any]:
+    for api in stack.http_apis.values():
+        if api.get("CorsConfiguration"):
+            return stack.resolver.resolve(api["CorsConfiguration"])
+    return {}
+
+
 def _pattern(path: str) -> re.Pattern[str]:
     """`/clips/{clipId}/publications` -> a regex with a named group per path parameter."""
     parts = []
@@ -80,6 +87,8 @@ class Gateway:
     ) -> None:
         self._routes = routes(stack, pools)
         self._static = static or {}
+        self._static_headers = stack.console_headers()
+        self._cors = _cors(stack)
         # What the console reads at /console/config.json (in AWS, a file deployed with it).
         self.console_config: dict[str, Any] = {"signIn": "local"}
         self._server: ThreadingHTTPServer | None = None
@@ -173,6 +182,12 @@ class Gateway:
                     return
                 body = self.rfile.read(length) if length else b""
                 path = urlsplit(self.path).path
+                if self.command == "OPTIONS":
+                    self._preflight()
+                    return
+                if path in ("/", "/console") and self.command in ("GET", "HEAD"):
+                    self._reply(302, b"", {"Location": "/console/"})
+                    return
                 if path == "/local/token" and self.command == "POST":
                     # Local sign-in only: what `make token` does, for the console's sign-in page.
                     try:
@@ -187,7 +202,8 @@ class Gateway:
                     self._json(200, {"token": tokens.mint(user, plan)})
                     return
                 if path == "/console/config.json":
-                    self._json(200, {"apiUrl": gateway.url, **gateway.console_config})
+                    # The API on the console's own origin, whatever name the browser used.
+                    self._json(200, {"apiUrl": "", **gateway.console_config})
                     return
                 if gateway._serve_static(self, path):
                     return
@@ -214,6 +230,19 @@ class Gateway:
                     headers[key] = ",".join(values)
                 self._reply(int(result.get("statusCode", 200)), raw, headers)
 
+            def _preflight(self) -> None:
+                """A CORS preflight, as API Gateway's CorsConfiguration answers it."""
+                origin = self.headers.get("origin", "")
+                headers = {}
+                if origin and origin in gateway._cors.get("AllowOrigins", []):
+                    headers = {
+                        "Access-Control-Allow-Origin": origin,
+                        "Access-Control-Allow-Methods": ",".join(gateway._cors.get("AllowMethods", [])),
+                        "Access-Control-Allow-Headers": ",".join(gateway._cors.get("AllowHeaders", [])),
+                        "Access-Control-Max-Age": str(gateway._cors.get("MaxAge", 0)),
+                    }
+                self._reply(204, b"", headers)
+
             def _serve_or_fail(self) -> None:
                 try:
                     self._serve()
@@ -221,7 +250,14 @@ class Gateway:
                     LOG.exception("local gateway: request failed")
                     self._json(502, {"message": "Internal Server Error"})
 
-            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _serve_or_fail
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve_or_fail
+
+            def __getattr__(self, name: str) -> Any:
+                # Any other method (TRACE, QUERY, …) finds no route: 404, as API Gateway
+                # answers (the standard library would say 501).
+                if name.startswith("do_"):
+                    return self._serve_or_fail
+                raise AttributeError(name)
 
         self._server = ThreadingHTTPServer((host, port), Handler)
         self._server.daemon_threads = True
@@ -248,7 +284,10 @@ class Gateway:
             handler._reply(
                 200,
                 target.read_bytes(),
-                {"Content-Type": types.get(target.suffix, "application/octet-stream")},
+                {
+                    "Content-Type": types.get(target.suffix, "application/octet-stream"),
+                    **self._static_headers,
+                },
             )  # type: ignore[attr-defined]
             return True
         return False

@@ -26,6 +26,7 @@ from devstack.functions import FunctionPool
 from devstack.gateway import Gateway
 from devstack.provision import Stack, provision
 from devstack.template import ROOT
+from devstack.xray import XRayDaemon, as_in_lambda
 from emulators.suite import Platforms, start_platforms
 
 # moto's server logs every request; powertools warns about every invocation without metrics.
@@ -51,6 +52,8 @@ class Options:
     schedule_seconds: float | None = None
     log_level: str = "WARNING"
     state_file: Path = STATE_FILE
+    # Where the handlers' X-Ray segments go (a local stand-in for the daemon); None: no tracing.
+    trace_file: Path | None = None
 
 
 @dataclass
@@ -60,6 +63,7 @@ class LocalStack:
     platforms: Platforms | None = None
     gateway: Gateway | None = None
     _moto: ThreadedMotoServer | None = None
+    _xray: XRayDaemon | None = None
     _sources: list[SqsMapping | Schedule] = field(default_factory=list)
     started_in: float = 0.0
 
@@ -132,12 +136,30 @@ class LocalStack:
                 "PROCESSING_CHECK_MAX_SECONDS": "5",
             }
         )
+        if self.options.trace_file is not None:
+            self._xray = XRayDaemon(self.options.trace_file, self.options.host)
+            self._xray.start()
+            environment.update(
+                {
+                    # As in Lambda: tracing on, the daemon's address; the stack's own calls go untraced.
+                    "POWERTOOLS_TRACE_DISABLED": "0",
+                    "LAMBDA_TASK_ROOT": str(ROOT),
+                    "AWS_XRAY_DAEMON_ADDRESS": self._xray.address,
+                    "AWS_XRAY_CONTEXT_MISSING": "IGNORE_ERROR",
+                }
+            )
         os.environ.update(environment)
         os.environ.pop("PLATFORM_TOKEN_SECRET", None)  # the template's generated secret, read by ARN
+        if self._xray is not None:
+            as_in_lambda(self._xray.address)
+            # The stack's own AWS calls (queue polling) run outside any invocation.
+            logging.getLogger("aws_xray_sdk").setLevel(logging.ERROR)
         runtime.reset()
 
         pools = {
-            lid: FunctionPool(spec, concurrency=_concurrency(spec))
+            lid: FunctionPool(
+                spec, concurrency=_concurrency(spec), traced=self.options.trace_file is not None
+            )
             for lid, spec in self.stack.functions.items()
         }
         self.gateway = Gateway(self.stack, pools, static={"/console/": ROOT / "web"})
@@ -192,6 +214,8 @@ class LocalStack:
                 emulator.stop()
         if self._moto:
             self._moto.stop()
+        if self._xray:
+            self._xray.stop()
         self.options.state_file.unlink(missing_ok=True)
 
 

@@ -21,8 +21,13 @@ ACCOUNT_ID = "123456789012"
 LOCAL_ROLE = f"arn:aws:iam::{ACCOUNT_ID}:role/autopost-local"
 # Resources that only grant permissions: moto does not enforce IAM, so nothing to create.
 NOT_ENFORCED_LOCALLY = {"AWS::SQS::QueuePolicy", "AWS::S3::BucketPolicy"}
-# Resources whose job the local stack does itself: the gateway serves web/ at /console/.
-SERVED_BY_THE_LOCAL_GATEWAY = {"AWS::CloudFront::Distribution", "AWS::CloudFront::OriginAccessControl"}
+# Resources whose job the local stack does itself: the gateway serves web/ at /console/,
+# with the response headers policy's security headers.
+SERVED_BY_THE_LOCAL_GATEWAY = {
+    "AWS::CloudFront::Distribution",
+    "AWS::CloudFront::OriginAccessControl",
+    "AWS::CloudFront::ResponseHeadersPolicy",
+}
 
 
 @dataclass
@@ -55,6 +60,26 @@ class Stack:
     physical: dict[str, Any] = field(default_factory=dict)
     functions: dict[str, FunctionSpec] = field(default_factory=dict)
     http_apis: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def console_headers(self) -> dict[str, str]:
+        """The security headers the template's response headers policy adds to the console."""
+        headers: dict[str, str] = {}
+        for resource in self.template["Resources"].values():
+            if resource["Type"] != "AWS::CloudFront::ResponseHeadersPolicy":
+                continue
+            config = self.resolver.resolve(resource["Properties"]["ResponseHeadersPolicyConfig"])
+            security = config.get("SecurityHeadersConfig", {})
+            if "ContentSecurityPolicy" in security:
+                headers["Content-Security-Policy"] = " ".join(
+                    security["ContentSecurityPolicy"]["ContentSecurityPolicy"].split()
+                )
+            if "ContentTypeOptions" in security:
+                headers["X-Content-Type-Options"] = "nosniff"
+            if "FrameOptions" in security:
+                headers["X-Frame-Options"] = security["FrameOptions"]["FrameOption"]
+            if "ReferrerPolicy" in security:
+                headers["Referrer-Policy"] = security["ReferrerPolicy"]["ReferrerPolicy"]
+        return headers
 
     def ref(self, logical_id: str) -> Any:
         return self.physical[logical_id]
@@ -111,6 +136,7 @@ def provision(
             stack, make("stepfunctions"), lid, props, definition_overrides or {}
         ),
         "AWS::SecretsManager::Secret": lambda lid, props: _secret(stack, make("secretsmanager"), lid, props),
+        "AWS::Logs::LogGroup": lambda lid, props: _log_group(stack, make("logs"), lid, props),
         "AWS::Serverless::LayerVersion": lambda lid, props: _record(stack, lid, f"{stack_name}-{lid}"),
         "AWS::Serverless::HttpApi": lambda lid, props: _http_api(stack, lid, props),
         "AWS::Serverless::Function": lambda lid, props: _function(stack, lid, props),
@@ -210,6 +236,15 @@ def _bucket(stack: Stack, s3: Any, logical_id: str, props: dict[str, Any]) -> No
         Arn=f"arn:aws:s3:::{name}",
         RegionalDomainName=f"{name}.s3.{stack.region}.amazonaws.com",
     )
+
+
+def _log_group(stack: Stack, logs: Any, logical_id: str, props: dict[str, Any]) -> None:
+    props = stack.resolver.resolve(props)
+    name = f"/{stack.name}/{logical_id}"
+    logs.create_log_group(logGroupName=name)
+    if "RetentionInDays" in props:
+        logs.put_retention_policy(logGroupName=name, retentionInDays=int(props["RetentionInDays"]))
+    _record(stack, logical_id, name, Arn=f"arn:aws:logs:{stack.region}:{ACCOUNT_ID}:log-group:{name}")
 
 
 def _secret(stack: Stack, secretsmanager: Any, logical_id: str, props: dict[str, Any]) -> None:

@@ -91,9 +91,11 @@ class DzenEmulator(Emulator):
 
     def issue_session(self, publisher_id: str = DEFAULT_PUBLISHER, name: str = "Мой канал в Дзене") -> str:
         """A signed-in studio session: the Cookie header a browser would send."""
-        session_id = f"3:{int(time.time())}.5.0.{secrets.token_urlsafe(24)}"
+        secret, second = secrets.token_urlsafe(24), secrets.token_urlsafe(16)
+        session_id = f"3:{int(time.time())}.5.0.{secret}"
         self.sessions[session_id] = Session(publisher_id, name)
-        return f"Session_id={session_id}; sessionid2={secrets.token_urlsafe(16)}; yandexuid={secrets.randbelow(10**12)}"
+        self.issued += [secret, second]  # the random parts (the rest is a timestamp and an id)
+        return f"Session_id={session_id}; sessionid2={second}; yandexuid={secrets.randbelow(10**12)}"
 
     def end_session(self, cookie_header: str) -> None:
         for part in cookie_header.split(";"):
@@ -204,6 +206,7 @@ class DzenEmulator(Emulator):
     def _csrf_token(self, request: Request, session: Session) -> Response:
         token = f"{secrets.token_hex(20)}:{int(time.time() * 1000)}"
         session.csrf[token] = time.time() + self.csrf_ttl
+        self.issued.append(token.split(":")[0])
         self.record("csrf-token")
         return Response.json({"result": token})
 

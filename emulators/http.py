@@ -213,6 +213,8 @@ class Emulator(ABC):
         self._lock = threading.Lock()
         self._faults: dict[str, deque[Fault]] = defaultdict(deque)
         self.calls: list[dict[str, Any]] = []
+        # Every credential this platform handed out: what must never show in our logs.
+        self.issued: list[str] = []
         self._server: ThreadingHTTPServer | None = None
         self.base_url = ""
 
@@ -261,6 +263,7 @@ class Emulator(ABC):
         with self._lock:
             self.calls.clear()
             self._faults.clear()
+            self.issued.clear()
         self.reset_state()
 
     # -- serving ------------------------------------------------------------------------
@@ -286,7 +289,9 @@ class Emulator(ABC):
 
     def _control(self, request: Request) -> Response:
         if request.path == "/_emulator/state" and request.method == "GET":
-            return Response.json({"name": self.name, "calls": self.calls, **self.state()})
+            return Response.json(
+                {"name": self.name, "calls": self.calls, "issued": self.issued, **self.state()}
+            )
         if request.path == "/_emulator/faults" and request.method == "POST":
             spec = request.json()
             options = {k: spec[k] for k in ("retry_after", "delay", "after_bytes", "message") if k in spec}

@@ -68,6 +68,7 @@ class RutubeEmulator(Emulator):
     def reset_state(self) -> None:
         self.tokens: dict[str, int] = {}
         self.accounts: dict[str, tuple[str, int]] = {DEMO_LOGIN: (DEMO_PASSWORD, 501)}
+        self.issued.append(DEMO_PASSWORD)
         self.videos: dict[str, RutubeVideo] = {}
         # Status reads an import stays "downloading_video" for (then its fetch's outcome).
         self.download_reads = 1
@@ -76,6 +77,7 @@ class RutubeEmulator(Emulator):
     def issue_token(self, user_id: int = 501) -> str:
         token = secrets.token_hex(20)
         self.tokens[token] = user_id
+        self.issued.append(token)
         return token
 
     def add_video(self, user_id: int = 501, hits: int = 0) -> str:
@@ -89,6 +91,7 @@ class RutubeEmulator(Emulator):
 
     def add_account(self, login: str, password: str, user_id: int) -> None:
         self.accounts[login] = (password, user_id)
+        self.issued.append(password)
 
     def state(self) -> dict[str, Any]:
         return {

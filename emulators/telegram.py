@@ -72,6 +72,7 @@ class TelegramEmulator(Emulator):
         user_id = 7_000_000_000 + len(self.bots) + 1
         token = token or f"{user_id}:{secrets.token_urlsafe(26)}"
         self.bots[token] = Bot(token, user_id, username)
+        self.issued.append(token.split(":", 1)[1])  # the secret part; the bot's id is public
         return token
 
     def add_channel(

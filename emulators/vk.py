@@ -125,6 +125,7 @@ class VkEmulator(Emulator):
         allowed = self.clip_methods_allowed if clips is None else clips
         self.tokens[access] = Token(user_id, time.time() + lifetime, allowed)
         self.refresh_tokens[refresh] = (user_id, device_id)
+        self.issued += [access, refresh]
         self.users.setdefault(user_id, ("Пользователь", str(user_id)))
         return access, refresh
 
@@ -582,6 +583,7 @@ class VkEmulator(Emulator):
                 {"error": "invalid_request", "error_description": "PKCE S256 is required"}, 400
             )
         code = new_code(self.grants, request, int(query.get("user_id", DEFAULT_USER)))
+        self.issued.append(code)
         device_id = "dev-" + secrets.token_hex(6)
         self.record("authorize", client_id=query.get("client_id"))
         params = {

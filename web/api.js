@@ -24,10 +24,12 @@ export async function loadConfig() {
   return config;
 }
 
+// The session's token lives in this tab only (sessionStorage): not shared with other tabs,
+// gone when the tab closes.
 export const token = {
-  get: () => localStorage.getItem(TOKEN_KEY),
-  set: (value) => localStorage.setItem(TOKEN_KEY, value),
-  clear: () => localStorage.removeItem(TOKEN_KEY),
+  get: () => sessionStorage.getItem(TOKEN_KEY),
+  set: (value) => sessionStorage.setItem(TOKEN_KEY, value),
+  clear: () => sessionStorage.removeItem(TOKEN_KEY),
   claims() {
     const value = this.get();
     if (!value) return null;
@@ -81,18 +83,66 @@ export async function signInLocally(user, plan) {
   token.set((await response.json()).token);
 }
 
-export function signInWithOidc() {
-  // The OIDC provider behind the JWT authorizer (e.g. Cognito's hosted UI): README, "Console".
-  const redirect = location.origin + location.pathname;
-  const query = new URLSearchParams({ response_type: "token", client_id: config.clientId, redirect_uri: redirect, scope: "openid" });
+const OIDC_PENDING = "autopost.oidc";
+
+function randomText(bytes = 32) {
+  const values = crypto.getRandomValues(new Uint8Array(bytes));
+  return base64url(values);
+}
+
+function base64url(bytes) {
+  return btoa(String.fromCharCode(...new Uint8Array(bytes))).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+function claimsOf(jwt) {
+  return JSON.parse(atob(jwt.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")));
+}
+
+// The OIDC provider behind the JWT authorizer (e.g. Cognito's hosted UI): authorization
+// code with PKCE (S256), a state against forged returns and a nonce against replayed tokens.
+export async function signInWithOidc() {
+  const verifier = randomText(48);
+  const challenge = base64url(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier)));
+  const pending = { verifier, state: randomText(), nonce: randomText() };
+  sessionStorage.setItem(OIDC_PENDING, JSON.stringify(pending));
+  const query = new URLSearchParams({
+    response_type: "code",
+    client_id: config.clientId,
+    redirect_uri: location.origin + location.pathname,
+    scope: "openid",
+    state: pending.state,
+    nonce: pending.nonce,
+    code_challenge: challenge,
+    code_challenge_method: "S256",
+  });
   location.assign(`${config.authority}/oauth2/authorize?${query}`);
 }
 
-export function tokenFromRedirect() {
-  const fragment = new URLSearchParams(location.hash.slice(1));
-  const value = fragment.get("id_token");
-  if (value) {
-    token.set(value);
-    history.replaceState(null, "", location.pathname + location.search);
+// Back from the OIDC provider: only the state this tab sent is accepted; the code is
+// redeemed with the PKCE verifier, and the ID token must carry this tab's nonce.
+// Returns false when the return is not a sign-in (it may be a platform's OAuth return).
+export async function finishOidcSignIn() {
+  const query = new URLSearchParams(location.search);
+  const pending = JSON.parse(sessionStorage.getItem(OIDC_PENDING) || "null");
+  if (!pending || !query.get("state") || query.get("state") !== pending.state) return false;
+  sessionStorage.removeItem(OIDC_PENDING);
+  history.replaceState(null, "", location.pathname);
+  if (!query.get("code")) throw new Error("Вход отменён");
+  const response = await fetch(`${config.authority}/oauth2/token`, {
+    method: "POST",
+    headers: { "Content-Type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({
+      grant_type: "authorization_code",
+      client_id: config.clientId,
+      code: query.get("code"),
+      redirect_uri: location.origin + location.pathname,
+      code_verifier: pending.verifier,
+    }),
+  });
+  const tokens = response.ok ? await response.json() : {};
+  if (!tokens.id_token || claimsOf(tokens.id_token).nonce !== pending.nonce) {
+    throw new Error("Не удалось войти: ответ сервера входа не прошёл проверку, попробуйте ещё раз");
   }
+  token.set(tokens.id_token);
+  return true;
 }

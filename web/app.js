@@ -1,5 +1,5 @@
 // The console: clips, platforms, publications; everything through the public HTTP API.
-import { ApiError, api, loadConfig, signInLocally, signInWithOidc, token, tokenFromRedirect } from "./api.js";
+import { ApiError, api, finishOidcSignIn, loadConfig, signInLocally, signInWithOidc, token } from "./api.js";
 
 const STATUS = {
   scheduled: "запланировано", publishing: "публикуется", published: "опубликовано",
@@ -49,6 +49,12 @@ function megabytes(bytes) {
 }
 const seconds = (value) => (value == null ? "—" : `${Math.round(value)} с`);
 const when = (iso) => (iso ? new Date(iso).toLocaleString("ru-RU") : "сейчас");
+// Only https links are shown: a post URL comes from a platform, and a `javascript:` one
+// must never become a link.
+const safeLink = (url) =>
+  typeof url === "string" && url.startsWith("https://")
+    ? element("a", { href: url, target: "_blank", rel: "noopener noreferrer" }, "Открыть пост")
+    : "—";
 const status = (value) => element("span", { class: `status ${value}` }, STATUS[value] || value);
 
 // -- platforms ------------------------------------------------------------------------------
@@ -389,7 +395,7 @@ async function renderPublications() {
           p.error ? element("div", { class: "platform-error", "data-error": true }, p.error.message) : null,
         ),
         element("td", {}, when(p.scheduledAt)),
-        element("td", {}, p.post?.url ? element("a", { href: p.post.url, target: "_blank", rel: "noopener" }, "Открыть пост") : "—"),
+        element("td", {}, safeLink(p.post?.url)),
         element("td", {}, statsCell(p)),
         element(
           "td",
@@ -438,7 +444,7 @@ async function showWorkspace() {
 
 async function start() {
   const config = await loadConfig();
-  tokenFromRedirect();
+  if (config.signIn === "oidc") await guarded(finishOidcSignIn);
   for (const button of document.querySelectorAll("[data-close]")) button.addEventListener("click", (e) => e.target.closest("dialog").close());
   $("#publish-form").addEventListener("submit", submitPublish);
   $("#connect-form").addEventListener("submit", submitConnect);

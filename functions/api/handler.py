@@ -10,7 +10,8 @@ app = build_app()
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-@tracer.capture_lambda_handler
+# Responses carry what a trace must not keep (an authorize URL with its state, post ids).
+@tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     return app.resolve(event, context)

@@ -26,7 +26,8 @@ def record_handler(record: SQSRecord) -> None:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
+# Responses carry what a trace must not keep (an authorize URL with its state, post ids).
+@tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     return process_partial_response(

@@ -17,7 +17,8 @@ def sync() -> StatsSync:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
+# Responses carry what a trace must not keep (an authorize URL with its state, post ids).
+@tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     records = event.get("Records") or [{}]

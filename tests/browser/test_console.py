@@ -71,7 +71,9 @@ def test_a_channel_through_the_services_bot_is_proven_by_a_posted_code(page: Pag
     code = page.locator("[data-proof-code]")
     expect(code).to_have_text(re.compile(r"autopost-[A-Z0-9]{8}"))
     # The channel's owner posts the code in the channel; Telegram sends it to our webhook.
-    httpx.post(f"{telegram}/_emulator/channel_post", json={"channel": "@browser_proof", "text": code.inner_text()})
+    httpx.post(
+        f"{telegram}/_emulator/channel_post", json={"channel": "@browser_proof", "text": code.inner_text()}
+    )
     expect(card(page, "telegram").locator(".status")).to_have_text("подключено")
     expect(page.locator("#notice")).to_contain_text("Telegram подключён: Канал с кодом")
 

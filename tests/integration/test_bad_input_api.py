@@ -142,3 +142,14 @@ def test_a_forged_cursor_is_400_not_a_server_error(ready, path):
     forged = {"publication_id": {"S": "x"}, "user_id": {"S": "user-1"}, "created_at": {"N": "1"}}
     cursor = base64.urlsafe_b64encode(json.dumps({"o": "user-1", "k": forged}).encode()).decode().rstrip("=")
     assert_error(ready.api("GET", path, query={"cursor": cursor}), 400, "INVALID_CURSOR")
+
+
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"]
+)
+def test_a_body_that_is_not_json_is_415(ready, content_type):
+    payload = json.dumps({"platforms": ["vk"], "title": "x"})
+    response = ready.api(
+        "POST", "/clips/clip-1/publications", raw_body=payload, headers={"content-type": content_type}
+    )
+    assert_error(response, 415, "UNSUPPORTED_MEDIA_TYPE")

@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from autopost.clip_validation import read_video_info
+from autopost.media import read_mp4
 from autopost.s3io import open_range_reader
 from tests.support.videos import make_video
 
@@ -37,11 +37,41 @@ def test_an_mp4_or_mov_upload_becomes_a_ready_clip_with_its_metadata(harness, co
     assert (found["width"], found["height"]) == (80, 60)
 
 
-def test_a_webm_upload_is_ready(harness):
+def test_a_webm_upload_is_ready_with_its_duration(harness):
     harness.upload("user-1", "clip-1", make_video("webm"), extension="webm")
     harness.validate_uploads()
+    found = clip(harness)
+    assert (found["status"], found["contentType"]) == ("ready", "video/webm")
+    assert found["durationSeconds"] == pytest.approx(2.0, abs=0.2)
+
+
+def test_a_crafted_mp4_of_many_empty_boxes_is_refused_and_the_rest_of_its_batch_validated(harness):
+    """200,000 empty boxes (1.6 MB): refused within the per-clip bounds, and the valid clip
+    uploaded beside it in the same batch is ready."""
+    import struct
+
+    crafted = (
+        struct.pack(">I4s4s4s", 16, b"ftyp", b"isom", bytes(4)) + struct.pack(">I4s", 8, b"free") * 200_000
+    )
+    harness.upload("user-1", "crafted", crafted)
+    harness.upload("user-1", "clip-1", make_video("mp4"))
+    responses = harness.validate_uploads()
+    assert all(not r.get("batchItemFailures") for r in responses)
+    crafted_clip = harness.api("GET", "/clips/crafted").body
+    assert (crafted_clip["status"], crafted_clip["reason"]) == (
+        "invalid",
+        "Файл устроен слишком сложно для проверки",
+    )
     assert clip(harness)["status"] == "ready"
-    assert clip(harness)["contentType"] == "video/webm"
+
+
+def test_a_truncated_mp4_is_invalid_with_a_reason(harness):
+    data = make_video("mp4")
+    harness.upload("user-1", "clip-1", data[: len(data) // 2])
+    harness.validate_uploads()
+    found = clip(harness)
+    assert found["status"] == "invalid"
+    assert found["reason"].startswith(("Файл обрезан", "В файле нет описания видео"))
 
 
 @pytest.mark.parametrize(
@@ -146,7 +176,7 @@ def test_metadata_is_read_from_a_few_ranges_not_the_whole_object(harness):
     key = "clips/user-1/large.mp4"
     harness.s3.put_object(Bucket=harness.bucket, Key=key, Body=noise)
     reader = open_range_reader(harness.s3, harness.bucket, key, len(noise), buffer_size=64 * 1024)
-    info = read_video_info(reader)
+    info = read_mp4(reader, len(noise))
     fetched = reader.raw.requests * 64 * 1024
     assert info.duration_seconds == pytest.approx(2.0, abs=0.2)
     assert len(noise) > 2_000_000

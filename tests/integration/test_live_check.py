@@ -127,3 +127,28 @@ def test_live_publish_publishes_one_clip_and_prints_its_link(platforms, clip_fil
 def test_rutube_publish_needs_a_url_it_can_download(platforms, clip_file):
     result = run(platforms, "publish", "rutube", str(clip_file), RUTUBE_TOKEN=platforms.rutube.issue_token())
     assert result.returncode != 0 and "CLIP_URL" in result.stderr
+
+
+def test_telegram_webhook_points_the_service_bot_at_the_api(platforms):
+    bot = platforms.telegram.add_bot("autopost_service_bot")
+    secret = "webhook-secret-" + "w" * 30
+    result = subprocess.run(
+        [sys.executable, "-m", "ops.telegram_webhook", "https://api.example.com/"],
+        cwd=ROOT,
+        env={
+            **os.environ,
+            **platforms.environment(),
+            "TELEGRAM_BOT_TOKEN": bot,
+            "TELEGRAM_WEBHOOK_SECRET": secret,
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    (registered,) = [b for b in platforms.telegram.bots.values() if b.token == bot]
+    assert (registered.webhook_url, registered.webhook_secret) == (
+        "https://api.example.com/telegram/webhook",
+        secret,
+    )
+    assert registered.allowed_updates == ("channel_post",)

@@ -449,3 +449,36 @@ def test_a_dzen_session_that_ended_asks_to_reconnect(flow, platforms):
     flow.run_workers(flow.status_is(ids["dzen"], *FINAL), timeout=30)
     failed = flow.publication(ids["dzen"])
     assert failed["error"] == {"code": "TokenExpired", "message": "Токен истёк, переподключите платформу"}
+
+
+def test_a_token_refused_again_after_its_refresh_fails_without_a_second_refresh(flow, platforms):
+    """Refresh once: the platform refuses the token, we refresh, it refuses the new one
+    too: the publication fails asking to reconnect; no loop of refreshes."""
+    flow.connect_platform(platforms, Platform.VK)
+    platforms.vk.inject("shortVideo.create", "token_expired", times=2)
+    ids = publish(flow, "vk")
+
+    flow.run_workers(flow.status_is(ids["vk"], *FINAL), timeout=30)
+
+    failed = flow.publication(ids["vk"])
+    assert failed["error"] == {"code": "TokenExpired", "message": "Токен истёк, переподключите платформу"}
+    assert [c["grant_type"] for c in platforms.vk.calls_to("oauth2/auth")] == ["refresh_token"]
+    assert platforms.vk.uploaded_videos() == []
+
+
+@pytest.mark.parametrize(
+    "key", ["clips/user-2/clip-1.mp4", "clips/user-1/../user-2/clip-1.mp4", "clips/user-1/clip-1.exe"]
+)
+def test_the_worker_checks_the_clip_is_the_publications_users_own(flow, platforms, key):
+    """Whatever the record says, the worker uploads only the publication's user's clip."""
+    flow.upload("user-2", "clip-1", make_video("mp4"))  # another user's clip, really there
+    flow.connect_platform(platforms, Platform.TELEGRAM)
+    ids = publish(flow, "telegram")
+    table = records(get_settings()).publication
+    table(ids["telegram"]).update(actions=[table.clip_key.set(key)])
+
+    flow.run_workers(flow.status_is(ids["telegram"], *FINAL), timeout=20)
+
+    failed = flow.publication(ids["telegram"])
+    assert failed["error"] == {"code": "Rejected", "message": "Некорректный путь к файлу клипа"}
+    assert platforms.telegram.messages == []

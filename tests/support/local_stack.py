@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -73,7 +74,13 @@ def wait_until(check: Any, seconds: float, what: str) -> None:
         time.sleep(0.3)
 
 
-def start(state_file: Path, api_port: int, moto_port: int, output: Any = subprocess.PIPE) -> subprocess.Popen:
+def start(
+    state_file: Path,
+    api_port: int,
+    moto_port: int,
+    output: Any = subprocess.PIPE,
+    extra: tuple[str, ...] = (),
+) -> subprocess.Popen:
     command = [
         sys.executable,
         "-m",
@@ -88,6 +95,7 @@ def start(state_file: Path, api_port: int, moto_port: int, output: Any = subproc
         "30",
         "--state-file",
         str(state_file),
+        *extra,
     ]
     return subprocess.Popen(
         command,
@@ -99,14 +107,13 @@ def start(state_file: Path, api_port: int, moto_port: int, output: Any = subproc
     )
 
 
-@pytest.fixture(scope="session")
-def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    """The local stack of this test session (one per xdist worker), on free ports."""
-    folder = tmp_path_factory.mktemp("stack")
+@contextmanager
+def running(folder: Path, *extra: str) -> Iterator[Running]:
+    """A local stack as its own process on free ports; its log in `folder/stack.log`."""
     state_file, log = folder / "stack.json", (folder / "stack.log").open("w")
     ports = (free_port(), free_port())
     began = time.monotonic()
-    process = start(state_file, *ports, output=log)
+    process = start(state_file, *ports, output=log, extra=extra)
     try:
         wait_until(lambda: state_file.exists() or process.poll() is not None, 60, "the local stack")
         if process.poll() is not None:
@@ -119,3 +126,10 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
+
+
+@pytest.fixture(scope="session")
+def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    """The local stack of this test session (one per xdist worker), on free ports."""
+    with running(tmp_path_factory.mktemp("stack")) as stack:
+        yield stack

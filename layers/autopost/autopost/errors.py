@@ -98,6 +98,12 @@ class MalformedBody(AutopostError):
     default_message = "Тело запроса должно быть текстом в кодировке UTF-8"
 
 
+class UnsupportedMediaType(AutopostError):
+    code = "UNSUPPORTED_MEDIA_TYPE"
+    status = 415
+    default_message = "Тело запроса должно быть JSON: укажите заголовок Content-Type: application/json"
+
+
 class InvalidCursor(AutopostError):
     code = "INVALID_CURSOR"
     status = 400

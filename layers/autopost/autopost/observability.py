@@ -6,9 +6,13 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 
 SERVICE = "autopost"
 
+# Only AWS SDK calls get subsegments. An HTTP client's subsegment records the request URL,
+# and the Telegram Bot API puts the bot token in it; platform calls are timed by metrics.
+TRACED_MODULES = ("botocore",)
+
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace="Autopost", service=SERVICE)
-tracer = Tracer(service=SERVICE)
+tracer = Tracer(service=SERVICE, patch_modules=TRACED_MODULES)
 
 # Libraries that would write secrets at DEBUG: httpx logs URLs (Telegram's carry the bot
 # token), botocore logs response bodies (Secrets Manager's hold secrets), and powertools'

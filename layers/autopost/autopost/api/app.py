@@ -19,6 +19,7 @@ from autopost.errors import (
     PayloadTooLarge,
     RateLimited,
     RouteNotFound,
+    UnsupportedMediaType,
 )
 from autopost.observability import logger
 from autopost.settings import get_settings
@@ -77,6 +78,11 @@ def _body(event: dict[str, Any]) -> bytes:
         return body.encode()
 
 
+def _header(event: dict[str, Any], name: str) -> str:
+    headers = event.get("headers") or {}
+    return next((str(v).strip().lower() for k, v in headers.items() if k.lower() == name), "")
+
+
 class AutopostResolver(APIGatewayHttpResolver):
     """Refuses an oversized body, or one that is not UTF-8 text, before anything parses it
     (API Gateway passes such a body base64-encoded; powertools would fail on it)."""
@@ -84,9 +90,13 @@ class AutopostResolver(APIGatewayHttpResolver):
     def resolve(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         limit = get_settings().max_request_bytes
         body = _body(event)
+        content_type = _header(event, "content-type")
         refusal: AutopostError | None = None
         if len(body) > limit:
             refusal = PayloadTooLarge(details={"maxBytes": limit})
+        elif body and content_type and not content_type.startswith("application/json"):
+            # A JSON API: a form or text body is not read as something else.
+            refusal = UnsupportedMediaType(details={"contentType": content_type[:100]})
         else:
             try:
                 body.decode("utf-8")

@@ -1,0 +1,107 @@
+"""No platform credential reaches a log line or a trace segment, in any function: the API
+(connecting every platform), the publish worker (publishing to each), the stats sync and
+the Telegram webhook, run by the local stack with tracing on (its X-Ray segments kept in a
+file, as the daemon would receive them) and handlers logging at INFO."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+
+from devstack import demo
+from emulators.rutube import DEMO_LOGIN, DEMO_PASSWORD
+from tests.support.local_stack import running, wait_until
+
+FINAL = ("published", "failed", "cancelled")
+
+
+@pytest.fixture(scope="module")
+def traced(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("traced")
+    trace_file = folder / "traces.jsonl"
+    with running(folder, "--trace-file", str(trace_file), "--stats-interval", "2", "--verbose") as stack:
+        yield stack, trace_file, folder / "stack.log"
+
+
+def issued(stack) -> list[str]:
+    return [
+        secret
+        for name in ("vk", "telegram", "rutube", "dzen")
+        for secret in httpx.get(f"{stack.emulator(name)}/_emulator/state").json()["issued"]
+    ]
+
+
+def test_no_credential_reaches_a_log_line_or_a_trace(traced):
+    stack, trace_file, log_file = traced
+    user = "leak-user"
+    api = stack.api(user)
+    stack.upload_ready_clip(user, "leak-clip")
+    telegram = stack.emulator("telegram")
+
+    # Telegram with the user's own bot (the token goes in every Bot API URL).
+    bot = httpx.post(f"{telegram}/_emulator/bot", json={"username": "leak_bot"}).json()["token"]
+    httpx.post(f"{telegram}/_emulator/channel", json={"username": "leak_channel", "admin_bots": [bot]})
+    assert (
+        api.post("/connections/telegram", json={"channel": "@leak_channel", "botToken": bot}).status_code
+        == 201
+    )
+    # VK (the authorize URL and its state are in the API's answer).
+    assert demo.connect_vk(api).status_code == 201
+    # Rutube by login and password; Дзен by the studio session.
+    rutube = api.post("/connections/rutube", json={"login": DEMO_LOGIN, "password": DEMO_PASSWORD})
+    assert rutube.status_code == 201
+    session = httpx.post(f"{stack.emulator('dzen')}/_emulator/session", json={"name": "Канал"}).json()[
+        "cookies"
+    ]
+    assert api.post("/connections/dzen", json={"session": session}).status_code == 201
+    # The service bot: a channel proven by a posted code, through the webhook.
+    other = stack.api("leak-user-2")
+    httpx.post(
+        f"{telegram}/_emulator/channel",
+        json={"username": "leak_service", "admin_bots": ["@autopost_service_bot"]},
+    )
+    code = other.post("/connections/telegram/proof", json={"channel": "@leak_service"}).json()["code"]
+    httpx.post(f"{telegram}/_emulator/channel_post", json={"channel": "@leak_service", "text": code})
+
+    response = api.post(
+        "/clips/leak-clip/publications",
+        json={"platforms": ["vk", "telegram", "rutube", "dzen"], "title": "Утечка?"},
+    )
+    assert response.status_code == 201, response.text
+    ids = [p["id"] for p in response.json()["items"]]
+    wait_until(lambda: all(api.get(f"/publications/{i}").json()["status"] in FINAL for i in ids), 90, "final")
+    assert {api.get(f"/publications/{i}").json()["status"] for i in ids} == {"published"}
+    # The stats sync has run over the published ones (every 2 s here).
+    wait_until(
+        lambda: all(
+            api.get(f"/publications/{i}").json()["stats"].get("syncedAt")
+            for i in ids
+            if api.get(f"/publications/{i}").json()["platform"] != "telegram"
+        ),
+        30,
+        "stats synced",
+    )
+    secrets = [*issued(stack), DEMO_PASSWORD]
+    assert len(secrets) >= 8
+
+    traces = trace_file.read_text()
+    # Tracing did run: the handlers' subsegments and the AWS calls in them.
+    assert '"name": "## lambda_handler"' in traces and '"name": "dynamodb"' in traces
+    text = traces + log_file.read_text()
+    assert "platform connected" in text  # and so did logging
+    for secret in secrets:
+        for start in range(len(secret) - 7):
+            piece = secret[start : start + 8]
+            assert piece not in text, f"a piece of a credential reached a log or a trace: {piece[:2]}…"
+
+
+def test_an_oauth_state_is_not_kept_in_a_trace(traced):
+    stack, trace_file, _ = traced
+    api = stack.api("leak-user-3")
+    url = api.post("/connections/vk/authorize").json()["authorizeUrl"]
+    state = parse_qs(urlsplit(url).query)["state"][0]
+    wait_until(lambda: trace_file.stat().st_mtime > datetime.now(UTC).timestamp() - 30, 5, "a trace")
+    assert state not in trace_file.read_text()
