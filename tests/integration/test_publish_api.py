@@ -10,6 +10,7 @@ from autopost.models import Clip, ClipStatus, ConnectionStatus
 from autopost.platforms import MB, Platform
 from autopost.settings import get_settings
 from autopost.storage.clips import ClipRepository
+from tests.support.videos import webm
 
 VK, TG, RUTUBE, DZEN = Platform.VK, Platform.TELEGRAM, Platform.RUTUBE, Platform.DZEN
 
@@ -244,3 +245,16 @@ def test_if_the_orchestrator_cannot_start_nothing_stays_behind(ready, monkeypatc
     runtime.reset()
     # The guards of the rolled-back publications do not block a new attempt.
     assert ready.api("POST", "/clips/clip-1/publications", body=body("vk", "telegram")).status == 201
+
+
+@pytest.mark.parametrize(
+    ("duration_ms", "code"),
+    [(600_000.0, "CLIP_TOO_LONG"), (None, "CLIP_DURATION_UNKNOWN")],
+)
+def test_a_webm_too_long_or_of_unknown_length_cannot_go_where_a_limit_applies(ready, duration_ms, code):
+    ready.upload("user-1", "long-webm", webm(duration_ms), extension="webm")
+    ready.validate_uploads()
+    response = ready.api("POST", "/clips/long-webm/publications", body=body("vk", "telegram"))
+    assert response.status == 422
+    assert response.body["error"]["details"]["platforms"]["vk"]["code"] == code
+    assert "telegram" not in response.body["error"]["details"]["platforms"]  # no duration limit there

@@ -140,3 +140,16 @@ def test_make_token_prints_a_token_the_stack_accepts(local_stack):
     assert response.status_code == 200
     allowed = {p["platform"] for p in response.json()["items"] if p["allowedByPlan"]}
     assert allowed == {"vk", "telegram"}
+
+
+def test_methods_the_api_does_not_have_are_404_as_api_gateway_answers(local_stack):
+    api = local_stack.info["api"]
+    for method in ("TRACE", "QUERY", "PATCH"):
+        response = httpx.request(method, f"{api}/platforms")
+        assert (response.status_code, response.json()) == (404, {"message": "Not Found"}), method
+
+
+def test_the_console_is_served_with_its_security_headers(local_stack):
+    response = httpx.get(f"{local_stack.info['api']}/console/")
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+    assert response.headers["x-frame-options"] == "DENY"

@@ -102,3 +102,40 @@ def test_the_layer_pins_the_same_runtime_dependencies_as_the_project():
     ]
     assert sorted(layer) == sorted(project)
     assert all("==" in requirement for requirement in project)
+
+
+@pytest.mark.parametrize("bucket", ["ClipsBucket", "ConsoleBucket"])
+def test_every_bucket_refuses_plain_http(template, bucket):
+    policies = [
+        r["Properties"]["PolicyDocument"]["Statement"]
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::S3::BucketPolicy" and r["Properties"]["Bucket"] == {"Ref": bucket}
+    ]
+    (statements,) = policies
+    deny = [s for s in statements if s["Effect"] == "Deny"]
+    assert deny and deny[0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert deny[0]["Principal"] == "*" and deny[0]["Action"] == "s3:*"
+
+
+def test_the_api_logs_access_throttles_costly_routes_and_names_one_origin(template):
+    api = template["Resources"]["HttpApi"]["Properties"]
+    assert "$context.routeKey" in api["AccessLogSettings"]["Format"]
+    assert "$context.path" not in api["AccessLogSettings"]["Format"]  # no query strings in logs
+    routes = api["RouteSettings"]
+    assert (
+        routes["POST /clips/{clipId}/publications"]["ThrottlingRateLimit"]
+        < api["DefaultRouteSettings"]["ThrottlingRateLimit"]
+    )
+    assert "POST /telegram/webhook" in routes
+    (origin,) = api["CorsConfiguration"]["AllowOrigins"]
+    assert "*" not in json.dumps(origin)
+    assert template["Parameters"]["ConsoleOrigin"]["Default"] == ""
+
+
+def test_the_console_is_served_with_a_content_security_policy(template):
+    headers = template["Resources"]["ConsoleHeaders"]["Properties"]["ResponseHeadersPolicyConfig"]
+    policy = headers["SecurityHeadersConfig"]["ContentSecurityPolicy"]["ContentSecurityPolicy"]["Fn::Sub"]
+    assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
+    assert "unsafe-inline" not in policy and "unsafe-eval" not in policy
+    distribution = template["Resources"]["ConsoleDistribution"]["Properties"]["DistributionConfig"]
+    assert distribution["DefaultCacheBehavior"]["ResponseHeadersPolicyId"] == {"Ref": "ConsoleHeaders"}
