@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: setup test test-unit test-integration lint format openapi build dev token demo chromium clean live-check live-publish telegram-webhook
+.PHONY: setup test test-unit test-integration lint format openapi build dev token demo chromium clean live-check live-publish telegram-webhook upload
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -44,11 +44,15 @@ format: setup
 dev: setup
 	$(PY) -m devstack $(ARGS)
 
-## A token for the local API: make token USER=alice PLAN=free
-USER ?= demo-user
+## A token for the local API: make token WHO=alice PLAN=free (WHO, not USER: every shell sets USER)
+WHO ?= demo-user
 PLAN ?= pro
 token: setup
-	@$(PY) -m devstack token --user $(USER) --plan $(PLAN)
+	@$(PY) -m devstack token --user $(WHO) --plan $(PLAN)
+
+## Against a running `make dev`: make upload [FILE=clip.mp4] [CLIP=my-clip] [WHO=demo-user]
+upload: setup
+	@$(PY) -m devstack upload $(if $(FILE),--file "$(FILE)") $(if $(CLIP),--clip "$(CLIP)") --user $(WHO)
 
 ## Against a running `make dev`: upload, connect, publish now and in 30 s, watch them publish.
 demo: setup

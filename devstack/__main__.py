@@ -1,5 +1,7 @@
 """`python -m devstack` (make dev): start the local stack and keep it running until Ctrl-C.
-`python -m devstack token --user U --plan P` (make token): print a token for the local API."""
+`python -m devstack token --user U --plan P` (make token): print a token for the local API.
+`python -m devstack upload [--file F] [--clip C] [--user U]` (make upload): put a clip in
+the local S3 (a sample one when no file is given) and wait for its validation."""
 
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ def serve(args: argparse.Namespace) -> int:
         task_timeout=args.task_timeout,
         schedule_seconds=args.stats_interval,
         log_level="INFO" if args.verbose else "WARNING",
+        connect_limit=args.connect_limit,
         **({"state_file": Path(args.state_file)} if args.state_file else {}),
         trace_file=Path(args.trace_file) if args.trace_file else None,
     )
@@ -33,14 +36,24 @@ def serve(args: argparse.Namespace) -> int:
         return 2
     info = stack.describe()
     token = tokens.mint(args.user, args.plan)
+    accounts = info["accounts"]
+    telegram, rutube = accounts["telegram"], accounts["rutube"]
     print(f"autopost local stack ready in {stack.started_in:.1f} s", flush=True)
     print(f"  API        {info['api']}   (OpenAPI: {info['api']}/openapi.json)")
-    print(f"  Console    {info['console']}")
-    print(f"  S3 (moto)  {info['s3']}   bucket {info['bucket']}, upload clips as clips/<user>/<clip>.mp4")
+    print(f"  Console    {info['console']}   (sign in as any user; the connect dialogs say what to enter)")
+    print(f"  S3 (moto)  {info['s3']}   region {info['region']}, any keys (e.g. local/local),")
+    print(f"             bucket {info['bucket']}, clips go to clips/<user>/<clip>.mp4:")
+    print(f"             make upload [FILE=clip.mp4] CLIP=my-clip WHO={args.user}   (no FILE: a sample clip)")
     for name, url in info["emulators"].items():
         print(f"  {name:<10} {url}   (emulator; state at {url}/_emulator/state)")
+    print("  Connect    VK: «Подключить», then «Разрешить» on the emulator's page")
+    print(f"             Telegram: channel {telegram['channel']} with bot token {telegram['botToken']}")
+    print(f"                       or {telegram['serviceChannel']} through {telegram['serviceBot']}")
+    print(f"             Rutube: login {rutube['login']}, password {rutube['password']}")
+    print("             Дзен: the session the console's dialog fills in for you")
+    print(f"  Stats      synced every {stack.options.schedule_seconds or 60:.0f} s here (hourly in AWS)")
     print(f"  Token      {token}")
-    print(f"             (user {args.user}, plan {args.plan}; others: make token USER=... PLAN=...)")
+    print(f"             (user {args.user}, plan {args.plan}; others: make token WHO=... PLAN=...)")
     print("Ctrl-C stops it.", flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -63,7 +76,12 @@ def main() -> int:
             "--task-timeout", type=int, help="upload task timeout in seconds (default: the template's)"
         )
         target.add_argument(
-            "--stats-interval", type=float, help="seconds between stats syncs (default: the template's rate)"
+            "--stats-interval", type=float, default=20.0, help="seconds between stats syncs (default 20)"
+        )
+        target.add_argument(
+            "--connect-limit",
+            type=int,
+            help="connect attempts a user may make in an hour (default 5, as in AWS; raise it to explore)",
         )
         target.add_argument("--user", default="demo-user", help="the user of the printed token")
         target.add_argument("--plan", default="pro", help="the plan of the printed token")
@@ -77,10 +95,22 @@ def main() -> int:
     token = commands.add_parser("token", help="print a token for the local API")
     token.add_argument("--user", default="demo-user")
     token.add_argument("--plan", default="pro")
+    upload = commands.add_parser("upload", help="upload a clip to the running local stack")
+    upload.add_argument("--file", help="a .mp4, .mov or .webm file (default: a sample clip)")
+    upload.add_argument("--clip", help="the clip's id (default: the file's name)")
+    upload.add_argument("--user", default="demo-user")
+    upload.add_argument("--state-file", help="the running stack's state (default .local/stack.json)")
     args = parser.parse_args()
     if args.command == "token":
         print(tokens.mint(args.user, args.plan))
         return 0
+    if args.command == "upload":
+        from devstack.local import STATE_FILE
+        from devstack.upload import main as upload_clip
+
+        return upload_clip(
+            args.file, args.clip, args.user, Path(args.state_file) if args.state_file else STATE_FILE
+        )
     return serve(args)
 
 

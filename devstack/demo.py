@@ -4,49 +4,33 @@ seconds, and print the publications until they are published."""
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from datetime import UTC, datetime, timedelta
 
-import boto3
 import httpx
 
 from devstack import tokens
-from devstack.local import STATE_FILE
+from devstack.upload import put_clip, running_stack, verdict
 from devstack.videos import make_video
 
 USER = "demo-user"
 
 
 def main() -> int:
-    if not STATE_FILE.exists():
-        print("the local stack is not running: start it with `make dev` first", file=sys.stderr)
-        return 2
-    info = json.loads(STATE_FILE.read_text())
+    info = running_stack()
     api = httpx.Client(
         base_url=info["api"], headers={"Authorization": f"Bearer {tokens.mint(USER, 'pro')}"}, timeout=30
-    )
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=info["s3"],
-        region_name=info["region"],
-        aws_access_key_id="local",
-        aws_secret_access_key="local",  # noqa: S106 - moto takes any credentials
     )
     suffix = datetime.now(UTC).strftime("%H%M%S")
     clips = [f"demo-now-{suffix}", f"demo-later-{suffix}"]
 
     for clip in clips:
-        s3.put_object(
-            Bucket=info["bucket"], Key=f"clips/{USER}/{clip}.mp4", Body=make_video("mp4", seconds=3)
-        )
-        print(f"uploaded clips/{USER}/{clip}.mp4")
+        print(f"uploaded {put_clip(info, USER, clip, make_video('mp4', seconds=3))}")
     for clip in clips:
-        wait(
-            lambda clip=clip: api.get(f"/clips/{clip}").json().get("status") == "ready",
-            f"clip {clip} validated",
-        )
+        if verdict(info, USER, clip)["status"] != "ready":
+            raise SystemExit(f"clip {clip} did not pass validation")
+        print(f"clip {clip} validated")
 
     telegram = info["emulators"]["telegram"]
     bot = httpx.post(f"{telegram}/_emulator/bot", json={"username": "demo_bot"}).json()["token"]

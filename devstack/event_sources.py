@@ -38,8 +38,10 @@ class SqsMapping:
 
     def stop(self) -> None:
         self._stop.set()
+
+    def join(self, until: float) -> None:
         for thread in self._threads:
-            thread.join(timeout=5)
+            thread.join(timeout=max(0.0, until - time.monotonic()))
 
     def _poll(self) -> None:
         while not self._stop.is_set():
@@ -94,7 +96,9 @@ class Schedule:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=5)
+
+    def join(self, until: float) -> None:
+        self._thread.join(timeout=max(0.0, until - time.monotonic()))
 
     def _run(self) -> None:
         while not self._stop.wait(self._seconds):

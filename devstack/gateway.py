@@ -83,8 +83,13 @@ def _pattern(path: str) -> re.Pattern[str]:
 
 class Gateway:
     def __init__(
-        self, stack: Stack, pools: dict[str, FunctionPool], static: dict[str, Path] | None = None
+        self,
+        stack: Stack,
+        pools: dict[str, FunctionPool],
+        static: dict[str, Path] | None = None,
+        emulators: Any = None,
     ) -> None:
+        self._emulators = emulators
         self._routes = routes(stack, pools)
         self._static = static or {}
         self._static_headers = stack.console_headers()
@@ -201,6 +206,19 @@ class Gateway:
                         return
                     self._json(200, {"token": tokens.mint(user, plan)})
                     return
+                if path == "/local/telegram/post" and self.command == "POST":
+                    # Local only: what a channel's owner does in Telegram (posting the code
+                    # the service bot waits for), for the console's "post it for me" button.
+                    try:
+                        wanted = json.loads(body or b"{}")
+                        gateway._emulators.telegram.post_in_channel(
+                            str(wanted["channel"]), str(wanted["text"])
+                        )
+                    except (ValueError, KeyError, TypeError, AttributeError):
+                        self._json(400, {"message": "channel and text are required"})
+                        return
+                    self._json(200, {"ok": True})
+                    return
                 if path == "/console/config.json":
                     # The API on the console's own origin, whatever name the browser used.
                     self._json(200, {"apiUrl": "", **gateway.console_config})
@@ -261,7 +279,9 @@ class Gateway:
 
         self._server = ThreadingHTTPServer((host, port), Handler)
         self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, name="gateway", daemon=True).start()
+        threading.Thread(
+            target=lambda: self._server.serve_forever(poll_interval=0.1), name="gateway", daemon=True
+        ).start()
         self.url = f"http://{host}:{self._server.server_address[1]}"
         return self.url
 

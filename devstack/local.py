@@ -27,6 +27,7 @@ from devstack.gateway import Gateway
 from devstack.provision import Stack, provision
 from devstack.template import ROOT
 from devstack.xray import XRayDaemon, as_in_lambda
+from emulators.rutube import DEMO_LOGIN, DEMO_PASSWORD
 from emulators.suite import Platforms, start_platforms
 
 # moto's server logs every request; powertools warns about every invocation without metrics.
@@ -36,6 +37,7 @@ warnings.filterwarnings("ignore", message="No application metrics to publish")
 REGION = "eu-central-1"
 STATE_FILE = ROOT / ".local" / "stack.json"
 API_CONCURRENCY = 4
+STOP_SECONDS = 1.5
 
 
 class PortTaken(RuntimeError):
@@ -52,6 +54,12 @@ class Options:
     schedule_seconds: float | None = None
     log_level: str = "WARNING"
     state_file: Path = STATE_FILE
+    # Connect attempts a user may make in an hour (the service's own is 5: the seed's
+    # guard against token harvesting); a developer exploring relaxes it.
+    connect_limit: int | None = None
+    # Stats: the schedule's period (seconds) and how soon a post is synced again (minutes);
+    # locally figures show within a minute.
+    stats_every_minutes: int = 1
     # Where the handlers' X-Ray segments go (a local stand-in for the daemon); None: no tracing.
     trace_file: Path | None = None
 
@@ -98,13 +106,15 @@ class LocalStack:
         ).raise_for_status()
 
         self.platforms = start_platforms()
-        service_bot = self.platforms.telegram.add_bot("autopost_service_bot")
+        service_bot = self.platforms.telegram.add_bot(SERVICE_BOT)
+        self.accounts = _demo_accounts(self.platforms)
         parameters: dict[str, Any] = {
             "JwtIssuer": tokens.ISSUER,
             "JwtAudience": tokens.AUDIENCE,
             "VkClientId": self.platforms.environment()["VK_CLIENT_ID"],
             "TelegramBotToken": service_bot,
             "ConsoleUrl": f"{self.api_url}/console/",
+            "StatsIntervalMinutes": self.options.stats_every_minutes,
         }
         if self.options.retry_delays:
             parameters["RetryDelaysSeconds"] = self.options.retry_delays
@@ -131,6 +141,13 @@ class LocalStack:
                 "POWERTOOLS_TRACE_DISABLED": "1",
                 "POWERTOOLS_METRICS_DISABLED": "1",
                 "POWERTOOLS_LOG_LEVEL": self.options.log_level,
+                **(
+                    {"CONNECT_RATE_PER_HOUR": str(self.options.connect_limit)}
+                    if self.options.connect_limit
+                    else {}
+                ),
+                # The console as the browser may name it: 127.0.0.1 or localhost.
+                "CONSOLE_URL_ALIASES": f"http://localhost:{self.options.api_port}/console/",
                 # Ask again about a clip the platform still processes within seconds.
                 "PROCESSING_CHECK_MIN_SECONDS": "2",
                 "PROCESSING_CHECK_MAX_SECONDS": "5",
@@ -162,7 +179,10 @@ class LocalStack:
             )
             for lid, spec in self.stack.functions.items()
         }
-        self.gateway = Gateway(self.stack, pools, static={"/console/": ROOT / "web"})
+        self.gateway = Gateway(
+            self.stack, pools, static={"/console/": ROOT / "web"}, emulators=self.platforms
+        )
+        self.gateway.console_config = self._local_console()
         self.gateway.start(self.options.host, self.options.api_port)
         self._service_bot_webhook(service_bot)
         sqs = boto3.client("sqs", endpoint_url=self.moto_url, region_name=REGION)
@@ -171,6 +191,11 @@ class LocalStack:
             source.start()
         self.started_in = time.monotonic() - began
         self._write_state()
+
+    def _local_console(self) -> dict[str, Any]:
+        """What the console shows a local user: where to connect from (the emulators' demo
+        accounts), in the connect dialogs."""
+        return {"signIn": "local", "local": self.accounts}
 
     def _service_bot_webhook(self, service_bot: str) -> None:
         """What an operator does once after deploying (`make telegram-webhook`): the service
@@ -198,6 +223,7 @@ class LocalStack:
             "bucket": self.stack.ref("ClipsBucket"),
             "region": REGION,
             "emulators": {e.name: e.base_url for e in self.platforms.all()},
+            "accounts": self.accounts,
         }
 
     def _write_state(self) -> None:
@@ -205,8 +231,13 @@ class LocalStack:
         self.options.state_file.write_text(json.dumps(self.describe(), indent=2))
 
     def stop(self) -> None:
+        # All at once, then a short wait for them together: an invocation in flight is a
+        # daemon thread and ends with the process.
         for source in self._sources:
             source.stop()
+        until = time.monotonic() + STOP_SECONDS
+        for source in self._sources:
+            source.join(until)
         if self.gateway:
             self.gateway.stop()
         if self.platforms:
@@ -217,6 +248,29 @@ class LocalStack:
         if self._xray:
             self._xray.stop()
         self.options.state_file.unlink(missing_ok=True)
+
+
+SERVICE_BOT = "autopost_service_bot"
+
+
+def _demo_accounts(platforms: Platforms) -> dict[str, Any]:
+    """What a local user connects with, made in the emulators at start (README, make dev)."""
+    telegram = platforms.telegram
+    user_bot = telegram.add_bot("my_demo_bot")
+    telegram.add_channel("my_demo_channel", "Мой демо-канал", admin_bots=(user_bot,))
+    telegram.add_channel(
+        "autopost_demo", "Демо-канал бота сервиса", admin_bots=(telegram.token_of(SERVICE_BOT),)
+    )
+    return {
+        "telegram": {
+            "channel": "@my_demo_channel",
+            "botToken": user_bot,
+            "serviceBot": f"@{SERVICE_BOT}",
+            "serviceChannel": "@autopost_demo",
+        },
+        "rutube": {"login": DEMO_LOGIN, "password": DEMO_PASSWORD},
+        "dzen": {"session": platforms.dzen.issue_session(name="Демо-канал Дзена")},
+    }
 
 
 def _concurrency(spec: Any) -> int:

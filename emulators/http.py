@@ -352,7 +352,10 @@ class Emulator(ABC):
         self._server = ThreadingHTTPServer((host, port), Handler)
         self._server.daemon_threads = True
         thread = threading.Thread(
-            target=self._server.serve_forever, name=f"{self.name}-emulator", daemon=True
+            # A short poll: stopping waits for it (the local stack stops four of these).
+            target=lambda: self._server.serve_forever(poll_interval=0.1),
+            name=f"{self.name}-emulator",
+            daemon=True,
         )
         thread.start()
         self.base_url = f"http://{host}:{self._server.server_address[1]}"

@@ -75,6 +75,9 @@ class TelegramEmulator(Emulator):
         self.issued.append(token.split(":", 1)[1])  # the secret part; the bot's id is public
         return token
 
+    def token_of(self, username: str) -> str:
+        return next(bot.token for bot in self.bots.values() if bot.username == username)
+
     def add_channel(
         self,
         username: str | None = "my_channel",
@@ -380,6 +383,7 @@ class TelegramEmulator(Emulator):
                 "sha256": video.sha256,
                 "caption": fields.get("caption", ""),
                 "fields": {**fields, "video": video.filename},
+                "at": time.time(),
             }
         )
         self.record("sendVideo", bytes=video.size, chat_id=channel.chat_id)

@@ -2,10 +2,20 @@
 
 const TOKEN_KEY = "autopost.token";
 
+// "In 8 minutes" from a Retry-After (seconds), in words.
+export function waitInWords(seconds) {
+  if (!(seconds > 0)) return "";
+  if (seconds < 60) return `Попробуйте через ${Math.ceil(seconds)} с`;
+  return `Попробуйте через ${Math.ceil(seconds / 60)} мин`;
+}
+
 export class ApiError extends Error {
-  constructor(status, body) {
+  constructor(status, body, retryAfter) {
     const error = (body && body.error) || {};
-    super(error.message || body?.message || `Ошибка сервера (${status})`);
+    let message = error.message || body?.message || `Ошибка сервера (${status})`;
+    const wait = Number(retryAfter || error.details?.retryAfterSeconds);
+    if (status === 429 && wait > 0) message = `${message.replace(/,? ?попробуйте позже\.?$/i, "")}. ${waitInWords(wait)}`;
+    super(message);
     this.status = status;
     this.code = error.code || "HTTP_" + status;
     this.details = error.details || {};
@@ -64,7 +74,7 @@ export async function api(method, path, body) {
     token.clear();
     throw new ApiError(401, { error: { message: "Сессия истекла: войдите снова" } });
   }
-  if (!response.ok) throw new ApiError(response.status, parsed);
+  if (!response.ok) throw new ApiError(response.status, parsed, response.headers.get("Retry-After"));
   return parsed;
 }
 

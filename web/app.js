@@ -7,8 +7,18 @@ const STATUS = {
   deleted: "удалён", active: "подключено", expired: "токен истёк",
 };
 const POLL_MS = 2000;
+// The console's config.json; `local` (the local stack only) names the emulators' demo accounts.
+let consoleConfig = {};
 const $ = (selector) => document.querySelector(selector);
 let platforms = [];
+
+// On a phone a table becomes a card per row; each cell then carries its column's name.
+function withLabels(table) {
+  const names = [...table.querySelectorAll("thead th")].map((th) => th.textContent);
+  for (const row of table.querySelectorAll("tbody tr")) {
+    [...row.children].forEach((cell, index) => names[index] && cell.setAttribute("data-label", names[index]));
+  }
+}
 
 function element(tag, attributes = {}, ...children) {
   const node = document.createElement(tag);
@@ -48,7 +58,13 @@ function megabytes(bytes) {
   return `${+(bytes / 1048576).toFixed(1)} МБ`;
 }
 const seconds = (value) => (value == null ? "—" : `${Math.round(value)} с`);
-const when = (iso) => (iso ? new Date(iso).toLocaleString("ru-RU") : "сейчас");
+const when = (iso) => new Date(iso).toLocaleString("ru-RU");
+// When the post went out, or is to: the time it was published, the time it is scheduled for.
+function whenOf(publication) {
+  if (publication.publishedAt) return when(publication.publishedAt);
+  if (publication.scheduledAt) return when(publication.scheduledAt);
+  return publication.status === "publishing" ? "сейчас" : "—";
+}
 // Only https links are shown: a post URL comes from a platform, and a `javascript:` one
 // must never become a link.
 const safeLink = (url) =>
@@ -99,7 +115,9 @@ const OAUTH_PENDING = "autopost.oauth";
 async function connect(platform) {
   if (platform.connectMethod === "oauth") {
     await guarded(async () => {
-      const { authorizeUrl, state } = await api("POST", `/connections/${platform.platform}/authorize`);
+      // Back to this very address: the session lives in this origin's tab storage.
+      const redirectUri = location.origin + location.pathname;
+      const { authorizeUrl, state } = await api("POST", `/connections/${platform.platform}/authorize`, { redirectUri });
       // The platform sends the browser back here; only this tab's pending state is accepted.
       sessionStorage.setItem(OAUTH_PENDING, JSON.stringify({ platform: platform.platform, state }));
       location.assign(authorizeUrl);
@@ -109,7 +127,7 @@ async function connect(platform) {
   const fields = $("#connect-fields");
   $("#connect-title").textContent = `Подключить ${platform.name}`;
   $("#connect-error").hidden = true;
-  fields.replaceChildren(...connectFields(platform));
+  fields.replaceChildren(...connectFields(platform).filter(Boolean));
   const dialog = $("#connect-dialog");
   dialog.dataset.platform = platform.platform;
   dialog.showModal();
@@ -121,8 +139,12 @@ function hint(text) {
 }
 
 function connectFields(platform) {
+  const local = consoleConfig.local?.[platform.platform];
   if (platform.platform === "telegram") {
     return [
+      local
+        ? hint(`Локально: канал ${local.channel} с токеном бота ${local.botToken} — или канал ${local.serviceChannel} без токена, через бота сервиса ${local.serviceBot}.`)
+        : null,
       element("label", {}, "Канал (@username или -100…)", element("input", { name: "channel", required: true, placeholder: "@my_channel" })),
       element("label", {}, "Токен бота (необязательно: иначе бот сервиса)", element("input", { name: "botToken", autocomplete: "off" })),
       hint("Без своего бота: сделайте бота сервиса администратором канала с правом публикации. Вы получите код — опубликуйте его в канале, и канал подключится."),
@@ -130,6 +152,7 @@ function connectFields(platform) {
   }
   if (platform.platform === "rutube") {
     return [
+      local ? hint(`Локально: логин ${local.login}, пароль ${local.password}.`) : null,
       hint("Войдите логином и паролем Rutube (пароль уходит только в Rutube и не сохраняется) или вставьте API-токен."),
       element("label", {}, "Логин Rutube (e-mail)", element("input", { name: "login", autocomplete: "username" })),
       element("label", {}, "Пароль Rutube", element("input", { name: "password", type: "password", autocomplete: "current-password" })),
@@ -139,7 +162,8 @@ function connectFields(platform) {
   return [
     hint(platform.notice || ""),
     hint("Откройте студию Дзена (dzen.ru/profile/editor), войдя в свой аккаунт. В инструментах разработчика браузера (F12 → Сеть) выберите любой запрос к dzen.ru и скопируйте значение заголовка Cookie целиком."),
-    element("label", {}, "Сессия Дзена (заголовок Cookie)", element("textarea", { name: "session", required: true, rows: 3, autocomplete: "off", spellcheck: "false" })),
+    local ? hint("Локально сессия демо-канала эмулятора уже вставлена.") : null,
+    element("label", {}, "Сессия Дзена (заголовок Cookie)", element("textarea", { name: "session", required: true, rows: 3, autocomplete: "off", spellcheck: "false" }, local?.session || "")),
     element("label", {}, "Id канала (необязательно: из адреса студии /profile/editor/id/…)", element("input", { name: "publisherId", autocomplete: "off" })),
   ];
 }
@@ -150,11 +174,23 @@ let proofWatch = null;
 // post the code there; the bot sees it and the channel appears as connected.
 async function awaitChannelProof(proof) {
   const fields = $("#connect-fields");
-  fields.replaceChildren(
+  const parts = [
     hint(proof.instructions),
     element("p", { class: "proof-code", "data-proof-code": true }, proof.code),
     element("p", { class: "muted", "aria-live": "polite" }, "Ждём сообщение с кодом в канале…"),
-  );
+    consoleConfig.local
+      ? element(
+          "button",
+          {
+            type: "button",
+            "data-emulator-post": true,
+            onclick: () => guarded(() => fetch("/local/telegram/post", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ channel: proof.channel, text: proof.code }) })),
+          },
+          "Опубликовать код в канале (эмулятор)",
+        )
+      : null,
+  ];
+  fields.replaceChildren(...parts.filter(Boolean));
   clearInterval(proofWatch);
   proofWatch = setInterval(async () => {
     const dialog = $("#connect-dialog");
@@ -176,7 +212,7 @@ async function submitConnect(event) {
   for (const key of Object.keys(data)) if (!data[key]) delete data[key];
   try {
     if (dialog.dataset.platform === "telegram" && !data.botToken) {
-      await awaitChannelProof(await api("POST", "/connections/telegram/proof", data));
+      await awaitChannelProof({ ...(await api("POST", "/connections/telegram/proof", data)), channel: data.channel });
       return;
     }
     await api("POST", `/connections/${dialog.dataset.platform}`, data);
@@ -307,6 +343,8 @@ async function renderClips() {
       ),
     ),
   );
+  withLabels($("#clips"));
+
 }
 
 function openPublish(clip) {
@@ -373,7 +411,12 @@ function statsCell(publication) {
   const stats = publication.stats;
   if (!stats.available) return element("span", { class: "muted" }, stats.message);
   if (stats.syncedAt == null) return element("span", { class: "muted" }, publication.status === "published" ? "ещё не собрана" : "—");
-  return `👁 ${stats.views ?? 0} · ♥ ${stats.likes ?? 0} · 💬 ${stats.comments ?? 0}`;
+  // Words, not emoji: a system without an emoji font shows empty boxes.
+  return element(
+    "span",
+    { "data-stats": true },
+    `просмотры ${stats.views ?? 0} · лайки ${stats.likes ?? 0} · комментарии ${stats.comments ?? 0}`,
+  );
 }
 
 async function renderPublications() {
@@ -394,7 +437,7 @@ async function renderPublications() {
           p.publishedAs === "video" && p.format === "clip" ? element("div", { class: "warning", "data-published-as": true }, "опубликовано как видео, а не как клип") : null,
           p.error ? element("div", { class: "platform-error", "data-error": true }, p.error.message) : null,
         ),
-        element("td", {}, when(p.scheduledAt)),
+        element("td", {}, whenOf(p)),
         element("td", {}, safeLink(p.post?.url)),
         element("td", {}, statsCell(p)),
         element(
@@ -406,6 +449,8 @@ async function renderPublications() {
       ),
     ),
   );
+  withLabels($("#publications"));
+
 }
 
 async function act(publication, action) {
@@ -444,6 +489,7 @@ async function showWorkspace() {
 
 async function start() {
   const config = await loadConfig();
+  consoleConfig = config;
   if (config.signIn === "oidc") await guarded(finishOidcSignIn);
   for (const button of document.querySelectorAll("[data-close]")) button.addEventListener("click", (e) => e.target.closest("dialog").close());
   $("#publish-form").addEventListener("submit", submitPublish);
@@ -466,6 +512,7 @@ async function start() {
   if (token.claims()) await showWorkspace();
   else showSignIn();
   setInterval(() => {
+    if (!$("#workspace").hidden && !document.querySelector("dialog[open]")) guarded(renderClips);
     if (!$("#workspace").hidden && !document.querySelector("dialog[open]")) guarded(renderPublications);
   }, POLL_MS);
 }

@@ -192,3 +192,99 @@ def test_the_console_for_the_readme(page: Page, local_stack):
     expect(page.locator("#publications tbody tr[data-status=published]")).to_have_count(2, timeout=30_000)
     (ROOT / "test-results").mkdir(exist_ok=True)
     page.screenshot(path=str(ROOT / "test-results" / "console.png"), full_page=True)
+
+
+def test_a_newcomer_connects_all_four_platforms_from_the_console_alone(page: Page, local_stack):
+    """With only what the console says locally: VK through its page, Telegram with the demo
+    bot, Rutube with the demo login, Дзен with the session the dialog fills in."""
+    sign_in(page, local_stack, "newcomer-1")
+    page.locator('[data-connect="vk"]').click()
+    page.get_by_role("link", name="Разрешить").click()
+    expect(page.locator("#notice")).to_contain_text("VK подключён")
+
+    page.locator('[data-connect="telegram"]').click()
+    dialog = page.locator("#connect-dialog")
+    hint = dialog.locator(".hint").first.inner_text()
+    channel = re.search(r"канал (@\w+) с токеном бота (\S+?) —", hint)
+    page.get_by_label("Канал (@username или -100…)").fill(channel.group(1))
+    page.get_by_label("Токен бота (необязательно: иначе бот сервиса)").fill(channel.group(2))
+    dialog.get_by_role("button", name="Подключить").click()
+    expect(card(page, "telegram").locator(".status")).to_have_text("подключено")
+
+    page.locator('[data-connect="rutube"]').click()
+    login, password = re.search(
+        r"логин (\S+), пароль (\S+?)\.", dialog.locator(".hint").first.inner_text()
+    ).groups()
+    page.get_by_label("Логин Rutube (e-mail)").fill(login)
+    page.get_by_label("Пароль Rutube").fill(password)
+    dialog.get_by_role("button", name="Подключить").click()
+    expect(card(page, "rutube").locator(".status")).to_have_text("подключено")
+
+    page.locator('[data-connect="dzen"]').click()
+    expect(dialog).to_contain_text("Неофициальный способ")
+    dialog.get_by_role("button", name="Подключить").click()
+    expect(card(page, "dzen").locator(".status")).to_have_text("подключено")
+
+
+def test_the_services_bot_path_works_locally_with_the_emulators_button(page: Page, local_stack):
+    sign_in(page, local_stack, "newcomer-2")
+    page.locator('[data-connect="telegram"]').click()
+    page.get_by_label("Канал (@username или -100…)").fill("@autopost_demo")
+    page.locator("#connect-dialog").get_by_role("button", name="Подключить").click()
+    page.get_by_role("button", name="Опубликовать код в канале (эмулятор)").click()
+    expect(card(page, "telegram").locator(".status")).to_have_text("подключено")
+
+
+def test_the_console_at_localhost_signs_in_and_connects_vk(page: Page, local_stack):
+    """The same console by another name: the API on the same origin, VK back to it."""
+    port = local_stack.info["api"].rsplit(":", 1)[1]
+    page.goto(f"http://localhost:{port}/")
+    assert page.url == f"http://localhost:{port}/console/"
+    page.get_by_label("Пользователь").fill("newcomer-3")
+    page.get_by_role("button", name="Войти").click()
+    expect(page.locator("#who")).to_contain_text("newcomer-3")
+    page.locator('[data-connect="vk"]').click()
+    page.get_by_role("link", name="Разрешить").click()
+    expect(card(page, "vk").locator(".status")).to_have_text("подключено")
+    assert page.url == f"http://localhost:{port}/console/"
+
+
+def test_a_new_clip_appears_without_a_reload(page: Page, local_stack):
+    sign_in(page, local_stack, "newcomer-4")
+    expect(page.locator("#no-clips")).to_be_visible()
+    page.evaluate("window.__stillTheSamePage = true")
+    upload(local_stack, "newcomer-4", "fresh", make_video("mp4"))
+    expect(page.locator('#clips tbody tr[data-clip="fresh"]')).to_contain_text("готов")
+    assert page.evaluate("window.__stillTheSamePage") is True
+
+
+def test_too_many_connects_say_when_to_try_again(page: Page, local_stack):
+    sign_in(page, local_stack, "newcomer-5")
+    for _ in range(5):
+        local_stack.api("newcomer-5").post("/connections/rutube", json={"token": "0" * 40})
+    page.locator('[data-connect="rutube"]').click()
+    page.get_by_label("или API-токен Rutube").fill("1" * 40)
+    page.locator("#connect-dialog").get_by_role("button", name="Подключить").click()
+    expect(page.locator("#connect-error")).to_contain_text(re.compile(r"Попробуйте через \d+ мин"))
+
+
+def test_the_console_fits_a_phone(browser, local_stack):
+    upload(local_stack, "newcomer-6", "phone-clip", make_video("mp4"))
+    api = local_stack.api("newcomer-6")
+    bot = telegram_channel(local_stack, "phone_channel")
+    api.post("/connections/telegram", json={"channel": "@phone_channel", "botToken": bot})
+    api.post("/clips/phone-clip/publications", json={"platforms": ["telegram"], "title": "С телефона"})
+    context = browser.new_context(locale="ru-RU", viewport={"width": 390, "height": 844}, is_mobile=True)
+    phone = context.new_page()
+    try:
+        sign_in(phone, local_stack, "newcomer-6")
+        expect(row(phone, "phone-clip")).to_contain_text("опубликовано", timeout=30_000)
+        # Each card names its fields (the table's header is hidden on a phone).
+        expect(row(phone, "phone-clip").locator("td").nth(1)).to_have_attribute("data-label", "Платформа")
+        expect(phone.locator("#publications thead")).to_be_hidden()
+        assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+        open_publish(phone, "phone-clip", "Ещё раз")
+        box = phone.locator("#publish-dialog").bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 390
+    finally:
+        context.close()

@@ -43,6 +43,7 @@ class Response:
     status: int
     headers: dict[str, str]
     body: Any
+    text: str = ""
 
 
 @dataclass
@@ -72,7 +73,9 @@ class Harness:
             parsed = json.loads(body) if body else None
         except json.JSONDecodeError:
             parsed = body
-        return Response(status=raw["statusCode"], headers=raw.get("headers") or {}, body=parsed)
+        return Response(
+            status=raw["statusCode"], headers=raw.get("headers") or {}, body=parsed, text=body or ""
+        )
 
     def upload(self, user: str, clip_id: str, data: bytes, extension: str = "mp4") -> str:
         key = f"clips/{user}/{clip_id}.{extension}"

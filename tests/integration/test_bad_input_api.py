@@ -34,7 +34,8 @@ def test_malformed_json(ready, raw):
         ({"platforms": ["myspace"], "title": "x"}, "platforms.0", "enum"),
         ({"platforms": "vk", "title": "x"}, "platforms", "list_type"),
         ({"platforms": [], "title": "x"}, "platforms", "too_short"),
-        ({"platforms": ["vk", "vk"], "title": "x"}, "platforms", "value_error"),
+        ({"platforms": ["vk", "vk"], "title": "x"}, "platforms", "duplicate_platforms"),
+        ({"platforms": ["vk"], "title": "x", "scheduledAt": 12345}, "scheduledAt", "datetime_type"),
         ({"platforms": ["vk"]}, "title", "missing"),
         ({"platforms": ["vk"], "title": "   "}, "title", "string_too_short"),
         ({"platforms": ["vk"], "title": 42}, "title", "string_type"),
@@ -61,6 +62,32 @@ def test_unknown_platform_lists_the_allowed_ones(ready):
     (problem,) = error["details"]["fields"]
     for name in ("vk", "rutube", "telegram", "dzen"):
         assert name in problem["message"]
+    assert " or " not in problem["message"]  # all Russian, no English left in the words
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        ({"platforms": ["vk", "vk"], "title": "x"}, "Платформы не должны повторяться"),
+        ({"platforms": [], "title": "x"}, "Список не может быть пустым"),
+        (
+            {"platforms": ["vk"], "title": "x", "scheduledAt": 12345},
+            "Ожидается дата и время в формате ISO 8601",
+        ),
+    ],
+)
+def test_each_field_problem_says_what_is_wrong_in_russian(ready, payload, message):
+    error = assert_error(
+        ready.api("POST", "/clips/clip-1/publications", body=payload), 422, "VALIDATION_ERROR"
+    )
+    assert [p["message"] for p in error["details"]["fields"]] == [message]
+
+
+def test_a_too_short_token_is_not_called_a_list(ready):
+    error = assert_error(
+        ready.api("POST", "/connections/rutube", body={"token": "short"}), 422, "VALIDATION_ERROR"
+    )
+    assert [p["message"] for p in error["details"]["fields"]] == ["Слишком короткое значение"]
 
 
 def test_a_huge_body_is_413(ready):

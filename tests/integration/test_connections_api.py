@@ -469,3 +469,25 @@ def test_disconnect_cancels_the_platforms_scheduled_publications(api, platforms)
     assert len(aborted) == 2
     assert "telegram" not in connections(api)
     assert api.api("DELETE", "/connections/telegram").status == 404
+
+
+def test_the_console_at_another_of_its_addresses_gets_the_user_back_there(api, platforms, monkeypatch):
+    monkeypatch.setenv("CONSOLE_URL_ALIASES", "http://localhost:3000/console/")
+    runtime.reset()
+    started = api.api(
+        "POST", "/connections/vk/authorize", body={"redirectUri": "http://localhost:3000/console/"}
+    )
+    assert parse_qs(urlsplit(started.body["authorizeUrl"]).query)["redirect_uri"] == [
+        "http://localhost:3000/console/"
+    ]
+    back_to, returned = approve(started.body["authorizeUrl"])
+    assert back_to == "http://localhost:3000/console/"
+    assert complete(api, returned).status == 201  # VK ID checks the same address on the exchange
+
+
+def test_a_return_address_that_is_not_the_consoles_is_refused(api):
+    response = api.api(
+        "POST", "/connections/vk/authorize", body={"redirectUri": "https://evil.example/steal"}
+    )
+    assert response.status == 422
+    assert response.body["error"]["details"] == {"field": "redirectUri"}

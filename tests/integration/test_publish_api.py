@@ -1,6 +1,7 @@
 """POST /clips/{clipId}/publications: every rule, in order, all-or-nothing."""
 
 import json
+import re
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -258,3 +259,12 @@ def test_a_webm_too_long_or_of_unknown_length_cannot_go_where_a_limit_applies(re
     assert response.status == 422
     assert response.body["error"]["details"]["platforms"]["vk"]["code"] == code
     assert "telegram" not in response.body["error"]["details"]["platforms"]  # no duration limit there
+
+
+def test_answers_keep_cyrillic_as_it_is_and_one_time_format(ready):
+    response = ready.api("POST", "/clips/clip-1/publications", body=body("vk", title="Закат над Волгой"))
+    assert response.status == 201
+    assert "Закат над Волгой" in response.text and "\\u0417" not in response.text
+    (publication,) = response.body["items"]
+    for name in ("createdAt", "updatedAt"):
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", publication[name]), publication[name]

@@ -482,3 +482,29 @@ def test_the_worker_checks_the_clip_is_the_publications_users_own(flow, platform
     failed = flow.publication(ids["telegram"])
     assert failed["error"] == {"code": "Rejected", "message": "Некорректный путь к файлу клипа"}
     assert platforms.telegram.messages == []
+
+
+def test_the_worker_never_posts_before_the_scheduled_time_whatever_woke_it(flow, platforms):
+    """A message delivered early (moto's Wait ends up to 2 s early; clocks differ): the
+    worker waits out the rest (here 4 s: it delays its message) and posts on time."""
+    flow.connect_platform(platforms, Platform.TELEGRAM)
+    at = datetime.now(UTC) + timedelta(seconds=60)
+    ids = publish(flow, "telegram", scheduledAt=at.isoformat())
+    waiting(flow, ids["telegram"])
+    flow.sfn.stop_execution(executionArn=execution_of(flow, ids["telegram"])["executionArn"])
+    early = datetime.now(UTC) + timedelta(seconds=4)
+    table = records(get_settings()).publication
+    table(ids["telegram"]).update(
+        actions=[
+            table.status.set("publishing"),
+            table.scheduled_at.set(early.isoformat().replace("+00:00", "Z")),
+        ]
+    )
+    task = {"publicationId": ids["telegram"], "platform": "telegram", "retry": 0, "taskToken": "early-token"}
+    flow.sqs.send_message(QueueUrl=flow.stack.ref("TelegramUploadQueue"), MessageBody=json.dumps(task))
+
+    flow.run_workers(flow.status_is(ids["telegram"], *FINAL), timeout=30)
+
+    (message,) = platforms.telegram.messages
+    assert message["at"] >= early.timestamp()
+    assert flow.publication(ids["telegram"])["status"] == "published"

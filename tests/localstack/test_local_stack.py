@@ -153,3 +153,80 @@ def test_the_console_is_served_with_its_security_headers(local_stack):
     response = httpx.get(f"{local_stack.info['api']}/console/")
     assert "script-src 'self'" in response.headers["content-security-policy"]
     assert response.headers["x-frame-options"] == "DENY"
+
+
+def test_ctrl_c_stops_the_stack_and_cleans_up(tmp_path):
+    """Stopping is quick (about a second on a quiet machine: everything is told to stop at
+    once); the bound here only catches a stack that hangs."""
+    import signal
+    import time
+
+    from tests.support.local_stack import free_port
+
+    process = start(tmp_path / "quick.json", free_port(), free_port())
+    wait_until(lambda: (tmp_path / "quick.json").exists() or process.poll() is not None, 60, "the stack")
+    began = time.monotonic()
+    process.send_signal(signal.SIGINT)
+    process.wait(timeout=20)
+    assert time.monotonic() - began < 10
+    assert not (tmp_path / "quick.json").exists()
+
+
+def test_make_token_takes_who_not_the_shells_user(local_stack):
+    import os
+
+    from devstack.template import ROOT
+
+    result = subprocess.run(
+        ["make", "--no-print-directory", "token", "WHO=alice", "PLAN=free"],
+        cwd=ROOT,
+        env={**os.environ, "USER": "root-of-this-shell"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    token = result.stdout.strip().splitlines()[-1]
+    response = httpx.get(f"{local_stack.info['api']}/platforms", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200
+    import jwt
+
+    assert jwt.decode(token, options={"verify_signature": False})["sub"] == "alice"
+
+
+def test_stats_show_within_a_minute_locally(local_stack):
+    user, api = "ls-stats", local_stack.api("ls-stats")
+    local_stack.upload_ready_clip(user, "stats-clip")
+    assert demo.connect_vk(api).status_code == 201
+    (publication,) = api.post(
+        "/clips/stats-clip/publications", json={"platforms": ["vk"], "title": "Статистика"}
+    ).json()["items"]
+    wait_until(
+        lambda: api.get(f"/publications/{publication['id']}").json()["status"] == "published", 60, "published"
+    )
+    wait_until(
+        lambda: api.get(f"/publications/{publication['id']}").json()["stats"]["syncedAt"] is not None,
+        60,
+        "stats synced",
+    )
+
+
+def test_make_upload_puts_a_sample_clip_and_waits_for_its_verdict(local_stack):
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "devstack",
+            "upload",
+            "--clip",
+            "sample-1",
+            "--user",
+            "ls-upload",
+            "--state-file",
+            str(local_stack.state_file),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "clip sample-1 is ready: 5.0 s, 360×640" in result.stdout

@@ -37,6 +37,7 @@ class Running:
     process: subprocess.Popen
     ports: tuple[int, int]
     ready_seconds: float
+    state_file: Path
 
     def api(self, user: str, plan: str = "pro") -> httpx.Client:
         return httpx.Client(
@@ -118,7 +119,9 @@ def running(folder: Path, *extra: str) -> Iterator[Running]:
         wait_until(lambda: state_file.exists() or process.poll() is not None, 60, "the local stack")
         if process.poll() is not None:
             raise AssertionError(f"the local stack exited: {(folder / 'stack.log').read_text()}")
-        yield Running(json.loads(state_file.read_text()), process, ports, time.monotonic() - began)
+        yield Running(
+            json.loads(state_file.read_text()), process, ports, time.monotonic() - began, state_file
+        )
     finally:
         process.terminate()
         try:

@@ -14,6 +14,7 @@ from pydantic import SecretStr
 from autopost.crypto import CipherSource
 from autopost.errors import (
     ConnectionCheckFailed,
+    InvalidRequest,
     OAuthNotSupported,
     OAuthStateInvalid,
     PlatformError,
@@ -146,12 +147,17 @@ class ConnectionService:
 
     # -- OAuth (VK) -----------------------------------------------------------------------
 
-    def authorize(self, caller: Caller, platform: Platform) -> Authorization:
+    def authorize(self, caller: Caller, platform: Platform, redirect_uri: str | None = None) -> Authorization:
+        """The platform's authorize URL. It sends the browser back to the console: the one
+        the caller is on (`redirect_uri`), if it is one of ours, else the main one."""
+        redirect = redirect_uri or self._settings.console_url
+        if redirect not in self._settings.console_urls:
+            raise InvalidRequest("Адрес возврата не принадлежит консоли", {"field": "redirectUri"})
         self._rate_limiter.hit(self._budget, caller.user_id)
         provider = self._oauth_provider(platform)
         verifier, challenge = pkce_pair()
-        state = self._states.create(caller.user_id, platform, verifier)
-        return Authorization(provider.authorize_url(state, challenge, self.redirect_uri()), state)
+        state = self._states.create(caller.user_id, platform, verifier, redirect)
+        return Authorization(provider.authorize_url(state, challenge, redirect), state)
 
     def complete_oauth(self, caller: Caller, platform: Platform, returned: OAuthReturn) -> Connection:
         """The console hands back what the platform's redirect carried, with the user's
@@ -164,7 +170,7 @@ class ConnectionService:
                 "Подключение отменено на стороне платформы", {"reason": returned.error or "no_grant"}
             )
         grant = OAuthGrant(
-            redirect_uri=self.redirect_uri(),
+            redirect_uri=pending.redirect_uri,
             verifier=pending.verifier.get_secret_value(),
             code=returned.code,
             device_id=returned.device_id,
@@ -175,11 +181,6 @@ class ConnectionService:
         connection = self._connections.connect(caller.user_id, platform, account, credentials)
         logger.info("platform connected", extra={"platform": platform.value, "user": caller.user_id})
         return connection
-
-    def redirect_uri(self) -> str:
-        """Where the platform sends the browser back: the console, which finishes the
-        connection with the user's token (the API has no unauthenticated callback)."""
-        return self._settings.console_url
 
     def _oauth_provider(self, platform: Platform) -> OAuthProvider:
         if platform not in OAUTH_PLATFORMS:

@@ -62,6 +62,7 @@ class Publication(BaseModel):
     processing_state: str | None = None
     # Since when the platform has been processing the clip (the state machine's cap).
     processing_since: datetime | None = None
+    published_at: datetime | None = None
     upload_checkpoint: dict[str, Any] | None = None
     stats: dict[str, int | None] | None = None
     stats_synced_at: datetime | None = None

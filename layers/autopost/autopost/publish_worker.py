@@ -334,6 +334,7 @@ class PublishWorker:
                 error_code=None,
                 error_message=None,
                 upload_checkpoint=None,
+                published_at=to_iso(utcnow()),
                 **stats_schedule(publication.publication_id, publication.platform),
             )
         except StatusConflict:

@@ -87,6 +87,11 @@ class Settings(BaseSettings):
     # The console: platforms send the user back to it after OAuth, and it completes the
     # connection with the user's own token (README, "Connecting VK").
     console_url: str = Field(default="http://127.0.0.1:3000/console/", validation_alias="CONSOLE_URL")
+    # Other addresses of the same console a platform may send the user back to (locally,
+    # localhost beside 127.0.0.1): each must be registered with the platform's app too.
+    console_url_aliases: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(), validation_alias="CONSOLE_URL_ALIASES"
+    )
     # The upload queue of each platform, for a worker that delays its own message.
     upload_queue_urls: dict[Platform, str] = Field(default_factory=dict, validation_alias="UPLOAD_QUEUE_URLS")
     # Statistics: how often a publication is synced, and less often once it is old.
@@ -118,6 +123,17 @@ class Settings(BaseSettings):
     telegram_webhook_secret_arn: str | None = Field(
         default=None, validation_alias="TELEGRAM_WEBHOOK_SECRET_ARN"
     )
+
+    @property
+    def console_urls(self) -> tuple[str, ...]:
+        return (self.console_url, *self.console_url_aliases)
+
+    @field_validator("console_url_aliases", mode="before")
+    @classmethod
+    def _split_urls(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
 
     @field_validator("platform_token_previous_secrets", mode="before")
     @classmethod

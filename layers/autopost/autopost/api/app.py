@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.shared.json_encoder import Encoder
 
 from autopost.api import clips, connections, publications, telegram
 from autopost.errors import (
@@ -47,6 +49,7 @@ _FIELD_MESSAGES = {
     "model_attributes_type": "Ожидается JSON-объект",
     "dict_type": "Ожидается JSON-объект",
     "control_characters": "Управляющие символы недопустимы",
+    "duplicate_platforms": "Платформы не должны повторяться",
 }
 
 
@@ -63,7 +66,10 @@ def _error_response(error: AutopostError) -> Response:
 def _field_problem(problem: dict[str, Any]) -> dict[str, Any]:
     kind = problem.get("type", "")
     template = _FIELD_MESSAGES.get(kind, "Некорректное значение")
-    expected = (problem.get("ctx") or {}).get("expected", "")
+    if kind == "too_short" and not isinstance(problem.get("input"), list):
+        template = "Слишком короткое значение"
+    # pydantic lists the choices in English ("'vk', 'rutube' or 'dzen'").
+    expected = str((problem.get("ctx") or {}).get("expected", "")).replace(" or ", ", ")
     location = [str(part) for part in problem.get("loc", ()) if part not in ("body",)]
     return {"field": ".".join(location), "type": kind, "message": template.format(expected=expected)}
 
@@ -112,8 +118,12 @@ class AutopostResolver(APIGatewayHttpResolver):
         return super().resolve(event, context)
 
 
+# Every answer as the errors are: Cyrillic as it is, not \u-escaped.
+_serialize = functools.partial(json.dumps, separators=(",", ":"), ensure_ascii=False, cls=Encoder)
+
+
 def build_app() -> APIGatewayHttpResolver:
-    app = AutopostResolver(enable_validation=True)
+    app = AutopostResolver(enable_validation=True, serializer=_serialize)
     app.include_router(clips.router)
     app.include_router(publications.router)
     app.include_router(connections.router)

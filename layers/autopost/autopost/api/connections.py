@@ -6,6 +6,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from autopost.api import context
 from autopost.api.schemas import (
+    AuthorizeBody,
     AuthorizeOut,
     ConnectionList,
     ConnectionOut,
@@ -60,9 +61,9 @@ def list_connections() -> ConnectionList:
 
 
 @router.post("/connections/<platform>/authorize", summary="Start OAuth (VK): the URL to send the user to")
-def authorize(platform: Platform) -> AuthorizeOut:
+def authorize(platform: Platform, body: AuthorizeBody | None = None) -> AuthorizeOut:
     caller = context.caller_of(router.current_event)
-    started = context.connecting().authorize(caller, platform)
+    started = context.connecting().authorize(caller, platform, body.redirect_uri if body else None)
     return AuthorizeOut(authorize_url=started.url, state=started.state)
 
 

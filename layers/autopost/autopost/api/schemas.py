@@ -5,11 +5,22 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
+from autopost.clock import to_iso
 from autopost.errors import TokenExpired
 from autopost.models import Clip, ClipStatus, Connection, ConnectionStatus, Publication
 from autopost.platforms import Platform
@@ -17,6 +28,10 @@ from autopost.providers.base import PublishFormat
 from autopost.statuses import PublicationStatus
 
 STATS_UNAVAILABLE = "Статистика недоступна"
+
+
+# One form for every time the API answers: UTC, milliseconds, `Z` (as stored and sorted).
+Timestamp = Annotated[datetime, PlainSerializer(to_iso, return_type=str, when_used="json")]
 
 
 class ApiModel(BaseModel):
@@ -60,8 +75,16 @@ class PublishBody(InputModel):
     @classmethod
     def _unique(cls, platforms: list[Platform]) -> list[Platform]:
         if len(set(platforms)) != len(platforms):
-            raise ValueError("platforms must not repeat")
+            raise PydanticCustomError("duplicate_platforms", "platforms must not repeat")
         return platforms
+
+    @field_validator("scheduled_at", mode="before")
+    @classmethod
+    def _iso_text(cls, value: object) -> object:
+        """A time is ISO 8601 text: a number (a Unix time?) is refused, not guessed at."""
+        if value is not None and not isinstance(value, str):
+            raise PydanticCustomError("datetime_type", "expected ISO 8601 text")
+        return value
 
 
 def _without_control_characters(value: str, allowed: str) -> str:
@@ -90,7 +113,7 @@ class StatsOut(ApiModel):
     likes: int | None = None
     comments: int | None = None
     reposts: int | None = None
-    synced_at: datetime | None = None
+    synced_at: Timestamp | None = None
 
 
 class PublicationOut(ApiModel):
@@ -105,9 +128,10 @@ class PublicationOut(ApiModel):
     processing_state: str | None = Field(description="What the platform last said while processing")
     title: str
     description: str
-    scheduled_at: datetime | None
-    created_at: datetime
-    updated_at: datetime
+    scheduled_at: Timestamp | None
+    published_at: Timestamp | None = Field(description="When the post went out")
+    created_at: Timestamp
+    updated_at: Timestamp
     attempt: int
     error: ErrorInfo | None
     post: PostInfo | None
@@ -138,6 +162,7 @@ class PublicationOut(ApiModel):
             title=publication.title,
             description=publication.description,
             scheduled_at=publication.scheduled_at,
+            published_at=publication.published_at,
             created_at=publication.created_at,
             updated_at=publication.updated_at,
             attempt=publication.attempt,
@@ -161,8 +186,8 @@ class ClipOut(ApiModel):
     duration_seconds: float | None
     width: int | None
     height: int | None
-    created_at: datetime
-    updated_at: datetime
+    created_at: Timestamp
+    updated_at: Timestamp
 
     @classmethod
     def of(cls, clip: Clip) -> ClipOut:
@@ -196,8 +221,8 @@ class ConnectionOut(ApiModel):
     status: ConnectionStatus
     account_id: str
     account_name: str
-    connected_at: datetime
-    expires_at: datetime | None
+    connected_at: Timestamp
+    expires_at: Timestamp | None
     refreshable: bool = Field(description="false: the token lapses at expiresAt and is not renewed")
     warning: str | None = Field(description="Something the user should act on, in words")
     destination: DestinationOut | None = Field(
@@ -255,6 +280,14 @@ class PlatformList(ApiModel):
     items: list[PlatformOut]
 
 
+class AuthorizeBody(InputModel):
+    redirect_uri: str | None = Field(
+        default=None,
+        max_length=512,
+        description="The console's address the user is on; omitted: the main one",
+    )
+
+
 class AuthorizeOut(ApiModel):
     authorize_url: str
     state: str = Field(description="Keep it: the redirect back carries it, and completing needs it")
@@ -307,7 +340,7 @@ class TelegramProofOut(ApiModel):
     code: str = Field(
         description="Post it in the channel; the service's bot deletes it and connects the channel"
     )
-    expires_at: datetime
+    expires_at: Timestamp
     instructions: str
 
 

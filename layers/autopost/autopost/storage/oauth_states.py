@@ -7,6 +7,7 @@ redeeming is a conditional delete, so a state is used once even by two racing re
 
 from __future__ import annotations
 
+import json
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -30,6 +31,8 @@ class PendingAuthorization:
     user_id: str
     platform: Platform
     verifier: SecretStr
+    # Where the platform sends the browser back: the code exchange must name it again.
+    redirect_uri: str
 
 
 class OAuthStateStore:
@@ -37,14 +40,15 @@ class OAuthStateStore:
         self._control = records(settings).control
         self._cipher = cipher
 
-    def create(self, user_id: str, platform: Platform, verifier: str) -> str:
+    def create(self, user_id: str, platform: Platform, verifier: str, redirect_uri: str) -> str:
         state = secrets.token_urlsafe(32)
         control = self._control
+        sealed = cipher_of(self._cipher).encrypt(SecretStr(verifier), _context(state, user_id, platform))
         control(
             f"oauth#{state}",
             user_id=user_id,
             platform=platform.value,
-            payload=cipher_of(self._cipher).encrypt(SecretStr(verifier), _context(state, user_id, platform)),
+            payload=json.dumps({"verifier": sealed, "redirect_uri": redirect_uri}),
             expires_at=utcnow() + LIFETIME,
         ).save(condition=control.pk.does_not_exist())
         return state
@@ -73,10 +77,13 @@ class OAuthStateStore:
         if item.platform != platform.value:
             raise OAuthStateInvalid(details={"reason": "other_platform"})
         try:
-            verifier = cipher_of(self._cipher).decrypt(item.payload, _context(state, item.user_id, platform))
-        except TokenDecryptError as exc:
+            stored = json.loads(item.payload)
+            verifier = cipher_of(self._cipher).decrypt(
+                stored["verifier"], _context(state, item.user_id, platform)
+            )
+        except (TokenDecryptError, ValueError, KeyError, TypeError) as exc:
             raise OAuthStateInvalid(details={"reason": "tampered"}) from exc
-        return PendingAuthorization(user_id=item.user_id, platform=platform, verifier=verifier)
+        return PendingAuthorization(item.user_id, platform, verifier, str(stored["redirect_uri"]))
 
 
 def _context(state: str, user_id: str, platform: Platform) -> TokenContext:

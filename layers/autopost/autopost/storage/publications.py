@@ -417,6 +417,7 @@ def _to_publication(record: Any) -> Publication:
         post_url=record.post_url,
         processing_state=record.processing_state,
         processing_since=from_iso(record.processing_since) if record.processing_since else None,
+        published_at=from_iso(record.published_at) if record.published_at else None,
         upload_checkpoint=json.loads(record.upload_checkpoint) if record.upload_checkpoint else None,
         stats={k: (int(v) if v is not None else None) for k, v in record.stats.as_dict().items()}
         if record.stats

@@ -111,6 +111,7 @@ def _publication_record(settings: _Where) -> type[Model]:
         # The platform's own state of the video ("VK обрабатывает клип: 40%", "ready").
         processing_state = UnicodeAttribute(null=True)
         processing_since = UnicodeAttribute(null=True)
+        published_at = UnicodeAttribute(null=True)
         # Where a former attempt left the upload (provider-specific JSON): video id, offset.
         upload_checkpoint = UnicodeAttribute(null=True)
         # Until when a platform asked us to wait (ISO time; the state machine's Wait reads it).
