@@ -27,6 +27,9 @@ def serve(args: argparse.Namespace) -> int:
         connect_limit=args.connect_limit,
         **({"state_file": Path(args.state_file)} if args.state_file else {}),
         trace_file=Path(args.trace_file) if args.trace_file else None,
+        worker_timeout=args.worker_timeout,
+        chaos_kill_rate=args.chaos_kill_rate,
+        chaos_max_kills=args.chaos_max_kills,
     )
     stack = LocalStack(options)
     try:
@@ -91,6 +94,20 @@ def main() -> int:
         )
         target.add_argument(
             "--trace-file", help="trace the handlers (X-Ray) and keep their segments here, one JSON a line"
+        )
+        target.add_argument(
+            "--worker-timeout",
+            type=int,
+            help="the publish worker's Lambda timeout in seconds (default: the template's)",
+        )
+        target.add_argument(
+            "--chaos-kill-rate",
+            type=float,
+            default=0.0,
+            help="kill the publish worker's environment in this share of its calls (fault tests)",
+        )
+        target.add_argument(
+            "--chaos-max-kills", type=int, default=2, help="at most this many kills a publication (default 2)"
         )
     token = commands.add_parser("token", help="print a token for the local API")
     token.add_argument("--user", default="demo-user")

@@ -73,11 +73,13 @@ def main() -> int:
     return 1
 
 
-def connect_vk(api: httpx.Client) -> httpx.Response:
+def connect_vk(api: httpx.Client, vk_user: int | None = None) -> httpx.Response:
     """What the console does: start VK's authorization, the user presses «Разрешить» on
-    VK's page, VK sends the browser back to the console, which completes with the code."""
+    VK's page (signed in to VK as `vk_user`, the emulator's default user if None), VK sends
+    the browser back to the console, which completes with the code."""
     authorize = api.post("/connections/vk/authorize").json()["authorizeUrl"]
-    consent = httpx.get(authorize.replace("/authorize?", "/authorize/approve?"))
+    approve = authorize.replace("/authorize?", "/authorize/approve?")
+    consent = httpx.get(approve + (f"&user_id={vk_user}" if vk_user is not None else ""))
     returned = httpx.URL(consent.headers["location"])
     back = dict(httpx.QueryParams(returned.fragment)) or dict(returned.params)
     body = {"state": back["state"], "code": back.get("code"), "deviceId": back.get("device_id")}

@@ -1,81 +1,228 @@
-"""Lambda functions run in-process: each concurrent environment is a separate copy of the
-handler module, as each Lambda environment has its own module state (powertools resolvers
-and batch processors keep per-invocation state, so one copy serves one call at a time)."""
+"""Lambda functions, locally: each concurrent environment a process of its own
+(devstack.lambda_env), made when a call finds none free, kept warm between calls, and
+dropped when it crashes or outlives its timeout, as Lambda does. `Chaos` kills environments
+in the middle of calls, to test that a crash anywhere loses and doubles nothing."""
 
 from __future__ import annotations
 
-import importlib.util
-import os
+import json
+import logging
+import multiprocessing
 import queue
+import random
 import secrets
+import statistics
+import sys
 import threading
 import time
-import uuid
-from dataclasses import dataclass
-from types import ModuleType
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 from typing import Any
 
+from devstack.lambda_env import Environment, serve
 from devstack.provision import FunctionSpec
 from devstack.template import ROOT
 
+LOG = logging.getLogger("devstack")
+# Spawned, not forked: the stack's own threads (moto, the gateway) must not be copied mid-step.
+_PROCESSES = multiprocessing.get_context("spawn")
+# What a call may take beyond the function's timeout before its environment is killed.
+GRACE_SECONDS = 2.0
+# Lambda gives init 10 s; a local machine starting many environments at once needs longer.
+INIT_SECONDS = 60.0
+
+
+class FunctionError(RuntimeError):
+    """The handler raised: Lambda answers the caller with the error."""
+
+
+class FunctionCrashed(RuntimeError):
+    """The environment died during the call (a crash, a kill)."""
+
+
+class FunctionTimedOut(RuntimeError):
+    """The call outlived the function's timeout; Lambda stops its environment."""
+
 
 @dataclass
-class InvocationContext:
-    """What the Lambda runtime hands a handler (the fields powertools reads)."""
+class _Running:
+    process: BaseProcess
+    connection: Connection
 
-    function_name: str
-    timeout_seconds: int
-    memory_limit_in_mb: int = 512
-    function_version: str = "$LATEST"
-    log_group_name: str = "/aws/lambda/local"
-    log_stream_name: str = "local"
+    def kill(self) -> None:
+        if self.process.is_alive():
+            self.process.kill()
+
+
+@dataclass
+class Chaos:
+    """Kills the environment during some calls: each call with probability `rate`, at a
+    random moment within how long calls of the function usually take, at most
+    `max_per_publication` times for any one publication (so each can still finish)."""
+
+    rate: float
+    max_per_publication: int = 2
+    seed: int | None = None
+    kills: Counter[str] = field(default_factory=Counter)
+    _planned: Counter[str] = field(default_factory=Counter)
+    _durations: deque[float] = field(default_factory=lambda: deque(maxlen=50))
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
-        self.aws_request_id = str(uuid.uuid4())
-        self.invoked_function_arn = f"arn:aws:lambda:local:000000000000:function:{self.function_name}"
-        self._deadline = time.monotonic() + self.timeout_seconds
+        self._random = random.Random(self.seed)  # noqa: S311 - fault timing, not a secret
 
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
+    def plan(self, event: dict[str, Any]) -> tuple[str, float] | None:
+        """(publication, seconds after the call starts) when this call is to be killed."""
+        publication = _publication_of(event)
+        with self._lock:
+            if publication is None or self._planned[publication] >= self.max_per_publication:
+                return None
+            if self._random.random() >= self.rate:
+                return None
+            self._planned[publication] += 1
+            typical = statistics.median(self._durations) if self._durations else 1.0
+            return publication, self._random.uniform(0.0, typical * 1.2)
+
+    def took(self, seconds: float) -> None:
+        with self._lock:
+            self._durations.append(seconds)
+
+    def killed(self, publication: str) -> None:
+        with self._lock:
+            self.kills[publication] += 1
+        # One line per kill: the tests count them in the stack's log.
+        print(f"chaos: killed an environment working on {publication}", file=sys.stderr, flush=True)
+
+
+def _publication_of(event: dict[str, Any]) -> str | None:
+    for record in event.get("Records") or []:
+        try:
+            return str(json.loads(record["body"])["publicationId"])
+        except (KeyError, TypeError, ValueError):
+            continue
+    return None
 
 
 class FunctionPool:
     """Up to `concurrency` environments of one function; `invoke` waits for a free one."""
 
-    def __init__(self, spec: FunctionSpec, concurrency: int = 1, traced: bool = False) -> None:
+    def __init__(
+        self,
+        spec: FunctionSpec,
+        variables: dict[str, str],
+        concurrency: int = 1,
+        traced: bool = False,
+        timeout: int | None = None,
+        chaos: Chaos | None = None,
+    ) -> None:
         self.spec = spec
+        self.timeout = timeout or spec.timeout
+        self._variables = variables
         self._traced = traced
-        self._free: queue.Queue[ModuleType] = queue.Queue()
-        self._created = 0
-        self._limit = concurrency
+        self._chaos = chaos
+        self._slots = threading.BoundedSemaphore(concurrency)
+        self._free: queue.SimpleQueue[_Running] = queue.SimpleQueue()
+        self._all: list[_Running] = []
         self._lock = threading.Lock()
+        self._stopped = False
 
-    def _environment(self) -> ModuleType:
-        path = ROOT / self.spec.code_uri / f"{self.spec.handler.rpartition('.')[0]}.py"
+    def _start_environment(self) -> _Running:
+        module, _, handler = self.spec.handler.rpartition(".")
+        environment = Environment(
+            path=ROOT / self.spec.code_uri / f"{module}.py",
+            module_name=self.spec.module,
+            handler_name=handler,
+            function_name=self.spec.logical_id,
+            timeout_seconds=self.timeout,
+            memory_mb=self.spec.memory_mb,
+            variables=self._variables,
+        )
+        ours, theirs = _PROCESSES.Pipe()
+        process = _PROCESSES.Process(
+            target=serve, args=(theirs, environment), name=self.spec.logical_id, daemon=True
+        )
+        process.start()
+        theirs.close()
+        running = _Running(process, ours)
         with self._lock:
-            self._created += 1
-            name = f"{self.spec.module}__local_env_{self._created}"
-        module_spec = importlib.util.spec_from_file_location(name, path)
-        if module_spec is None or module_spec.loader is None:
-            raise RuntimeError(f"cannot load {path}")
-        module = importlib.util.module_from_spec(module_spec)
-        module_spec.loader.exec_module(module)
-        return module
+            self._all.append(running)
+        # Init (imports, module state) has its own limit in Lambda, apart from the timeout.
+        try:
+            if not ours.poll(INIT_SECONDS):
+                raise FunctionTimedOut(f"{self.spec.logical_id}: init took over {INIT_SECONDS} s")
+            ours.recv()
+        except (EOFError, OSError, FunctionTimedOut) as exc:
+            self._drop(running)
+            raise FunctionCrashed(f"{self.spec.logical_id}: init failed (its log says why)") from exc
+        return running
+
+    def _drop(self, running: _Running) -> None:
+        running.kill()
+        running.connection.close()
+        with self._lock:
+            if running in self._all:
+                self._all.remove(running)
 
     def invoke(self, event: dict[str, Any]) -> Any:
-        try:
-            environment = self._free.get_nowait()
-        except queue.Empty:
-            with self._lock:
-                room = self._created < self._limit
-            environment = self._environment() if room else self._free.get()
+        with self._slots:
+            try:
+                running = self._free.get_nowait()
+            except queue.Empty:
+                running = self._start_environment()
+            return self._call(running, event)
+
+    def _call(self, running: _Running, event: dict[str, Any]) -> Any:
+        trace = None
         if self._traced:
             # What the Lambda runtime sets for each invocation of a traced function.
-            os.environ["_X_AMZN_TRACE_ID"] = (
-                f"Root=1-{int(time.time()):08x}-{secrets.token_hex(12)};Parent={secrets.token_hex(8)};Sampled=1"
-            )
+            root = f"1-{int(time.time()):08x}-{secrets.token_hex(12)}"
+            trace = f"Root={root};Parent={secrets.token_hex(8)};Sampled=1"
+        planned = self._chaos.plan(event) if self._chaos else None
+        timer, answered = None, threading.Event()
+        if planned is not None and self._chaos is not None:
+            chaos, (publication, delay) = self._chaos, planned
+
+            def kill() -> None:
+                if not answered.is_set() and running.process.is_alive():
+                    running.kill()
+                    chaos.killed(publication)
+
+            timer = threading.Timer(delay, kill)
+            timer.daemon = True
+        began = time.monotonic()
         try:
-            handler = getattr(environment, self.spec.function_name)
-            return handler(event, InvocationContext(self.spec.logical_id, self.spec.timeout))
+            running.connection.send((event, trace))
+            if timer is not None:
+                timer.start()
+            if not running.connection.poll(self.timeout + GRACE_SECONDS):
+                self._drop(running)
+                raise FunctionTimedOut(f"{self.spec.logical_id} timed out after {self.timeout} s")
+            answer = running.connection.recv()
+        except (EOFError, OSError) as exc:
+            self._drop(running)
+            raise FunctionCrashed(f"{self.spec.logical_id}: the environment died") from exc
         finally:
-            self._free.put(environment)
+            answered.set()
+            if timer is not None:
+                timer.cancel()
+        if self._chaos is not None:
+            self._chaos.took(time.monotonic() - began)
+        if self._stopped or not running.process.is_alive():
+            self._drop(running)
+        else:
+            self._free.put(running)
+        if answer[0] == "error":
+            raise FunctionError(f"{self.spec.logical_id}: {answer[1]}: {answer[2]}")
+        return answer[1]
+
+    def stop(self) -> None:
+        """End every environment (one in a call is killed)."""
+        self._stopped = True
+        with self._lock:
+            everyone = list(self._all)
+            self._all.clear()
+        for running in everyone:
+            running.kill()
+            running.connection.close()

@@ -65,6 +65,13 @@ def routes(stack: Stack, pools: dict[str, FunctionPool]) -> list[Route]:
     return found
 
 
+class _Server(ThreadingHTTPServer):
+    # Many clients at once (a load test, a burst of retries) queue for a thread instead of
+    # having their connection refused or reset (the default backlog is 5).
+    request_queue_size = 256
+    daemon_threads = True
+
+
 def _cors(stack: Stack) -> dict[str, Any]:
     for api in stack.http_apis.values():
         if api.get("CorsConfiguration"):
@@ -277,7 +284,7 @@ class Gateway:
                     return self._serve_or_fail
                 raise AttributeError(name)
 
-        self._server = ThreadingHTTPServer((host, port), Handler)
+        self._server = _Server((host, port), Handler)
         self._server.daemon_threads = True
         threading.Thread(
             target=lambda: self._server.serve_forever(poll_interval=0.1), name="gateway", daemon=True

@@ -19,24 +19,31 @@ import boto3
 import httpx
 from moto.server import ThreadedMotoServer
 
-from autopost import runtime
-from devstack import tokens
+from devstack import moto_fixes, tokens
 from devstack.event_sources import Schedule, SqsMapping, event_sources
-from devstack.functions import FunctionPool
+from devstack.functions import Chaos, FunctionPool
 from devstack.gateway import Gateway
 from devstack.provision import Stack, provision
 from devstack.template import ROOT
-from devstack.xray import XRayDaemon, as_in_lambda
+from devstack.xray import XRayDaemon
 from emulators.rutube import DEMO_LOGIN, DEMO_PASSWORD
 from emulators.suite import Platforms, start_platforms
 
 # moto's server logs every request; powertools warns about every invocation without metrics.
 logging.getLogger("werkzeug").setLevel(logging.ERROR)
+# moto's Step Functions logs an error for every JSONPath a Choice finds absent (IsPresent on
+# `$.scheduledAt`, `$.result.processing`): the expected path of every immediate publication,
+# not an error; Step Functions itself says nothing. Other errors still show.
+logging.getLogger("moto.stepfunctions.parser.asl.component.eval_component").addFilter(
+    lambda record: not str(record.msg % record.args).startswith("Exception=NoSuchJsonPathError")
+)
 warnings.filterwarnings("ignore", message="No application metrics to publish")
 
 REGION = "eu-central-1"
 STATE_FILE = ROOT / ".local" / "stack.json"
-API_CONCURRENCY = 4
+# Lambda runs as many API environments as requests come; locally a few, each its own module
+# copy (own warm state), as an environment is.
+API_CONCURRENCY = 8
 STOP_SECONDS = 1.5
 
 
@@ -62,6 +69,10 @@ class Options:
     stats_every_minutes: int = 1
     # Where the handlers' X-Ray segments go (a local stand-in for the daemon); None: no tracing.
     trace_file: Path | None = None
+    # Fault tests: the worker's Lambda timeout, and how often its environment is killed mid-call.
+    worker_timeout: int | None = None
+    chaos_kill_rate: float = 0.0
+    chaos_max_kills: int = 2
 
 
 @dataclass
@@ -73,6 +84,7 @@ class LocalStack:
     _moto: ThreadedMotoServer | None = None
     _xray: XRayDaemon | None = None
     _sources: list[SqsMapping | Schedule] = field(default_factory=list)
+    _pools: dict[str, FunctionPool] = field(default_factory=dict)
     started_in: float = 0.0
 
     @property
@@ -97,6 +109,7 @@ class LocalStack:
             }
         )
         os.environ.pop("AWS_SESSION_TOKEN", None)
+        moto_fixes.install()
         self._moto = ThreadedMotoServer(
             ip_address=self.options.host, port=self.options.moto_port, verbose=False
         )
@@ -131,10 +144,10 @@ class LocalStack:
             parameters=parameters,
             definition_overrides=overrides,
         )
-        environment: dict[str, str] = {}
-        for spec in self.stack.functions.values():
-            environment.update(spec.environment)
-        environment.update(self.platforms.environment())
+        # What every function's environment has beside its own variables (as Lambda's
+        # runtime does): where AWS and the platforms are, and the local stack's settings.
+        base = dict(os.environ)
+        environment: dict[str, str] = dict(self.platforms.environment())
         environment.update(
             {
                 "AWS_ENDPOINT_URL": self.moto_url,
@@ -165,20 +178,27 @@ class LocalStack:
                     "AWS_XRAY_CONTEXT_MISSING": "IGNORE_ERROR",
                 }
             )
-        os.environ.update(environment)
-        os.environ.pop("PLATFORM_TOKEN_SECRET", None)  # the template's generated secret, read by ARN
-        if self._xray is not None:
-            as_in_lambda(self._xray.address)
-            # The stack's own AWS calls (queue polling) run outside any invocation.
-            logging.getLogger("aws_xray_sdk").setLevel(logging.ERROR)
-        runtime.reset()
-
-        pools = {
-            lid: FunctionPool(
-                spec, concurrency=_concurrency(spec), traced=self.options.trace_file is not None
+        chaos = (
+            Chaos(self.options.chaos_kill_rate, self.options.chaos_max_kills)
+            if self.options.chaos_kill_rate > 0
+            else None
+        )
+        pools = {}
+        for lid, spec in self.stack.functions.items():
+            # The template's variables, then what differs locally (log level, endpoints).
+            variables = {**base, **spec.environment, **environment}
+            # The template's generated secret is read by ARN, never passed as a value.
+            variables.pop("PLATFORM_TOKEN_SECRET", None)
+            worker = lid == WORKER
+            pools[lid] = FunctionPool(
+                spec,
+                variables,
+                concurrency=_concurrency(spec),
+                traced=self.options.trace_file is not None,
+                timeout=self.options.worker_timeout if worker else None,
+                chaos=chaos if worker else None,
             )
-            for lid, spec in self.stack.functions.items()
-        }
+        self._pools = pools
         self.gateway = Gateway(
             self.stack, pools, static={"/console/": ROOT / "web"}, emulators=self.platforms
         )
@@ -240,6 +260,8 @@ class LocalStack:
             source.join(until)
         if self.gateway:
             self.gateway.stop()
+        for pool in self._pools.values():
+            pool.stop()
         if self.platforms:
             for emulator in self.platforms.all():
                 emulator.stop()
@@ -251,6 +273,7 @@ class LocalStack:
 
 
 SERVICE_BOT = "autopost_service_bot"
+WORKER = "PublishWorkerFunction"
 
 
 def _demo_accounts(platforms: Platforms) -> dict[str, Any]:

@@ -38,6 +38,7 @@ class FunctionSpec:
     timeout: int
     environment: dict[str, str]
     events: dict[str, dict[str, Any]]
+    memory_mb: int = 128
 
     @property
     def module(self) -> str:
@@ -291,6 +292,7 @@ def _function(stack: Stack, logical_id: str, props: dict[str, Any]) -> None:
         code_uri=props["CodeUri"],
         handler=props["Handler"],
         timeout=int(props.get("Timeout", globals_.get("Timeout", 3))),
+        memory_mb=int(props.get("MemorySize", globals_.get("MemorySize", 128))),
         environment=environment,
         events=props.get("Events", {}),
     )

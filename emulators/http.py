@@ -83,7 +83,8 @@ class Response:
 @dataclass
 class Fault:
     """`kind`: http_500, rate_limit, token_expired, slow (delay seconds), cut (close after
-    `after_bytes` of the body), or a platform's own (e.g. VK's `restricted`, with `message`)."""
+    `after_bytes` of the body), lost_answer (the call takes effect, then the connection
+    drops before the answer: what a caller dying mid-call sees), or a platform's own (e.g. VK's `restricted`, with `message`)."""
 
     kind: str
     retry_after: int = 1
@@ -282,6 +283,9 @@ class Emulator(ABC):
                 time.sleep(fault.delay)
             elif fault.kind == "cut":
                 request.body = _Stream(_chunks_of(request.body), limit=_cut_after(fault.after_bytes))
+            elif fault.kind == "lost_answer":
+                handler(request)
+                raise CutConnection()
             else:
                 request.read()
                 return self.fault_response(endpoint, fault)
@@ -349,7 +353,7 @@ class Emulator(ABC):
 
             do_GET = do_POST = do_PUT = do_PATCH = do_HEAD = do_DELETE = _serve
 
-        self._server = ThreadingHTTPServer((host, port), Handler)
+        self._server = _Server((host, port), Handler)
         self._server.daemon_threads = True
         thread = threading.Thread(
             # A short poll: stopping waits for it (the local stack stops four of these).
@@ -366,6 +370,11 @@ class Emulator(ABC):
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+
+
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 256  # many uploads and calls at once, as a platform takes them
+    daemon_threads = True
 
 
 def _chunks_of(stream: Any) -> Iterator[bytes]:

@@ -9,7 +9,9 @@ are 400; no token is 401; a missing or non-http(s) or over-512-byte `url` is 400
 field named. How an import shows its progress follows the one public client that reads it
 (crosspostly/fac, sync_production.py): `is_deleted` with `action_reason.name`
 "downloading_video" while fetching, then "moderation"; any other reason on a deleted video
-is a refusal. The names "download_error" (the fetch failed) and "blocked" (moderation said
+is a refusal. `GET /api/video/person/` lists the owner's videos newest first, imports still
+being fetched included: an assumption (no client shows it either way) that autopost's
+recovery of a lost import answer relies on. The names "download_error" (the fetch failed) and "blocked" (moderation said
 no) are this emulator's own: Rutube's are not published.
 """
 
@@ -22,6 +24,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -33,6 +36,7 @@ DEMO_LOGIN = "demo@rutube.local"
 DEMO_PASSWORD = "demo-password"
 MAX_URL = 512
 FETCH_TIMEOUT = 60
+MOSCOW = timezone(timedelta(hours=3))
 
 
 @dataclass
@@ -51,7 +55,10 @@ class RutubeVideo:
     reads_left: int = 1
     fetched: threading.Event = field(default_factory=threading.Event)
     outcome: str | None = None  # after the fetch: None (fine), "download_error", "blocked"
-    created_ts: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%S"))
+    # Moscow time without an offset, as Rutube writes it.
+    created_ts: str = field(
+        default_factory=lambda: datetime.now(MOSCOW).replace(tzinfo=None).isoformat(timespec="seconds")
+    )
 
     @property
     def complete(self) -> bool:
@@ -258,7 +265,14 @@ class RutubeEmulator(Emulator):
     def _person(self, request: Request, user_id: int) -> Response:
         page = max(1, int(request.query.get("page", "1") or 1))
         limit = max(1, min(100, int(request.query.get("limit", "20") or 20)))
-        own = [v for v in self.videos.values() if v.user_id == user_id and not v.is_deleted]
+        # The owner's own list, newest first, imports still being fetched included (as the
+        # owner's studio shows them; an assumption, see the module's docstring).
+        with self._lock_state:
+            own = [
+                v
+                for v in reversed(self.videos.values())
+                if v.user_id == user_id and (not v.is_deleted or v.reason == "downloading_video")
+            ]
         chunk = own[(page - 1) * limit : page * limit]
         has_next = page * limit < len(own)
         self.record("person")

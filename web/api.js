@@ -52,12 +52,12 @@ export const token = {
   },
 };
 
-export async function api(method, path, body) {
+export async function api(method, path, body, headers = {}) {
   let response;
   try {
     response = await fetch(config.apiUrl + path, {
       method,
-      headers: { Authorization: `Bearer ${token.get()}`, ...(body ? { "Content-Type": "application/json" } : {}) },
+      headers: { Authorization: `Bearer ${token.get()}`, ...(body ? { "Content-Type": "application/json" } : {}), ...headers },
       body: body ? JSON.stringify(body) : undefined,
     });
   } catch {

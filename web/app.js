@@ -347,9 +347,17 @@ async function renderClips() {
 
 }
 
+// One key per publish dialog (and one for its repost): a submit repeated after a lost
+// answer is the same request, and the server answers it again instead of publishing twice.
+let publishKey = null;
+let repostKey = null;
+
 function openPublish(clip) {
+  publishKey = crypto.randomUUID();
+  repostKey = null;
   const form = $("#publish-form");
   form.reset();
+  $("#publish-repost").hidden = true;
   $("#publish-clip").textContent = clip.id;
   $("#publish-error").hidden = true;
   $("#publish-platforms").replaceChildren(
@@ -387,11 +395,29 @@ async function submitPublish(event) {
   const body = { platforms: chosen, title: form.elements.title.value, description: form.elements.description.value };
   if (form.elements.scheduledAt.value) body.scheduledAt = new Date(form.elements.scheduledAt.value).toISOString();
   if (chosen.includes("vk")) body.vk = { format: form.elements.vkFormat.value };
+  const reposting = event.submitter?.id === "publish-repost";
+  if (reposting) body.repost = true; // the user asked to publish again where it already is
+  $("#publish-repost").hidden = true;
   try {
-    await api("POST", `/clips/${dialog.dataset.clip}/publications`, body);
+    const key = reposting ? repostKey : publishKey;
+    await api("POST", `/clips/${dialog.dataset.clip}/publications`, body, { "Idempotency-Key": key });
     dialog.close();
     await renderPublications();
   } catch (error) {
+    if (error.code === "IDEMPOTENCY_KEY_REUSED") {
+      // The first submit of this dialog went through (its answer was lost); this one differs.
+      problem.textContent = "Публикация уже отправлена с прежними данными: она в списке ниже";
+      problem.hidden = false;
+      await renderPublications();
+      return;
+    }
+    if (error.code === "ALREADY_PUBLISHED") {
+      repostKey ??= crypto.randomUUID();
+      problem.textContent = `${error.message}. Опубликовать ещё раз?`;
+      problem.hidden = false;
+      $("#publish-repost").hidden = false;
+      return;
+    }
     const perPlatform = error.details?.platforms;
     if (perPlatform && !Array.isArray(perPlatform)) {
       for (const [platform, detail] of Object.entries(perPlatform)) {

@@ -25,6 +25,7 @@ from autopost.secrets import token_cipher
 from autopost.settings import get_settings
 from autopost.storage.connections import ConnectionRepository
 from autopost.storage.tables import records
+from devstack import moto_fixes
 from devstack.provision import Stack, provision
 from emulators.dzen import DEFAULT_PUBLISHER
 from emulators.suite import Platforms
@@ -200,6 +201,7 @@ def running_stack(
     monkeypatch: pytest.MonkeyPatch, *, execute: bool, task_timeout: int = 10
 ) -> Iterator[Harness]:
     config = {"stepfunctions": {"execute_state_machine": execute}}
+    moto_fixes.install()  # as the local stack runs moto: DynamoDB calls atomic, light transactions
     with mock_aws(config=config):  # type: ignore[arg-type]
         # A name of its own: executions of an earlier test may still run in moto's threads,
         # and must not find this test's queues under the same names.

@@ -1,6 +1,5 @@
 """Concurrency, cancel, retry, listing and isolation between users."""
 
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
@@ -38,24 +37,7 @@ def fail(publication_id, message="Платформа недоступна"):
     )
 
 
-def linearizable_moto_dynamodb(monkeypatch):
-    """moto's in-process DynamoDB copies its tables during a transaction without a lock, so
-    50 threads can crash moto itself. DynamoDB applies each call atomically; one lock per
-    call makes moto do the same, while our requests still race between calls."""
-    from moto.dynamodb.responses import DynamoHandler
-
-    lock = threading.Lock()
-    original = DynamoHandler.call_action
-
-    def call_action(self):
-        with lock:
-            return original(self)
-
-    monkeypatch.setattr(DynamoHandler, "call_action", call_action)
-
-
 def test_fifty_concurrent_identical_requests_create_exactly_one_publication(ready, monkeypatch):
-    linearizable_moto_dynamodb(monkeypatch)
     monkeypatch.setenv("PUBLISH_RATE_PER_MINUTE", "100")
     runtime.reset()
     with ThreadPoolExecutor(max_workers=50) as pool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -14,6 +15,7 @@ from autopost.models import ConnectionStatus
 from autopost.platforms import Platform
 from autopost.secrets import token_cipher
 from autopost.settings import get_settings
+from autopost.statuses import PublicationStatus
 from autopost.storage.connections import ConnectionRepository
 from autopost.storage.publications import PublicationRepository
 from autopost.storage.tables import records
@@ -398,6 +400,53 @@ def test_a_worker_that_died_after_the_platform_answered_does_not_post_again(flow
     assert published["status"] == "published"
     assert published["post"] == {"id": "-1001:555", "url": "https://t.me/c/1/555"}
     assert platforms.telegram.messages == []
+
+
+def test_an_attempt_waits_while_another_holds_the_upload_then_posts_once(flow, platforms):
+    """Another attempt still runs (one the state machine timed out, a redelivered message's
+    twin): this one puts its message back until that one's deadline, then posts."""
+    flow.connect_platform(platforms, Platform.TELEGRAM)
+    ids = publish(flow, "telegram")
+    repository = PublicationRepository(get_settings())
+    holding_until = datetime.now(UTC) + timedelta(seconds=3)
+    assert repository.take_attempt(ids["telegram"], "another-attempt", holding_until) is None
+    # While held, no second attempt gets it.
+    assert repository.take_attempt(ids["telegram"], "third", holding_until) is not None
+
+    flow.run_workers(flow.status_is(ids["telegram"], *FINAL), timeout=30)
+
+    (message,) = platforms.telegram.messages
+    assert message["at"] >= holding_until.timestamp()
+    assert flow.publication(ids["telegram"])["status"] == "published"
+
+
+def test_a_post_made_after_the_state_machine_gave_up_ends_published(flow, platforms):
+    """The attempt was slow (Telegram took its time), the state machine failed the
+    publication meanwhile, then the post came out: the publication says published."""
+    flow.connect_platform(platforms, Platform.TELEGRAM)
+    ids = publish(flow, "telegram")
+    platforms.telegram.inject("sendVideo", "slow", delay=2)
+    attempt = threading.Thread(
+        target=lambda: flow.run_workers(lambda: bool(platforms.telegram.messages), timeout=20)
+    )
+    attempt.start()
+    deadline = time.monotonic() + 20
+    while not platforms.telegram.calls_to("sendVideo") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    PublicationRepository(get_settings()).transition(
+        ids["telegram"],
+        PublicationStatus.PUBLISHING,
+        PublicationStatus.FAILED,
+        error_code="PlatformUnavailable",
+        error_message="Платформа не ответила вовремя",
+    )
+    attempt.join()
+
+    (message,) = platforms.telegram.messages
+    publication = flow.publication(ids["telegram"])
+    assert publication["status"] == "published"
+    assert publication["post"]["id"].endswith(f":{message['message_id']}")
+    assert publication.get("error") is None
 
 
 def test_a_vk_upload_broken_mid_way_finishes_the_same_video_on_retry(flow, platforms):

@@ -12,6 +12,8 @@ ALLOWED = {
     (S.PUBLISHING, S.PUBLISHED),
     (S.PUBLISHING, S.FAILED),
     (S.FAILED, S.PUBLISHING),
+    # An attempt the state machine gave up on made its post after all.
+    (S.FAILED, S.PUBLISHED),
 }
 
 

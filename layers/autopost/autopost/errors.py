@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from autopost.clock import to_iso
+
 
 class AutopostError(Exception):
     code: str = "INTERNAL_ERROR"
@@ -130,6 +132,30 @@ class DuplicatePublication(Conflict):
 class ChannelTaken(Conflict):
     code = "CHANNEL_TAKEN"
     default_message = "Этот канал уже подключён другим пользователем"
+
+
+class AlreadyPublished(Conflict):
+    """The clip is already published on these platforms: publishing again is a repost, which
+    the request must ask for (`repost: true`)."""
+
+    code = "ALREADY_PUBLISHED"
+
+    def __init__(self, publications: list[Any]) -> None:
+        names = [p.platform.display_name for p in publications]
+        where = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} и {names[-1]}"
+        details = {
+            "publications": [
+                {
+                    "id": p.publication_id,
+                    "platform": p.platform.value,
+                    "status": p.status.value,
+                    "post": {"id": p.post_id, "url": p.post_url} if p.post_id else None,
+                    "publishedAt": to_iso(p.published_at) if p.published_at else None,
+                }
+                for p in publications
+            ]
+        }
+        super().__init__(f"Клип уже опубликован в {where}", details)
 
 
 class StatusConflict(Conflict):

@@ -15,10 +15,11 @@ import hashlib
 import json
 import math
 import posixpath
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -161,15 +162,41 @@ class PublishWorker:
         task = UploadTask.model_validate(body)
         publications = self._ports.publications
         publication = publications.get(task.publication_id)
+        if not self._still_to_do(task, publication) or self._too_early(task, publication):
+            return
+        # One attempt at a time, until its Lambda's deadline: a killed attempt's hold lapses
+        # with it, and a redelivered message or a retry after a timeout waits for it.
+        owner = secrets.token_hex(8)
+        until = utcnow() + timedelta(seconds=max(1.0, remaining_seconds()))
+        try:
+            held_until = publications.take_attempt(task.publication_id, owner, until)
+        except StatusConflict:
+            self._still_to_do(task, publications.get(task.publication_id))
+            return
+        if held_until is not None:
+            seconds = math.ceil((held_until - utcnow()).total_seconds()) + 1
+            self._requeue(task, min(SQS_MAX_DELAY, max(1, seconds)))
+            logger.info("another attempt holds the upload", extra={"publication": task.publication_id})
+            return
+        try:
+            # What the attempt before this one left: its checkpoint, or its post.
+            current = publications.get(task.publication_id)
+            if self._still_to_do(task, current):
+                self._attempt(task, current, remaining_seconds)
+        finally:
+            publications.release_attempt(task.publication_id, owner)
+
+    def _still_to_do(self, task: UploadTask, publication: Publication | None) -> bool:
+        """True when the publication still needs an upload; otherwise answers the task."""
         if publication is None or publication.status not in (
             PublicationStatus.PUBLISHING,
             PublicationStatus.PUBLISHED,
         ):
             self._answer_failure(task, TaskError.PUBLICATION_GONE, "Публикация отменена или удалена")
-            return
+            return False
         if publication.status is PublicationStatus.PUBLISHED:
             self._answer_success(task, publication)  # a redelivered message never posts twice
-            return
+            return False
         if publication.post_id:
             # The platform answered an earlier attempt that died before finishing.
             self._finish(
@@ -182,9 +209,12 @@ class PublishWorker:
                     publication.published_as,
                 ),
             )
-            return
-        if self._too_early(task, publication):
-            return
+            return False
+        return True
+
+    def _attempt(
+        self, task: UploadTask, publication: Publication, remaining_seconds: Callable[[], float]
+    ) -> None:
         try:
             outcome = self._publish(publication, remaining_seconds)
         except PlatformRateLimited as limited:
@@ -220,12 +250,15 @@ class PublishWorker:
         if remaining <= EARLY_SLEEP_SECONDS:
             self._sleep(remaining)
             return False
-        delay = min(SQS_MAX_DELAY, math.ceil(remaining))
+        self._requeue(task, min(SQS_MAX_DELAY, math.ceil(remaining)))
+        logger.info("woken before its time; message delayed", extra={"publication": task.publication_id})
+        return True
+
+    def _requeue(self, task: UploadTask, delay: int) -> None:
+        """This attempt's message again, `delay` seconds on (its task token still waiting)."""
         self._ports.sqs.send_message(
             QueueUrl=self._ports.queue_urls[task.platform], MessageBody=task.body(), DelaySeconds=delay
         )
-        logger.info("woken before its time; message delayed", extra={"publication": task.publication_id})
-        return True
 
     # -- publishing -----------------------------------------------------------------------
 
@@ -258,8 +291,9 @@ class PublishWorker:
             head,
             ports.clips.get(publication.user_id, publication.clip_id),
         )
+        remaining = remaining_seconds()
         deadline = time.monotonic() + min(
-            provider.upload_timeout_seconds, remaining_seconds() - SAFETY_SECONDS
+            provider.upload_timeout_seconds, remaining - min(SAFETY_SECONDS, remaining / 4)
         )
         checkpoint = {"value": publication.upload_checkpoint}
 
@@ -326,18 +360,39 @@ class PublishWorker:
             result.processing_state,
             result.published_as,
         )
+        changes = {
+            "error_code": None,
+            "error_message": None,
+            "upload_checkpoint": None,
+            "published_at": to_iso(utcnow()),
+            **stats_schedule(publication.publication_id, publication.platform),
+        }
         try:
             published = publications.transition(
                 publication.publication_id,
                 PublicationStatus.PUBLISHING,
                 PublicationStatus.PUBLISHED,
-                error_code=None,
-                error_message=None,
-                upload_checkpoint=None,
-                published_at=to_iso(utcnow()),
-                **stats_schedule(publication.publication_id, publication.platform),
+                **changes,
             )
         except StatusConflict:
+            current = publications.get(publication.publication_id)
+            if current is not None and current.status is PublicationStatus.FAILED:
+                # The state machine gave up on this attempt while it ran, and the post is
+                # out: the publication says what the viewers see.
+                with contextlib.suppress(StatusConflict):
+                    current = publications.transition(
+                        current.publication_id,
+                        PublicationStatus.FAILED,
+                        PublicationStatus.PUBLISHED,
+                        **changes,
+                    )
+                    logger.warning(
+                        "published after the state machine gave up",
+                        extra={"publication": current.publication_id},
+                    )
+            if current is not None and current.status is PublicationStatus.PUBLISHED:
+                self._answer_success(task, current)
+                return
             logger.warning(
                 "post made but publication no longer publishing",
                 extra={"publication": publication.publication_id},
@@ -385,9 +440,7 @@ class PublishWorker:
         metrics.add_metric(name="RateLimited", unit=MetricUnit.Count, value=1)
         if limited.retry_after <= SHORT_WAIT_SECONDS:
             delay = max(1, math.ceil(limited.retry_after))
-            self._ports.sqs.send_message(
-                QueueUrl=self._ports.queue_urls[task.platform], MessageBody=task.body(), DelaySeconds=delay
-            )
+            self._requeue(task, delay)
             logger.info(
                 "rate limited; message delayed", extra={"publication": task.publication_id, "seconds": delay}
             )

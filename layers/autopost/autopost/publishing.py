@@ -48,6 +48,8 @@ class PublishDraft:
     description: str
     scheduled_at: datetime | None
     vk_format: PublishFormat = PublishFormat.CLIP
+    # Publish again where the clip is already published: a choice, never an accident.
+    repost: bool = False
 
 
 @dataclass(frozen=True)
@@ -124,7 +126,7 @@ class PublishingService:
                     format=draft.vk_format.value if platform is Platform.VK else None,
                 )
             )
-        self._publications.create(publications)
+        self._publications.create(publications, allow_republish=draft.repost)
         self._start_all_or_nothing(publications)
         return publications
 

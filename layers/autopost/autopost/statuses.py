@@ -25,7 +25,8 @@ ACTIVE_STATUSES = frozenset({PublicationStatus.SCHEDULED, PublicationStatus.PUBL
 ALLOWED_TRANSITIONS: dict[PublicationStatus, frozenset[PublicationStatus]] = {
     PublicationStatus.SCHEDULED: frozenset({PublicationStatus.PUBLISHING, PublicationStatus.CANCELLED}),
     PublicationStatus.PUBLISHING: frozenset({PublicationStatus.PUBLISHED, PublicationStatus.FAILED}),
-    PublicationStatus.FAILED: frozenset({PublicationStatus.PUBLISHING}),
+    # Retried; or an attempt the state machine had given up on made its post after all.
+    PublicationStatus.FAILED: frozenset({PublicationStatus.PUBLISHING, PublicationStatus.PUBLISHED}),
     PublicationStatus.PUBLISHED: frozenset(),
     PublicationStatus.CANCELLED: frozenset(),
 }

@@ -6,6 +6,7 @@ becomes PlatformRateLimited, which the worker turns into a delayed retry of its 
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable
 
@@ -45,4 +46,12 @@ class RequestBudgets:
         have none per call (Telegram's is per post, taken by the worker)."""
         if platform is not Platform.VK:
             return None
-        return lambda credentials: self.acquire(VK_CALLS, credentials.account_id or "unknown")
+        return lambda credentials: self.acquire(VK_CALLS, _token_key(credentials))
+
+
+def _token_key(credentials: Credentials) -> str:
+    """VK counts per token. Before the account is known (while connecting), the token's
+    digest stands for it: one shared key would make every user's connect wait for the others."""
+    if credentials.account_id:
+        return credentials.account_id
+    return "token-" + hashlib.sha256(credentials.access_token.get_secret_value().encode()).hexdigest()[:32]

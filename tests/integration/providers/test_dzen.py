@@ -107,7 +107,8 @@ def test_out_of_time_it_hands_over_and_the_next_attempt_finishes(dzen, checkpoin
             checkpoints.append,
             deadline=time.monotonic() + 30,
         )
-    assert caught.value.checkpoint["offset"] == 0
+    # One chunk per attempt at least, so handing over always makes progress.
+    assert 0 < caught.value.checkpoint["offset"] < len(DATA)
     until_published(provider, credentials, checkpoints)
     assert len(emulator.calls_to("start-upload-video")) == 1
 

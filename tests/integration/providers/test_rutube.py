@@ -68,9 +68,10 @@ def test_publishes_by_url_import_and_waits_for_the_download(rutube, file_server,
 
     first = provider.publish(credentials, shared_clip(base_url), draft, None, checkpoints.append)
     assert first == Processing("Rutube скачивает файл клипа", 30.0)
-    # The video id is recorded before any waiting.
+    # When the import began, then the video id, before any waiting.
     (video,) = emulator.videos.values()
-    assert checkpoints == [{"video_id": video.video_id}]
+    assert list(checkpoints[0]) == ["import_started"]
+    assert checkpoints[1:] == [{"video_id": video.video_id}]
     second = provider.publish(credentials, shared_clip(base_url), draft, checkpoints[-1], checkpoints.append)
 
     assert second == Published(video.video_id, f"https://rutube.ru/video/{video.video_id}/", "moderation")
@@ -106,7 +107,38 @@ def test_rutube_refuses_what_its_import_refuses(rutube, checkpoints, url):
     clip = ClipSource(1, "c.mp4", "video/mp4", open=lambda _o: None, share=lambda _s: url)
     with pytest.raises(Rejected, match="url: Неправильный url"):
         provider.publish(credentials, clip, PostDraft("t"), None, checkpoints.append)
-    assert checkpoints == []
+    assert [list(c) for c in checkpoints] == [["import_started"]]  # no video recorded
+
+
+def test_an_import_whose_answer_was_lost_is_found_again_not_repeated(rutube, file_server, checkpoints):
+    provider, credentials, emulator = rutube
+    clip, draft = shared_clip(file_server[0]), PostDraft("Потерянный ответ")
+    emulator.add_video(user_id=501)  # another video of the account, older
+    emulator.inject("import", "lost_answer")
+    with pytest.raises(PlatformUnavailable):
+        provider.publish(credentials, clip, draft, None, checkpoints.append)
+    # Rutube made the video; we never heard.
+    assert [v.title for v in emulator.videos.values()].count("Потерянный ответ") == 1
+
+    outcome = provider.publish(credentials, clip, draft, checkpoints[-1], checkpoints.append)
+
+    made = [v for v in emulator.videos.values() if v.title == "Потерянный ответ"]
+    assert len(made) == 1
+    assert checkpoints[-1] == {"video_id": made[0].video_id}
+    assert isinstance(outcome, (Processing, Published))
+
+
+def test_a_same_titled_video_from_before_the_import_is_not_taken_for_it(rutube, file_server, checkpoints):
+    provider, credentials, emulator = rutube
+    clip, draft = shared_clip(file_server[0]), PostDraft("Старое")
+    old = emulator.add_video(user_id=501)
+    emulator.videos[old].title = "Старое"
+    emulator.videos[old].created_ts = "2020-01-01T10:00:00"
+    provider.publish(
+        credentials, clip, draft, {"import_started": "2026-01-01T00:00:00.000Z"}, checkpoints.append
+    )
+    assert len(emulator.calls_to("import")) == 1  # imported anew
+    assert checkpoints[-1]["video_id"] != old
 
 
 def test_a_retry_checks_the_recorded_video_and_never_imports_twice(rutube, file_server, checkpoints):
@@ -163,7 +195,7 @@ def test_failures_map_onto_the_platform_error_set(rutube, file_server, checkpoin
     emulator.inject("import", kind, retry_after=7)
     with pytest.raises(error):
         provider.publish(credentials, shared_clip(file_server[0]), PostDraft("t"), None, checkpoints.append)
-    assert checkpoints == []
+    assert all("video_id" not in c for c in checkpoints)  # nothing was made
 
 
 def test_a_dead_token_is_token_expired_and_not_refreshed(settings, platforms):

@@ -19,7 +19,6 @@ from autopost.errors import (
     InvalidRequest,
     MalformedBody,
     PayloadTooLarge,
-    RateLimited,
     RouteNotFound,
     UnsupportedMediaType,
 )
@@ -54,7 +53,8 @@ _FIELD_MESSAGES = {
 
 
 def _error_response(error: AutopostError) -> Response:
-    headers = {"Retry-After": str(error.retry_after)} if isinstance(error, RateLimited) else None
+    wait = error.details.get("retryAfterSeconds")
+    headers = {"Retry-After": str(wait)} if isinstance(wait, int) else None
     return Response(
         status_code=error.status,
         content_type=content_types.APPLICATION_JSON,

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.event_handler.openapi.params import Header, Query
 
-from autopost.api import context
+from autopost.api import context, idempotency
 from autopost.api.schemas import PublicationList, PublicationOut, PublishBody
 from autopost.platforms import Platform
 from autopost.providers.base import PublishFormat
@@ -17,8 +17,17 @@ from autopost.statuses import PublicationStatus
 router = Router()
 
 
+IDEMPOTENCY_KEY = Header(
+    alias="Idempotency-Key",
+    max_length=255,
+    description="Send the same key again (a lost answer, a double submit): the first answer comes back",
+)
+
+
 @router.post("/clips/<clip_id>/publications", summary="Publish a clip now or at a set time")
-def publish(clip_id: str, body: PublishBody) -> tuple[PublicationList, int]:
+def publish(
+    clip_id: str, body: PublishBody, idempotency_key: Annotated[str | None, IDEMPOTENCY_KEY] = None
+) -> tuple[PublicationList, int]:
     caller = context.caller_of(router.current_event)
     draft = PublishDraft(
         platforms=body.platforms,
@@ -26,9 +35,14 @@ def publish(clip_id: str, body: PublishBody) -> tuple[PublicationList, int]:
         description=body.description,
         scheduled_at=body.scheduled_at,
         vk_format=body.vk.format if body.vk else PublishFormat.CLIP,
+        repost=body.repost,
     )
-    created = context.publishing().publish(caller, clip_id, draft)
-    return PublicationList(items=[PublicationOut.of(p) for p in created]), 201
+
+    def run() -> tuple[PublicationList, int]:
+        created = context.publishing().publish(caller, clip_id, draft)
+        return PublicationList(items=[PublicationOut.of(p) for p in created]), 201
+
+    return idempotency.once(router, caller, f"publish:{clip_id}", body, PublicationList, run)
 
 
 @router.get("/publications", summary="The caller's publications, newest first")
@@ -53,12 +67,26 @@ def get_publication(publication_id: str) -> PublicationOut:
 
 
 @router.post("/publications/<publication_id>/cancel", summary="Cancel a scheduled publication")
-def cancel_publication(publication_id: str) -> PublicationOut:
+def cancel_publication(
+    publication_id: str, idempotency_key: Annotated[str | None, IDEMPOTENCY_KEY] = None
+) -> PublicationOut:
     caller = context.caller_of(router.current_event)
-    return PublicationOut.of(context.publishing().cancel(caller, publication_id))
+
+    def run() -> tuple[PublicationOut, int]:
+        return PublicationOut.of(context.publishing().cancel(caller, publication_id)), 200
+
+    answer, _ = idempotency.once(router, caller, f"cancel:{publication_id}", None, PublicationOut, run)
+    return answer
 
 
 @router.post("/publications/<publication_id>/retry", summary="Publish a failed publication again")
-def retry_publication(publication_id: str) -> PublicationOut:
+def retry_publication(
+    publication_id: str, idempotency_key: Annotated[str | None, IDEMPOTENCY_KEY] = None
+) -> PublicationOut:
     caller = context.caller_of(router.current_event)
-    return PublicationOut.of(context.publishing().retry(caller, publication_id))
+
+    def run() -> tuple[PublicationOut, int]:
+        return PublicationOut.of(context.publishing().retry(caller, publication_id)), 200
+
+    answer, _ = idempotency.once(router, caller, f"retry:{publication_id}", None, PublicationOut, run)
+    return answer

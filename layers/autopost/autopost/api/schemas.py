@@ -60,6 +60,9 @@ class PublishBody(InputModel):
         default=None, description="ISO 8601 with a time zone; omitted means now"
     )
     vk: VkPublishOptions | None = Field(default=None, description="How the clip appears on VK")
+    repost: bool = Field(
+        default=False, description="Publish again where this clip is already published (else 409)"
+    )
 
     @field_validator("title")
     @classmethod

@@ -224,9 +224,10 @@ class DzenProvider:
         """tus 1.0.0 to the upload URL (the CDN's, presigned: no cookies), resuming from the
         offset the server acknowledges."""
         offset = self._acknowledged(state["upload_url"]) if state.get("offset") else 0
-        stalled = 0
+        started_at, stalled = offset, 0
         while offset < clip.size:
-            if deadline is not None and time.monotonic() > deadline - DEADLINE_MARGIN:
+            # Each attempt sends at least one chunk: a next attempt always starts further on.
+            if offset > started_at and deadline is not None and time.monotonic() > deadline - DEADLINE_MARGIN:
                 raise UploadIncomplete({**state, "offset": offset})
             try:
                 offset = self._patch(state["upload_url"], clip, offset, deadline)

@@ -7,15 +7,23 @@ The API is undocumented and may change; this module is the only place that knows
 import's progress shows (`is_deleted` with `action_reason.name` "downloading_video" while
 Rutube fetches, "moderation" once accepted) is read from one public client
 (crosspostly/fac, sync_production.py): low confidence, README "What rests on what".
+
+An import whose answer was lost (the worker died between Rutube accepting it and our
+checkpoint) is found again, not repeated: the checkpoint notes when an import began, and the
+next attempt looks for a video of the same title created since then in the owner's list
+(`GET /api/video/person/`, newest first). That the list shows a video still being fetched is
+an assumption (README "What rests on what"); where it does not, the import is repeated.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import httpx
 from pydantic import SecretStr
 
+from autopost.clock import from_iso, to_iso, utcnow
 from autopost.errors import PlatformUnavailable, Rejected, TokenExpired
 from autopost.platforms import Platform
 from autopost.providers.base import (
@@ -35,6 +43,11 @@ from autopost.settings import Settings
 NAME = "Rutube"
 CHECK_AFTER_SECONDS = 30.0
 DOWNLOADING = "downloading_video"
+# Rutube's timestamps (`created_ts`) are Moscow time without an offset; Moscow keeps UTC+3.
+MOSCOW = timezone(timedelta(hours=3))
+# How far apart our clock and Rutube's may be when matching a lost import to its video.
+CLOCK_SLACK = timedelta(minutes=2)
+ADOPT_PAGE = 20
 # Reasons we have seen named; any other is shown as Rutube gave it.
 _REASONS = {
     "moderation": "на модерации",
@@ -81,9 +94,15 @@ class RutubeProvider:
         deadline: float | None = None,
     ) -> PublishOutcome:
         state = dict(checkpoint or {})
+        if not state.get("video_id") and state.get("import_started"):
+            found = self._imported_since(credentials, draft.title, from_iso(state["import_started"]))
+            if found is not None:
+                state = {"video_id": found}
+                save_checkpoint(dict(state))
         if not state.get("video_id"):
             if clip.share is None:
                 raise PlatformUnavailable("Нет ссылки на файл клипа для Rutube")
+            save_checkpoint({"import_started": to_iso(utcnow())})
             response = self._request(
                 "POST",
                 "/api/video/",
@@ -104,6 +123,18 @@ class RutubeProvider:
             state = {"video_id": str(created.get("video_id") or created["id"])}
             save_checkpoint(dict(state))
         return self._status(credentials, state["video_id"])
+
+    def _imported_since(self, credentials: Credentials, title: str, since: datetime) -> str | None:
+        """The video an earlier, interrupted import made: the same title, created since."""
+        response = self._request(
+            "GET", "/api/video/person/", credentials, params={"page": 1, "limit": ADOPT_PAGE}
+        )
+        raise_for_status(response, NAME)
+        for video in json_of(response, NAME).get("results") or []:
+            created = _moscow_time(video.get("created_ts"))
+            if video.get("title") == title and created is not None and created >= since - CLOCK_SLACK:
+                return str(video["id"])
+        return None
 
     def _status(self, credentials: Credentials, video_id: str) -> PublishOutcome:
         response = self._request("GET", f"/api/video/{video_id}/", credentials)
@@ -167,6 +198,16 @@ class RutubeProvider:
         if not token:
             raise PlatformUnavailable("Rutube не выдал токен, попробуйте позже")
         return SecretStr(str(token))
+
+
+def _moscow_time(value: Any) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=MOSCOW)
+    return moment.astimezone(UTC)
 
 
 def _field_errors(body: Any) -> str:

@@ -20,7 +20,7 @@ from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from autopost.clock import from_iso, to_iso, utcnow
-from autopost.errors import DuplicatePublication, PublicationNotFound, StatusConflict
+from autopost.errors import AlreadyPublished, DuplicatePublication, PublicationNotFound, StatusConflict
 from autopost.models import Publication
 from autopost.platforms import Platform
 from autopost.settings import Settings
@@ -31,6 +31,8 @@ from autopost.storage.tables import records, transactions
 # Contention on a guard that turned final between our read and our write: read again.
 _GUARD_ATTEMPTS = 3
 _FINAL = [s.value for s in PublicationStatus if s not in ACTIVE_STATUSES]
+# What a new publication may replace without asking for a repost: not a published one.
+_REPLACEABLE = [PublicationStatus.FAILED.value, PublicationStatus.CANCELLED.value]
 STATS_WRITERS = 8
 # A page of the by_user index ends at a key with the table's and the index's attributes.
 CURSOR_KEYS = frozenset({"publication_id", "user_id", "created_at"})
@@ -100,17 +102,26 @@ class PublicationRepository:
 
     # -- writes -------------------------------------------------------------------------
 
-    def create(self, publications: Sequence[Publication]) -> None:
-        """Store all publications or none; DuplicatePublication names the busy platforms."""
+    def create(self, publications: Sequence[Publication], allow_republish: bool = False) -> None:
+        """Store all publications or none. DuplicatePublication names the platforms where the
+        clip is being published; AlreadyPublished the ones where it was (unless reposting).
+        The guard's condition makes both hold under any concurrency."""
+        replaceable = _FINAL if allow_republish else _REPLACEABLE
         for _ in range(_GUARD_ATTEMPTS):
             holders = self._guard_holders(publications)
-            busy = [p.platform.value for p in publications if self._is_active(holders.get(_guard_of(p)))]
+            held = [h for p in publications if (h := self._holder(holders.get(_guard_of(p)))) is not None]
+            busy = [h.platform.value for h in held if h.status.is_active]
             if busy:
                 raise DuplicatePublication(details={"platforms": busy})
+            done = [h for h in held if h.status is PublicationStatus.PUBLISHED]
+            if done and not allow_republish:
+                raise AlreadyPublished(done)
             try:
                 with TransactWrite(connection=transactions(self._settings)) as tx:
                     for publication in publications:
-                        self._take_guard(tx, publication, holders.get(_guard_of(publication)))
+                        self._take_guard(
+                            tx, publication, holders.get(_guard_of(publication)), replaceable=replaceable
+                        )
                         tx.save(
                             self._to_record(publication),
                             condition=self._record.publication_id.does_not_exist(),
@@ -239,6 +250,37 @@ class PublicationRepository:
             condition=record.publication_id.exists(),
         )
 
+    def take_attempt(self, publication_id: str, owner: str, until: datetime) -> datetime | None:
+        """Hold the publication's upload for one attempt until `until`. None when taken;
+        else until when another attempt holds it. Only a `publishing` publication is held."""
+        record, now = self._record, to_iso(utcnow())
+        try:
+            record(publication_id).update(
+                actions=[record.attempt_owner.set(owner), record.attempt_until.set(to_iso(until))],
+                condition=(record.status == PublicationStatus.PUBLISHING.value)
+                & (record.attempt_until.does_not_exist() | (record.attempt_until < now)),
+            )
+        except UpdateError as exc:
+            if exc.cause_response_code != "ConditionalCheckFailedException":
+                raise
+            try:
+                current = record.get(publication_id, consistent_read=True)
+            except record.DoesNotExist:
+                current = None
+            if current is None or current.status != PublicationStatus.PUBLISHING.value:
+                raise StatusConflict(details={"publicationId": publication_id}) from exc
+            return from_iso(current.attempt_until) if current.attempt_until else utcnow()
+        return None
+
+    def release_attempt(self, publication_id: str, owner: str) -> None:
+        """Give the upload back, if this attempt still holds it."""
+        record = self._record
+        with contextlib.suppress(UpdateError):
+            record(publication_id).update(
+                actions=[record.attempt_owner.remove(), record.attempt_until.remove()],
+                condition=record.attempt_owner == owner,
+            )
+
     def record_post(
         self,
         publication_id: str,
@@ -322,10 +364,11 @@ class PublicationRepository:
             if item.publication_id
         }
 
+    def _holder(self, publication_id: str | None) -> Publication | None:
+        return self.get(publication_id) if publication_id is not None else None
+
     def _is_active(self, publication_id: str | None) -> bool:
-        if publication_id is None:
-            return False
-        holder = self.get(publication_id)
+        holder = self._holder(publication_id)
         return holder is not None and holder.status.is_active
 
     def _take_guard(
@@ -335,6 +378,7 @@ class PublicationRepository:
         holder: str | None,
         *,
         holder_may_be_self: bool = False,
+        replaceable: list[str] | None = None,
     ) -> None:
         control, record = self._control, self._record
         guard = control(_guard_of(publication), publication_id=publication.publication_id)
@@ -347,7 +391,8 @@ class PublicationRepository:
             tx.condition_check(
                 record,
                 holder,
-                condition=record.publication_id.does_not_exist() | record.status.is_in(*_FINAL),
+                condition=record.publication_id.does_not_exist()
+                | record.status.is_in(*(replaceable or _FINAL)),
             )
 
     def _to_record(self, publication: Publication) -> Any:

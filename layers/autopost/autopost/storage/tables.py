@@ -114,6 +114,10 @@ def _publication_record(settings: _Where) -> type[Model]:
         published_at = UnicodeAttribute(null=True)
         # Where a former attempt left the upload (provider-specific JSON): video id, offset.
         upload_checkpoint = UnicodeAttribute(null=True)
+        # The attempt working on the upload now, and until when (its Lambda's deadline): two
+        # attempts (a timed-out one still running, a redelivered message) never overlap.
+        attempt_owner = UnicodeAttribute(null=True)
+        attempt_until = UnicodeAttribute(null=True)
         # Until when a platform asked us to wait (ISO time; the state machine's Wait reads it).
         retry_not_before = UnicodeAttribute(null=True)
         # Statistics: "{platform}#{0-9}" while due for syncing, the next sync time, the figures.

@@ -1,0 +1,121 @@
+"""Load on the local stack: how fast the API accepts publications, and whether every one of a
+thousand ends final with exactly one post.
+
+    .venv/bin/python benchmarks/api_load.py                 # 250 users × 4 platforms = 1,000
+    .venv/bin/python benchmarks/api_load.py --users 50 --clients 8
+
+It starts its own local stack, makes each user a clip and connects them to VK, Telegram,
+Rutube and Дзен (the emulators' accounts, one per user), then N concurrent clients send one
+publish request per user (all four platforms). It prints accepted publications a second,
+p50/p95 latency and errors; then waits until every publication is final and counts
+published, failed, lost (never final) and duplicate posts at the emulators (a post is found
+by the publication's unique title).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from devstack.accounts import PLATFORMS, connect_everywhere, posts_by_title
+from devstack.process import Running, running
+from devstack.videos import make_video
+
+FINAL = {"published", "failed", "cancelled"}
+
+
+def publish(stack: Running, user: str) -> tuple[float, int, list[str]]:
+    api = stack.api(user)
+    began = time.perf_counter()
+    answer = api.post(
+        "/clips/clip/publications",
+        json={"platforms": list(PLATFORMS), "title": f"load {user}"},
+        headers={"Idempotency-Key": f"load-{user}"},
+    )
+    seconds = time.perf_counter() - began
+    ids = [p["id"] for p in answer.json().get("items", [])] if answer.status_code == 201 else []
+    return seconds, answer.status_code, ids
+
+
+def statuses(stack: Running, users: list[str]) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
+    for user in users:
+        for item in stack.api(user).get("/publications", params={"limit": 100}).json()["items"]:
+            found[item["id"]] = item
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--users", type=int, default=250)
+    parser.add_argument("--clients", type=int, default=8, help="concurrent API clients")
+    parser.add_argument("--timeout", type=float, default=1800, help="seconds to wait for all to be final")
+    args = parser.parse_args()
+    users = [f"load-{index:04d}" for index in range(args.users)]
+    clip = make_video("mp4", seconds=2, width=90, height=160)
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        running(
+            Path(folder), "--connect-limit", "1000", "--task-timeout", "1800", "--stats-interval", "3600"
+        ) as stack,
+    ):
+        began = time.monotonic()
+        with ThreadPoolExecutor(max_workers=args.clients) as pool:
+            list(pool.map(lambda pair: connect_everywhere(stack, pair[1], pair[0], clip), enumerate(users)))
+        print(f"set up {len(users)} users (clip + 4 connections each) in {time.monotonic() - began:.0f} s")
+
+        began = time.monotonic()
+        with ThreadPoolExecutor(max_workers=args.clients) as pool:
+            results = list(pool.map(lambda user: publish(stack, user), users))
+        elapsed = time.monotonic() - began
+        latencies = sorted(seconds for seconds, _, _ in results)
+        errors = Counter(status for _, status, _ in results if status != 201)
+        ids = [i for _, _, created in results for i in created]
+        print(
+            f"API: {len(ids)} publications accepted in {elapsed:.1f} s = {len(ids) / elapsed:.1f}/s "
+            f"({args.clients} clients); latency p50 {statistics.median(latencies) * 1000:.0f} ms, "
+            f"p95 {latencies[int(len(latencies) * 0.95) - 1] * 1000:.0f} ms; errors {dict(errors) or 0}"
+        )
+
+        deadline = time.monotonic() + args.timeout
+        final: dict[str, dict[str, Any]] = {}
+        while time.monotonic() < deadline:
+            found = statuses(stack, users)
+            final = {i: p for i, p in found.items() if p["status"] in FINAL}
+            if len(final) == len(ids):
+                break
+            time.sleep(10)
+        until = time.monotonic() - began
+        outcome = Counter(p["status"] for p in final.values())
+        lost = len(ids) - len(final)
+        posts = posts_by_title(stack)
+        duplicates = {key: n for key, n in posts.items() if n > 1}
+        published_titles = Counter(
+            (p["platform"], p["title"]) for p in final.values() if p["status"] == "published"
+        )
+        missing = [key for key in published_titles if posts.get(key, 0) == 0]
+        print(
+            f"all final after {until:.0f} s: published {outcome['published']}, failed {outcome['failed']}, "
+            f"lost {lost}; duplicate posts {sum(n - 1 for n in duplicates.values())}; "
+            f"published without a post {len(missing)}"
+        )
+        for platform in PLATFORMS:
+            count = sum(1 for p in final.values() if p["platform"] == platform and p["status"] == "published")
+            print(
+                f"  {platform:<9} published {count}, posts {sum(n for (pf, _), n in posts.items() if pf == platform)}"
+            )
+        if lost or duplicates or missing:
+            sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,125 @@
+"""`Idempotency-Key`, with Stripe's semantics, on the requests that start work (publish,
+cancel, retry): the same key with the same body within 24 hours answers the first answer
+again and does nothing; the same key with another body is a 422; while the first is still
+running, a second gets 409 with Retry-After. Keys are the caller's own (one user's key never
+meets another's) and kept per operation. Built on powertools' idempotency utility, its
+records in the Control table (`pk`, TTL `expires_at`, as every control item).
+
+Only answers that did something are kept (2xx): a refused request stays refused on its
+merits when repeated, and a repeat after the cause is gone may go through.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyValidationError,
+)
+from pydantic import BaseModel
+
+from autopost.aws import client
+from autopost.errors import Conflict, InvalidRequest
+from autopost.publishing import Caller
+from autopost.runtime import warm
+from autopost.settings import get_settings
+
+HEADER = "idempotency-key"
+LIFETIME_SECONDS = 24 * 3600
+_KEY = re.compile(r"[\x21-\x7e]{1,255}")  # printable ASCII, as Stripe accepts
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class IdempotencyKeyReused(InvalidRequest):
+    code = "IDEMPOTENCY_KEY_REUSED"
+    default_message = "Этот ключ идемпотентности уже использован с другим запросом"
+
+
+class IdempotentRequestInProgress(Conflict):
+    code = "IDEMPOTENT_REQUEST_IN_PROGRESS"
+    default_message = "Запрос с этим ключом ещё выполняется, повторите через секунду"
+
+
+@warm
+def _persistence() -> DynamoDBPersistenceLayer:
+    return DynamoDBPersistenceLayer(
+        table_name=get_settings().control_table,
+        key_attr="pk",
+        expiry_attr="expires_at",
+        boto3_client=client("dynamodb"),
+    )
+
+
+@warm
+def _config() -> IdempotencyConfig:
+    return IdempotencyConfig(
+        event_key_jmespath="[user, operation, key]",
+        payload_validation_jmespath="body",
+        expires_after_seconds=LIFETIME_SECONDS,
+        raise_on_no_idempotency_key=True,
+    )
+
+
+class _NotKept(Exception):
+    """Carries a refusal out of the idempotent function, so powertools keeps nothing."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+        super().__init__(str(error))
+
+
+def once(
+    router: Router,
+    caller: Caller,
+    operation: str,
+    body: BaseModel | None,
+    answer_type: type[M],
+    run: Callable[[], tuple[M, int]],
+) -> tuple[M, int]:
+    """Run `run` once per (caller, operation, Idempotency-Key); without the header, just run it."""
+    key = router.current_event.headers.get(HEADER)
+    if key is None:
+        return run()
+    if not _KEY.fullmatch(key):
+        raise InvalidRequest(
+            "Idempotency-Key: от 1 до 255 печатных символов ASCII", {"field": "Idempotency-Key"}
+        )
+
+    config = _config()
+    # A request whose Lambda died leaves its key "in progress" only until that Lambda's
+    # deadline, not for the key's whole lifetime.
+    config.register_lambda_context(router.lambda_context)
+
+    @idempotent_function(data_keyword_argument="request", persistence_store=_persistence(), config=config)
+    def run_once(request: dict[str, Any]) -> dict[str, Any]:
+        try:
+            answer, status = run()
+        except Exception as error:
+            raise _NotKept(error) from error
+        return {"status": status, "body": answer.model_dump(mode="json", by_alias=True)}
+
+    request = {
+        "user": caller.user_id,
+        "operation": operation,
+        "key": key,
+        "body": body.model_dump(mode="json", by_alias=True) if body is not None else None,
+    }
+    try:
+        kept = run_once(request=request)
+    except _NotKept as refused:
+        raise refused.error from None
+    except IdempotencyValidationError as exc:
+        raise IdempotencyKeyReused(details={"field": "Idempotency-Key"}) from exc
+    except IdempotencyAlreadyInProgressError as exc:
+        raise IdempotentRequestInProgress(details={"retryAfterSeconds": 1}) from exc
+    return answer_type.model_validate(kept["body"]), int(kept["status"])

@@ -1,0 +1,113 @@
+"""devstack.moto_fixes: moto's transactions roll back only what they touched, and hold up
+while other threads write the same tables."""
+
+from __future__ import annotations
+
+import threading
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from devstack import moto_fixes
+
+TABLE = "fixes-table"
+
+
+@pytest.fixture
+def dynamodb():
+    moto_fixes.install()
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="eu-central-1")
+        client.create_table(
+            TableName=TABLE,
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "g", "AttributeType": "S"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+            GlobalSecondaryIndexes=[
+                {
+                    "IndexName": "by_g",
+                    "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+            ],
+        )
+        yield client
+
+
+def put(pk, **attributes):
+    return {
+        "Put": {"TableName": TABLE, "Item": {"pk": {"S": pk}, **{k: {"S": v} for k, v in attributes.items()}}}
+    }
+
+
+def item(client, pk):
+    return client.get_item(TableName=TABLE, Key={"pk": {"S": pk}}, ConsistentRead=True).get("Item")
+
+
+def test_a_cancelled_transaction_puts_back_only_what_it_touched(dynamodb):
+    dynamodb.put_item(TableName=TABLE, Item={"pk": {"S": "kept"}, "v": {"S": "old"}, "g": {"S": "a"}})
+    dynamodb.put_item(TableName=TABLE, Item={"pk": {"S": "other"}, "v": {"S": "untouched"}})
+    with pytest.raises(dynamodb.exceptions.TransactionCanceledException):
+        dynamodb.transact_write_items(
+            TransactItems=[
+                put("kept", v="new", g="b"),
+                put("fresh", v="x"),
+                {
+                    "ConditionCheck": {
+                        "TableName": TABLE,
+                        "Key": {"pk": {"S": "other"}},
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+            ]
+        )
+    assert item(dynamodb, "kept") == {"pk": {"S": "kept"}, "v": {"S": "old"}, "g": {"S": "a"}}
+    assert item(dynamodb, "fresh") is None
+    assert item(dynamodb, "other")["v"] == {"S": "untouched"}
+    # The index agrees with the table again.
+    found = dynamodb.query(
+        TableName=TABLE,
+        IndexName="by_g",
+        KeyConditionExpression="g = :g",
+        ExpressionAttributeValues={":g": {"S": "a"}},
+    )
+    assert [i["pk"]["S"] for i in found["Items"]] == ["kept"]
+
+
+def test_a_committed_transaction_writes_everything(dynamodb):
+    dynamodb.transact_write_items(TransactItems=[put("one", v="1"), put("two", v="2")])
+    assert item(dynamodb, "one")["v"] == {"S": "1"} and item(dynamodb, "two")["v"] == {"S": "2"}
+
+
+def test_transactions_hold_while_other_threads_write_the_table(dynamodb):
+    """What crashed moto before ("dictionary changed size during iteration")."""
+    errors: list[Exception] = []
+
+    def writer(prefix):
+        try:
+            for index in range(150):
+                dynamodb.put_item(TableName=TABLE, Item={"pk": {"S": f"{prefix}-{index}"}})
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    def transactions(prefix):
+        try:
+            for index in range(60):
+                dynamodb.transact_write_items(
+                    TransactItems=[put(f"{prefix}-a{index}"), put(f"{prefix}-b{index}")]
+                )
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(f"w{n}",)) for n in range(3)]
+    threads += [threading.Thread(target=transactions, args=(f"t{n}",)) for n in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert dynamodb.scan(TableName=TABLE, Select="COUNT")["Count"] == 3 * 150 + 3 * 120
