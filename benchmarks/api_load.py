@@ -88,11 +88,16 @@ def main() -> None:
 
         deadline = time.monotonic() + args.timeout
         final: dict[str, dict[str, Any]] = {}
+        reported = time.monotonic()
         while time.monotonic() < deadline:
             found = statuses(stack, users)
             final = {i: p for i, p in found.items() if p["status"] in FINAL}
             if len(final) == len(ids):
                 break
+            if time.monotonic() - reported >= 60:
+                reported = time.monotonic()
+                counts = dict(Counter(p["status"] for p in found.values()))
+                print(f"  after {reported - began:.0f} s: {counts}", flush=True)
             time.sleep(10)
         until = time.monotonic() - began
         outcome = Counter(p["status"] for p in final.values())

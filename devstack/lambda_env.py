@@ -6,7 +6,6 @@ what a crashed or timed-out Lambda is."""
 from __future__ import annotations
 
 import importlib.util
-import logging
 import os
 import signal
 import time
@@ -60,12 +59,6 @@ def serve(connection: Connection, environment: Environment) -> None:
     os.environ.clear()
     os.environ.update(environment.variables)
     warnings.filterwarnings("ignore", message="No application metrics to publish")
-    address = environment.variables.get("AWS_XRAY_DAEMON_ADDRESS")
-    if address and environment.variables.get("POWERTOOLS_TRACE_DISABLED") == "0":
-        from devstack.xray import as_in_lambda
-
-        as_in_lambda(address)
-        logging.getLogger("aws_xray_sdk").setLevel(logging.ERROR)
     handler = getattr(_load(environment), environment.handler_name)
     connection.send(("ready",))
     while True:

@@ -1,4 +1,4 @@
-"""The X-Ray daemon's part, locally: the X-Ray SDK in each handler sends its segments over
+"""The X-Ray daemon's part, locally: the tracer in each handler sends its segments over
 UDP (`AWS_XRAY_DAEMON_ADDRESS`), as it does to the daemon in Lambda; this keeps them as JSON
 lines in a file, so what a trace would hold in AWS can be read (and searched for secrets)."""
 
@@ -49,13 +49,3 @@ class XRayDaemon:
                     continue
                 out.write(document.decode() + "\n")
                 out.flush()
-
-
-def as_in_lambda(address: str) -> None:
-    """The X-Ray SDK decides at its import whether it runs in Lambda (and where the daemon
-    is); here it was imported earlier (moto uses it), so tell it now what Lambda would."""
-    from aws_xray_sdk.core import xray_recorder
-    from aws_xray_sdk.core.lambda_launcher import LambdaContext
-    from aws_xray_sdk.core.sampling.local.sampler import LocalSampler
-
-    xray_recorder.configure(context=LambdaContext(), sampler=LocalSampler(), daemon_address=address)

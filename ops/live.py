@@ -89,7 +89,7 @@ class Report:
 
 
 def settings() -> Settings:
-    return Settings(**{**_UNUSED, **{k: v for k, v in os.environ.items() if k in _UNUSED}})  # type: ignore[arg-type]
+    return Settings.model_validate({**_UNUSED, **os.environ})
 
 
 def need(*names: str) -> list[str]:

@@ -8,17 +8,19 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from autopost.clip_events import ClipEventHandler
+from autopost.lazy import lazy
 from autopost.observability import logger, metrics, tracer
 from autopost.runtime import warm
 from autopost.settings import get_settings
 
 processor = BatchProcessor(event_type=EventType.SQS)
+# Loaded by the first event (benchmarks/cold_start.py).
+events = lazy("autopost.clip_events")
 
 
 @warm
-def clip_events() -> ClipEventHandler:
-    return ClipEventHandler(get_settings())
+def clip_events() -> "events.ClipEventHandler":
+    return events.ClipEventHandler(get_settings())
 
 
 def record_handler(record: SQSRecord) -> None:

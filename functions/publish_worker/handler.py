@@ -4,17 +4,19 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from autopost.lazy import lazy
 from autopost.observability import logger, metrics, tracer
-from autopost.publish_worker import PublishWorker, worker_from_settings
 from autopost.runtime import warm
 from autopost.settings import get_settings
 
 processor = BatchProcessor(event_type=EventType.SQS)
+# Loaded by the first message, with the one provider it needs (benchmarks/cold_start.py).
+publish_worker = lazy("autopost.publish_worker")
 
 
 @warm
-def worker() -> PublishWorker:
-    return worker_from_settings(get_settings())
+def worker() -> "publish_worker.PublishWorker":
+    return publish_worker.worker_from_settings(get_settings())
 
 
 @logger.inject_lambda_context

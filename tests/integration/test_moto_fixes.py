@@ -1,13 +1,18 @@
 """devstack.moto_fixes: moto's transactions roll back only what they touched, and hold up
-while other threads write the same tables."""
+while other threads write the same tables; a state machine definition is parsed once."""
 
 from __future__ import annotations
 
+import json
 import threading
+import time
+import uuid
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
+from moto.stepfunctions.parser.asl.antlr.runtime.ASLParser import ASLParser
 
 from devstack import moto_fixes
 
@@ -111,3 +116,43 @@ def test_transactions_hold_while_other_threads_write_the_table(dynamodb):
         thread.join()
     assert errors == []
     assert dynamodb.scan(TableName=TABLE, Select="COUNT")["Count"] == 3 * 150 + 3 * 120
+
+
+PASS_THROUGH = json.dumps(
+    {
+        "StartAt": "Echo",
+        "States": {"Echo": {"Type": "Pass", "Parameters": {"seen.$": "$.value"}, "End": True}},
+    }
+)
+
+
+def test_a_definition_is_parsed_once_and_each_execution_runs_on_its_own(monkeypatch):
+    moto_fixes.install()
+    parses = []
+    original = ASLParser.state_machine
+    monkeypatch.setattr(ASLParser, "state_machine", lambda self: parses.append(1) or original(self))
+    definition = PASS_THROUGH.replace("Echo", f"Echo{uuid.uuid4().hex[:6]}")  # not parsed before
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):  # type: ignore[arg-type]
+        sfn = boto3.client("stepfunctions", region_name="eu-central-1")
+        machine = sfn.create_state_machine(
+            name="echo", definition=definition, roleArn="arn:aws:iam::123456789012:role/r"
+        )["stateMachineArn"]
+        runs = [
+            sfn.start_execution(stateMachineArn=machine, name=f"run-{n}", input=json.dumps({"value": n}))[
+                "executionArn"
+            ]
+            for n in range(3)
+        ]
+        outputs = []
+        for run in runs:
+            deadline = time.monotonic() + 10
+            while (described := sfn.describe_execution(executionArn=run))["status"] == "RUNNING":
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+            outputs.append(json.loads(described["output"]))
+        assert len(parses) == 1  # at create_state_machine; the executions reuse its tree
+        with pytest.raises(ClientError, match="ASLParserException"):  # still refused, and not kept
+            sfn.create_state_machine(
+                name="broken", definition='{"StartAt": 1}', roleArn="arn:aws:iam::1:role/r"
+            )
+    assert outputs == [{"seen": 0}, {"seen": 1}, {"seen": 2}]

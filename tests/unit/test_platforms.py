@@ -26,23 +26,23 @@ def test_durations(seconds, text):
 
 
 def test_telegram_allows_50_mb_by_default_and_2000_with_a_local_bot_api_server(env):
-    assert Settings().limit_for(Platform.TELEGRAM).max_bytes == 50 * MB
+    assert Settings.from_environment().limit_for(Platform.TELEGRAM).max_bytes == 50 * MB
     env.setenv("TELEGRAM_LOCAL_BOT_API", "true")
-    assert Settings().limit_for(Platform.TELEGRAM).max_bytes == 2000 * MB
+    assert Settings.from_environment().limit_for(Platform.TELEGRAM).max_bytes == 2000 * MB
 
 
 def test_limits_are_configurable_per_platform_and_keep_the_others(env):
     env.setenv("PLATFORM_LIMITS", '{"vk": {"max_bytes": 1048576, "max_duration_seconds": 60}}')
-    settings = Settings()
+    settings = Settings.from_environment()
     assert settings.limit_for(Platform.VK).max_bytes == MB
     assert settings.limit_for(Platform.VK).max_duration_seconds == 60
     assert settings.limit_for(Platform.TELEGRAM).max_bytes == 50 * MB
 
 
 def test_plans_decide_which_platforms_a_user_may_publish_to(env):
-    settings = Settings()
+    settings = Settings.from_environment()
     assert settings.plan_platforms("free") == {Platform.VK, Platform.TELEGRAM}
     assert settings.plan_platforms("pro") == set(Platform)
     assert settings.plan_platforms("no-such-plan") == set()
     env.setenv("PLANS", '{"free": ["telegram"]}')
-    assert Settings().plan_platforms("free") == {Platform.TELEGRAM}
+    assert Settings.from_environment().plan_platforms("free") == {Platform.TELEGRAM}

@@ -20,7 +20,7 @@ from tests.support.settings import REQUIRED
 def settings(monkeypatch):
     for name, value in REQUIRED.items():
         monkeypatch.setenv(name, value)
-    return Settings()
+    return Settings.from_environment()
 
 
 @pytest.mark.parametrize(

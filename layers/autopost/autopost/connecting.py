@@ -24,7 +24,7 @@ from autopost.errors import (
     StatusConflict,
     TokenExpired,
 )
-from autopost.models import Connection
+from autopost.models import Caller, Connection, OAuthReturn
 from autopost.observability import logger
 from autopost.orchestrator import PublishOrchestrator
 from autopost.platforms import Platform, PlatformLimit
@@ -33,7 +33,6 @@ from autopost.providers.base import Account, Credentials, Provider
 from autopost.providers.oauth import OAuthGrant, OAuthProvider, pkce_pair
 from autopost.providers.rutube import RutubeProvider
 from autopost.providers.vk import VkProvider
-from autopost.publishing import Caller
 from autopost.secrets import MissingSecret, service_bot_token
 from autopost.settings import Settings
 from autopost.statuses import PublicationStatus
@@ -78,18 +77,6 @@ class PlatformInfo:
 class Authorization:
     url: str
     state: str
-
-
-@dataclass(frozen=True)
-class OAuthReturn:
-    """What the console read from the platform's redirect back to it."""
-
-    state: str
-    code: str | None = None
-    device_id: str | None = None
-    access_token: SecretStr | None = None
-    expires_in: int | None = None
-    error: str | None = None
 
 
 class ConnectionService:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, SecretStr
 
 from autopost.clock import utcnow
 from autopost.platforms import Platform
+from autopost.providers.base import PublishFormat
 from autopost.statuses import PublicationStatus
 
 
@@ -20,7 +23,7 @@ class ClipStatus(StrEnum):
 
 
 class Clip(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     user_id: str
     clip_id: str
@@ -37,7 +40,7 @@ class Clip(BaseModel):
 
 
 class Publication(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     publication_id: str
     user_id: str
@@ -77,7 +80,7 @@ class ConnectionStatus(StrEnum):
 class Connection(BaseModel):
     """A user's link to one platform account. Tokens live only in storage, encrypted."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     user_id: str
     platform: Platform
@@ -99,3 +102,35 @@ class Connection(BaseModel):
     @property
     def is_active(self) -> bool:
         return self.status is ConnectionStatus.ACTIVE and not self.lapsed
+
+
+# -- what a request asks for: light types, so the API's routes import no service to name them --
+
+
+@dataclass(frozen=True)
+class Caller:
+    user_id: str
+    plan: str
+
+
+@dataclass(frozen=True)
+class PublishDraft:
+    platforms: Sequence[Platform]
+    title: str
+    description: str
+    scheduled_at: datetime | None
+    vk_format: PublishFormat = PublishFormat.CLIP
+    # Publish again where the clip is already published: a choice, never an accident.
+    repost: bool = False
+
+
+@dataclass(frozen=True)
+class OAuthReturn:
+    """What the console read from the platform's redirect back to it."""
+
+    state: str
+    code: str | None = None
+    device_id: str | None = None
+    access_token: SecretStr | None = None
+    expires_in: int | None = None
+    error: str | None = None

@@ -4,6 +4,8 @@ import logging
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
+from autopost.tracing import XRayProvider
+
 SERVICE = "autopost"
 
 # Only AWS SDK calls get subsegments. An HTTP client's subsegment records the request URL,
@@ -12,7 +14,8 @@ TRACED_MODULES = ("botocore",)
 
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace="Autopost", service=SERVICE)
-tracer = Tracer(service=SERVICE, patch_modules=TRACED_MODULES)
+# Not the X-Ray SDK: its import alone costs a cold start as much as boto3 (see autopost.tracing).
+tracer = Tracer(service=SERVICE, patch_modules=TRACED_MODULES, provider=XRayProvider())
 
 # Libraries that would write secrets at DEBUG: httpx logs URLs (Telegram's carry the bot
 # token), botocore logs response bodies (Secrets Manager's hold secrets), and powertools'

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -19,10 +19,9 @@ from autopost.errors import (
     StatusConflict,
     TokenExpired,
 )
-from autopost.models import Clip, ClipStatus, Publication
+from autopost.models import Caller, Clip, ClipStatus, Publication, PublishDraft
 from autopost.orchestrator import PublishOrchestrator
 from autopost.platforms import Platform, format_duration, format_size
-from autopost.providers.base import PublishFormat
 from autopost.settings import Settings
 from autopost.statuses import PublicationStatus
 from autopost.storage.clips import ClipRepository
@@ -33,23 +32,6 @@ from autopost.storage.rate_limits import Budget, RateLimiter
 PUBLISH_BUDGET_WINDOW = 60
 TOKEN_EXPIRED_MESSAGE = TokenExpired.default_message
 CANCEL_CAUSE = "cancelled by the user"
-
-
-@dataclass(frozen=True)
-class Caller:
-    user_id: str
-    plan: str
-
-
-@dataclass(frozen=True)
-class PublishDraft:
-    platforms: Sequence[Platform]
-    title: str
-    description: str
-    scheduled_at: datetime | None
-    vk_format: PublishFormat = PublishFormat.CLIP
-    # Publish again where the clip is already published: a choice, never an accident.
-    repost: bool = False
 
 
 @dataclass(frozen=True)

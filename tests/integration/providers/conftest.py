@@ -8,7 +8,7 @@ from tests.support.settings import REQUIRED
 def settings(platforms, monkeypatch) -> Settings:
     for name, value in REQUIRED.items():
         monkeypatch.setenv(name, value)
-    return Settings()
+    return Settings.from_environment()
 
 
 @pytest.fixture

@@ -304,7 +304,7 @@ def test_a_wrong_pkce_verifier_is_refused(settings, platforms):
 @pytest.fixture
 def implicit(platforms, monkeypatch, settings):
     monkeypatch.setenv("VK_AUTH_FLOW", "implicit")
-    return VkProvider(Settings())
+    return VkProvider(Settings.from_environment())
 
 
 def test_the_legacy_implicit_flow_brings_the_token_in_the_fragment(implicit, platforms):

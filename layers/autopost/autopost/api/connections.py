@@ -24,7 +24,7 @@ from autopost.api.schemas import (
     TelegramProofBody,
     TelegramProofOut,
 )
-from autopost.connecting import OAuthReturn
+from autopost.models import OAuthReturn
 from autopost.platforms import Platform
 
 router = Router()

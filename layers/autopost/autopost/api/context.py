@@ -1,16 +1,30 @@
-"""Who is calling, and the services a request uses (built once per warm environment)."""
+"""Who is calling, and the services a request uses (built once per warm environment).
+
+The services are loaded with the first request that uses one (`autopost.lazy`): listing
+clips never loads the platforms' providers, and no route pays at init for storage or AWS.
+"""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
-from autopost.connecting import ConnectionService
 from autopost.errors import Unauthorized
-from autopost.publishing import Caller, PublishingService
+from autopost.lazy import lazy
+from autopost.models import Caller
 from autopost.runtime import warm
-from autopost.secrets import token_cipher
 from autopost.settings import get_settings
-from autopost.storage.clips import ClipRepository
+
+if TYPE_CHECKING:
+    from autopost.connecting import ConnectionService
+    from autopost.publishing import PublishingService
+    from autopost.storage.clips import ClipRepository
+
+connecting_module = lazy("autopost.connecting")
+publishing_module = lazy("autopost.publishing")
+clips_module = lazy("autopost.storage.clips")
+secrets_module = lazy("autopost.secrets")
 
 
 def caller_of(event: APIGatewayProxyEventV2) -> Caller:
@@ -27,14 +41,14 @@ def caller_of(event: APIGatewayProxyEventV2) -> Caller:
 
 @warm
 def publishing() -> PublishingService:
-    return PublishingService.from_settings(get_settings())
+    return publishing_module.PublishingService.from_settings(get_settings())
 
 
 @warm
 def connecting() -> ConnectionService:
-    return ConnectionService(get_settings(), token_cipher)
+    return connecting_module.ConnectionService(get_settings(), secrets_module.token_cipher)
 
 
 @warm
 def clips() -> ClipRepository:
-    return ClipRepository(get_settings())
+    return clips_module.ClipRepository(get_settings())

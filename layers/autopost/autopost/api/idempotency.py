@@ -13,25 +13,23 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError,
-    IdempotencyValidationError,
-)
 from pydantic import BaseModel
 
 from autopost.aws import client
 from autopost.errors import Conflict, InvalidRequest
-from autopost.publishing import Caller
+from autopost.lazy import lazy
+from autopost.models import Caller
 from autopost.runtime import warm
 from autopost.settings import get_settings
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
+
+# Only a request that carries the header loads it (it brings boto3's DynamoDB types along).
+idempotency = lazy("aws_lambda_powertools.utilities.idempotency")
 
 HEADER = "idempotency-key"
 LIFETIME_SECONDS = 24 * 3600
@@ -52,7 +50,7 @@ class IdempotentRequestInProgress(Conflict):
 
 @warm
 def _persistence() -> DynamoDBPersistenceLayer:
-    return DynamoDBPersistenceLayer(
+    return idempotency.DynamoDBPersistenceLayer(
         table_name=get_settings().control_table,
         key_attr="pk",
         expiry_attr="expires_at",
@@ -62,7 +60,7 @@ def _persistence() -> DynamoDBPersistenceLayer:
 
 @warm
 def _config() -> IdempotencyConfig:
-    return IdempotencyConfig(
+    return idempotency.IdempotencyConfig(
         event_key_jmespath="[user, operation, key]",
         payload_validation_jmespath="body",
         expires_after_seconds=LIFETIME_SECONDS,
@@ -100,7 +98,9 @@ def once(
     # deadline, not for the key's whole lifetime.
     config.register_lambda_context(router.lambda_context)
 
-    @idempotent_function(data_keyword_argument="request", persistence_store=_persistence(), config=config)
+    @idempotency.idempotent_function(
+        data_keyword_argument="request", persistence_store=_persistence(), config=config
+    )
     def run_once(request: dict[str, Any]) -> dict[str, Any]:
         try:
             answer, status = run()
@@ -118,8 +118,8 @@ def once(
         kept = run_once(request=request)
     except _NotKept as refused:
         raise refused.error from None
-    except IdempotencyValidationError as exc:
+    except idempotency.exceptions.IdempotencyValidationError as exc:
         raise IdempotencyKeyReused(details={"field": "Idempotency-Key"}) from exc
-    except IdempotencyAlreadyInProgressError as exc:
+    except idempotency.exceptions.IdempotencyAlreadyInProgressError as exc:
         raise IdempotentRequestInProgress(details={"retryAfterSeconds": 1}) from exc
     return answer_type.model_validate(kept["body"]), int(kept["status"])

@@ -9,9 +9,9 @@ from aws_lambda_powertools.event_handler.openapi.params import Header, Query
 
 from autopost.api import context, idempotency
 from autopost.api.schemas import PublicationList, PublicationOut, PublishBody
+from autopost.models import PublishDraft
 from autopost.platforms import Platform
 from autopost.providers.base import PublishFormat
-from autopost.publishing import PublishDraft
 from autopost.statuses import PublicationStatus
 
 router = Router()

@@ -35,7 +35,8 @@ Timestamp = Annotated[datetime, PlainSerializer(to_iso, return_type=str, when_us
 
 
 class ApiModel(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
+    # Built on first use: a cold start builds only the schemas its request touches.
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True, defer_build=True)
 
 
 class InputModel(ApiModel):

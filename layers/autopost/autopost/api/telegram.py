@@ -11,7 +11,6 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from autopost.api import context
 from autopost.errors import Unauthorized
-from autopost.secrets import telegram_webhook_secret
 from autopost.settings import get_settings
 
 router = Router()
@@ -22,7 +21,7 @@ SECRET_HEADER = "x-telegram-bot-api-secret-token"  # noqa: S105 (a header name)
 def telegram_webhook() -> dict[str, Any]:
     event = router.current_event
     given = event.headers.get(SECRET_HEADER, "")
-    expected = telegram_webhook_secret(get_settings()).get_secret_value()
+    expected = context.secrets_module.telegram_webhook_secret(get_settings()).get_secret_value()
     if not given or not hmac.compare_digest(given.encode(), expected.encode()):
         raise Unauthorized()
     try:

@@ -1,17 +1,24 @@
-"""One provider per platform behind one interface; `provider_for` picks it."""
+"""One provider per platform behind one interface; `provider_for` picks it.
+
+A provider's module (and httpx with it) is loaded when that platform is first needed: a
+worker publishing to Telegram never loads Дзен's, an API route that names a publication
+format loads none.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 from autopost.errors import UnknownPlatform
+from autopost.lazy import lazy
 from autopost.platforms import Platform
 from autopost.providers.base import Credentials, Provider
-from autopost.providers.dzen import DzenProvider
-from autopost.providers.rutube import RutubeProvider
-from autopost.providers.telegram import TelegramProvider
-from autopost.providers.vk import VkProvider
 from autopost.settings import Settings
+
+dzen = lazy("autopost.providers.dzen")
+rutube = lazy("autopost.providers.rutube")
+telegram = lazy("autopost.providers.telegram")
+vk = lazy("autopost.providers.vk")
 
 
 def provider_for(
@@ -25,9 +32,9 @@ def provider_for(
     except ValueError as exc:
         raise UnknownPlatform(details={"platform": str(platform)}) from exc
     if platform is Platform.VK:
-        return VkProvider(settings, throttle=throttle)
+        return vk.VkProvider(settings, throttle=throttle)
     if platform is Platform.TELEGRAM:
-        return TelegramProvider(settings)
+        return telegram.TelegramProvider(settings)
     if platform is Platform.RUTUBE:
-        return RutubeProvider(settings)
-    return DzenProvider(settings)
+        return rutube.RutubeProvider(settings)
+    return dzen.DzenProvider(settings)
