@@ -32,6 +32,11 @@ def serve(args: argparse.Namespace) -> int:
         chaos_max_kills=args.chaos_max_kills,
     )
     stack = LocalStack(options)
+    # Before the start: a Ctrl-C while it starts (its state file may be written already) must
+    # still end in stop(), never in a KeyboardInterrupt that leaves the state file behind.
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         stack.start()
     except PortTaken as exc:
@@ -58,9 +63,6 @@ def serve(args: argparse.Namespace) -> int:
     print(f"  Token      {token}")
     print(f"             (user {args.user}, plan {args.plan}; others: make token WHO=... PLAN=...)")
     print("Ctrl-C stops it.", flush=True)
-    stop = threading.Event()
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     stop.wait()
     print("stopping…", flush=True)
     stack.stop()

@@ -253,23 +253,27 @@ class LocalStack:
     def stop(self) -> None:
         # All at once, then a short wait for them together: an invocation in flight is a
         # daemon thread and ends with the process.
-        for source in self._sources:
-            source.stop()
-        until = time.monotonic() + STOP_SECONDS
-        for source in self._sources:
-            source.join(until)
-        if self.gateway:
-            self.gateway.stop()
-        for pool in self._pools.values():
-            pool.stop()
-        if self.platforms:
-            for emulator in self.platforms.all():
-                emulator.stop()
-        if self._moto:
-            self._moto.stop()
-        if self._xray:
-            self._xray.stop()
-        self.options.state_file.unlink(missing_ok=True)
+        try:
+            for source in self._sources:
+                source.stop()
+            until = time.monotonic() + STOP_SECONDS
+            for source in self._sources:
+                source.join(until)
+            if self.gateway:
+                self.gateway.stop()
+            for pool in self._pools.values():
+                pool.stop()
+            if self.platforms:
+                for emulator in self.platforms.all():
+                    emulator.stop()
+            if self._moto:
+                self._moto.stop()
+            if self._xray:
+                self._xray.stop()
+        finally:
+            # A stack that failed to stop cleanly is still not running: `make upload` and a
+            # second start must not find it.
+            self.options.state_file.unlink(missing_ok=True)
 
 
 SERVICE_BOT = "autopost_service_bot"
