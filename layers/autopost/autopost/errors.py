@@ -172,6 +172,16 @@ class InvalidTransition(Conflict):
     default_message = "Недопустимая смена статуса публикации"
 
 
+class IdempotencyKeyReused(InvalidRequest):
+    code = "IDEMPOTENCY_KEY_REUSED"
+    default_message = "Этот ключ идемпотентности уже использован с другим запросом"
+
+
+class IdempotentRequestInProgress(Conflict):
+    code = "IDEMPOTENT_REQUEST_IN_PROGRESS"
+    default_message = "Запрос с этим ключом ещё выполняется, повторите через секунду"
+
+
 class RateLimited(AutopostError):
     code = "RATE_LIMITED"
     status = 429

@@ -19,7 +19,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from pydantic import BaseModel
 
 from autopost.aws import client
-from autopost.errors import Conflict, InvalidRequest
+from autopost.errors import IdempotencyKeyReused, IdempotentRequestInProgress, InvalidRequest
 from autopost.lazy import lazy
 from autopost.models import Caller
 from autopost.runtime import warm
@@ -36,16 +36,6 @@ LIFETIME_SECONDS = 24 * 3600
 _KEY = re.compile(r"[\x21-\x7e]{1,255}")  # printable ASCII, as Stripe accepts
 
 M = TypeVar("M", bound=BaseModel)
-
-
-class IdempotencyKeyReused(InvalidRequest):
-    code = "IDEMPOTENCY_KEY_REUSED"
-    default_message = "Этот ключ идемпотентности уже использован с другим запросом"
-
-
-class IdempotentRequestInProgress(Conflict):
-    code = "IDEMPOTENT_REQUEST_IN_PROGRESS"
-    default_message = "Запрос с этим ключом ещё выполняется, повторите через секунду"
 
 
 @warm
