@@ -138,6 +138,9 @@ def provision(
         ),
         "AWS::SecretsManager::Secret": lambda lid, props: _secret(stack, make("secretsmanager"), lid, props),
         "AWS::Logs::LogGroup": lambda lid, props: _log_group(stack, make("logs"), lid, props),
+        "AWS::SNS::Topic": lambda lid, props: _topic(stack, make("sns"), lid, props),
+        "AWS::CloudWatch::Alarm": lambda lid, props: _alarm(stack, make("cloudwatch"), lid, props),
+        "AWS::CloudWatch::Dashboard": lambda lid, props: _dashboard(stack, make("cloudwatch"), lid, props),
         "AWS::Serverless::LayerVersion": lambda lid, props: _record(stack, lid, f"{stack_name}-{lid}"),
         "AWS::Serverless::HttpApi": lambda lid, props: _http_api(stack, lid, props),
         "AWS::Serverless::Function": lambda lid, props: _function(stack, lid, props),
@@ -246,6 +249,47 @@ def _log_group(stack: Stack, logs: Any, logical_id: str, props: dict[str, Any]) 
     if "RetentionInDays" in props:
         logs.put_retention_policy(logGroupName=name, retentionInDays=int(props["RetentionInDays"]))
     _record(stack, logical_id, name, Arn=f"arn:aws:logs:{stack.region}:{ACCOUNT_ID}:log-group:{name}")
+
+
+def _topic(stack: Stack, sns: Any, logical_id: str, props: dict[str, Any]) -> None:
+    props = stack.resolver.resolve(props)
+    attributes = {"KmsMasterKeyId": props["KmsMasterKeyId"]} if "KmsMasterKeyId" in props else {}
+    arn = sns.create_topic(Name=f"{stack.name}-{logical_id}", Attributes=attributes)["TopicArn"]
+    _record(stack, logical_id, arn, TopicArn=arn, TopicName=f"{stack.name}-{logical_id}")
+
+
+_ALARM_PROPERTIES = (
+    "AlarmDescription",
+    "Namespace",
+    "MetricName",
+    "Dimensions",
+    "Statistic",
+    "Period",
+    "EvaluationPeriods",
+    "Threshold",
+    "ComparisonOperator",
+    "TreatMissingData",
+    "AlarmActions",
+    "Metrics",
+)
+
+
+def _alarm(stack: Stack, cloudwatch: Any, logical_id: str, props: dict[str, Any]) -> None:
+    """Created as CloudFormation would, so the alarms can be read (and their metrics checked)
+    on the local stack; nothing locally publishes AWS/SQS or AWS/States metrics to fire them."""
+    props = stack.resolver.resolve(props)
+    name = f"{stack.name}-{logical_id}"
+    cloudwatch.put_metric_alarm(
+        AlarmName=name, **{key: props[key] for key in _ALARM_PROPERTIES if key in props}
+    )
+    _record(stack, logical_id, name, Arn=f"arn:aws:cloudwatch:{stack.region}:{ACCOUNT_ID}:alarm:{name}")
+
+
+def _dashboard(stack: Stack, cloudwatch: Any, logical_id: str, props: dict[str, Any]) -> None:
+    props = stack.resolver.resolve(props)
+    name = f"{stack.name}-{logical_id}"
+    cloudwatch.put_dashboard(DashboardName=name, DashboardBody=props["DashboardBody"])
+    _record(stack, logical_id, name)
 
 
 def _secret(stack: Stack, secretsmanager: Any, logical_id: str, props: dict[str, Any]) -> None:

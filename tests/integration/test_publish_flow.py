@@ -224,10 +224,12 @@ def waiting(harness, publication_id):
 
 def test_cancel_during_the_wait_posts_nothing(flow, platforms):
     flow.connect_platform(platforms, Platform.VK)
-    ids = publish(flow, "vk", scheduledAt=(datetime.now(UTC) + timedelta(seconds=5)).isoformat())
+    # Far enough ahead that a loaded machine still cancels during the wait; then past it.
+    due = datetime.now(UTC) + timedelta(seconds=15)
+    ids = publish(flow, "vk", scheduledAt=due.isoformat())
     waiting(flow, ids["vk"])
     assert flow.api("POST", f"/publications/{ids['vk']}/cancel").status == 200
-    time.sleep(5)
+    time.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds()) + 1)
     flow.run_workers(lambda: True)
     assert wait_execution(flow, ids["vk"])["status"] == "ABORTED"
     assert flow.publication(ids["vk"])["status"] == "cancelled"
@@ -236,10 +238,11 @@ def test_cancel_during_the_wait_posts_nothing(flow, platforms):
 
 def test_disconnect_during_the_wait_posts_nothing(flow, platforms):
     flow.connect_platform(platforms, Platform.TELEGRAM)
-    ids = publish(flow, "telegram", scheduledAt=(datetime.now(UTC) + timedelta(seconds=5)).isoformat())
+    due = datetime.now(UTC) + timedelta(seconds=15)
+    ids = publish(flow, "telegram", scheduledAt=due.isoformat())
     waiting(flow, ids["telegram"])
     assert flow.api("DELETE", "/connections/telegram").body["cancelledPublications"] == 1
-    time.sleep(5)
+    time.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds()) + 1)
     flow.run_workers(lambda: True)
     assert flow.publication(ids["telegram"])["status"] == "cancelled"
     assert platforms.telegram.messages == []

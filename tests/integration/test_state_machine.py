@@ -46,7 +46,7 @@ def next_task(harness, platform="vk", timeout=15.0):
     raise AssertionError(f"no upload task on the {platform} queue within {timeout}s")
 
 
-def finished(harness, publication_id, timeout=30.0):
+def finished(harness, publication_id, timeout=60.0):  # moto's threads crawl on a busy 2-core run
     arn = next(e["executionArn"] for e in harness.executions() if e["name"] == publication_id)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -13,7 +13,8 @@ SERVICE = "autopost"
 TRACED_MODULES = ("botocore",)
 
 logger = Logger(service=SERVICE)
-metrics = Metrics(namespace="Autopost", service=SERVICE)
+NAMESPACE = "Autopost"
+metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 # Not the X-Ray SDK: its import alone costs a cold start as much as boto3 (see autopost.tracing).
 tracer = Tracer(service=SERVICE, patch_modules=TRACED_MODULES, provider=XRayProvider())
 

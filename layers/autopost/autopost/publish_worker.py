@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
@@ -38,7 +38,7 @@ from autopost.errors import (
     UploadIncomplete,
 )
 from autopost.models import Clip, Publication
-from autopost.observability import logger, metrics
+from autopost.observability import NAMESPACE, SERVICE, logger, metrics
 from autopost.platforms import Platform
 from autopost.providers import provider_for
 from autopost.providers.base import (
@@ -160,6 +160,8 @@ class PublishWorker:
 
     def handle(self, body: dict[str, Any], remaining_seconds: Callable[[], float]) -> None:
         task = UploadTask.model_validate(body)
+        # One message per invocation (batch size 1): the invocation's metrics are this platform's.
+        metrics.add_dimension(name="platform", value=task.platform.value)
         publications = self._ports.publications
         publication = publications.get(task.publication_id)
         if not self._still_to_do(task, publication) or self._too_early(task, publication):
@@ -182,7 +184,13 @@ class PublishWorker:
             # What the attempt before this one left: its checkpoint, or its post.
             current = publications.get(task.publication_id)
             if self._still_to_do(task, current):
-                self._attempt(task, current, remaining_seconds)
+                began = time.monotonic()
+                try:
+                    self._attempt(task, current, remaining_seconds)
+                finally:
+                    metrics.add_metric(
+                        name="AttemptSeconds", unit=MetricUnit.Seconds, value=time.monotonic() - began
+                    )
         finally:
             publications.release_attempt(task.publication_id, owner)
 
@@ -415,7 +423,16 @@ class PublishWorker:
         if record:
             with contextlib.suppress(StatusConflict):  # not publishing any more: nothing to annotate
                 self._ports.publications.record_attempt_error(task.publication_id, error.value, message)
-        metrics.add_metric(name=f"Attempt_{error.value}", unit=MetricUnit.Count, value=1)
+        # Its own dimensions (which error), so the dashboard charts failures by error and platform.
+        with single_metric(
+            name="AttemptFailed",
+            unit=MetricUnit.Count,
+            value=1,
+            namespace=NAMESPACE,
+            default_dimensions={"service": SERVICE},
+        ) as failed:
+            failed.add_dimension(name="platform", value=task.platform.value)
+            failed.add_dimension(name="error", value=error.value)
         logger.info("upload attempt failed", extra={"publication": task.publication_id, "error": error.value})
         self._answer(
             lambda token: self._ports.sfn.send_task_failure(
