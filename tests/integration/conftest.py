@@ -242,8 +242,8 @@ def harness(monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
 @pytest.fixture
 def executing(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Iterator[Harness]:
     """moto runs the state machine: waits are real, so delays are seconds. The task timeout
-    is 10 s, room for a loaded machine; a test about timeouts asks for less with
-    `@pytest.mark.task_timeout(4)`."""
+    is 20 s, room for a loaded machine (the whole suite on 2 cores slowed moto's threads past
+    10 s); a test about timeouts asks for less with `@pytest.mark.task_timeout(4)`."""
     marker = request.node.get_closest_marker("task_timeout")
-    with running_stack(monkeypatch, execute=True, task_timeout=marker.args[0] if marker else 10) as stack:
+    with running_stack(monkeypatch, execute=True, task_timeout=marker.args[0] if marker else 20) as stack:
         yield stack

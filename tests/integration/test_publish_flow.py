@@ -96,7 +96,7 @@ def test_a_vk_clip_that_needs_two_checks_waits_in_the_state_machine(flow, platfo
     platforms.vk.processing_checks = 2
     ids = publish(flow, "vk")
 
-    flow.run_workers(flow.status_is(ids["vk"], *FINAL), timeout=30)
+    flow.run_workers(flow.status_is(ids["vk"], *FINAL), timeout=60)
 
     assert flow.publication(ids["vk"])["status"] == "published"
     states = entered_states(flow, ids["vk"])
@@ -110,7 +110,7 @@ def test_a_token_refused_the_clip_methods_ends_published_as_a_video_and_says_so(
     flow.connect_platform(platforms, Platform.VK)  # our own app's token: no clip methods
     ids = publish(flow, "vk")
 
-    flow.run_workers(flow.status_is(ids["vk"], *FINAL), timeout=30)
+    flow.run_workers(flow.status_is(ids["vk"], *FINAL), timeout=60)
 
     published = flow.publication(ids["vk"])
     assert published["status"] == "published"
@@ -122,7 +122,7 @@ def test_a_token_refused_the_clip_methods_ends_published_as_a_video_and_says_so(
 def test_vk_format_video_is_asked_for_in_the_request(flow, platforms):
     flow.connect_platform(platforms, Platform.VK, clips=True)
     ids = publish(flow, "vk", vk={"format": "video"})
-    flow.run_workers(flow.status_is(ids["vk"], *FINAL), timeout=30)
+    flow.run_workers(flow.status_is(ids["vk"], *FINAL), timeout=60)
     published = flow.publication(ids["vk"])
     assert (published["format"], published["publishedAs"]) == ("video", "video")
     assert platforms.vk.calls_to("shortVideo.create") == []
@@ -131,7 +131,7 @@ def test_vk_format_video_is_asked_for_in_the_request(flow, platforms):
 def test_a_vk_community_gets_the_clip(flow, platforms):
     flow.connect_platform(platforms, Platform.VK, clips=True, group_id=2001)
     ids = publish(flow, "vk")
-    flow.run_workers(flow.status_is(ids["vk"], *FINAL), timeout=30)
+    flow.run_workers(flow.status_is(ids["vk"], *FINAL), timeout=60)
     (video,) = platforms.vk.uploaded_videos()
     assert video.owner_id == -2001
     assert flow.publication(ids["vk"])["post"]["id"] == f"-2001_{video.video_id}"
@@ -141,7 +141,7 @@ def test_a_clip_vk_refuses_after_upload_fails_with_vks_reason(flow, platforms):
     flow.connect_platform(platforms, Platform.VK, clips=True)
     platforms.vk.inject("processing", "restricted", message="Нарушение правил сообщества")
     ids = publish(flow, "vk")
-    flow.run_workers(flow.status_is(ids["vk"], *FINAL), timeout=30)
+    flow.run_workers(flow.status_is(ids["vk"], *FINAL), timeout=60)
     failed = flow.publication(ids["vk"])
     assert failed["status"] == "failed"
     assert failed["error"] == {
@@ -457,7 +457,7 @@ def test_a_vk_upload_broken_mid_way_finishes_the_same_video_on_retry(flow, platf
     platforms.vk.inject("upload/video", "cut", after_bytes=500)
     ids = publish(flow, "vk")
 
-    flow.run_workers(flow.status_is(ids["vk"], *FINAL), timeout=30)
+    flow.run_workers(flow.status_is(ids["vk"], *FINAL), timeout=60)
 
     assert flow.publication(ids["vk"])["status"] == "published"
     assert len(platforms.vk.calls_to("video.save")) == 1
@@ -510,7 +510,7 @@ def test_a_token_refused_again_after_its_refresh_fails_without_a_second_refresh(
     platforms.vk.inject("shortVideo.create", "token_expired", times=2)
     ids = publish(flow, "vk")
 
-    flow.run_workers(flow.status_is(ids["vk"], *FINAL), timeout=30)
+    flow.run_workers(flow.status_is(ids["vk"], *FINAL), timeout=60)
 
     failed = flow.publication(ids["vk"])
     assert failed["error"] == {"code": "TokenExpired", "message": "Токен истёк, переподключите платформу"}
