@@ -46,6 +46,16 @@ class Response:
     body: Any
     text: str = ""
 
+    @classmethod
+    def of(cls, raw: dict[str, Any]) -> Response:
+        """A handler's API Gateway answer, its JSON body parsed where it is JSON."""
+        body = raw.get("body")
+        try:
+            parsed = json.loads(body) if body else None
+        except json.JSONDecodeError:
+            parsed = body
+        return cls(status=raw["statusCode"], headers=raw.get("headers") or {}, body=parsed, text=body or "")
+
 
 @dataclass
 class Harness:
@@ -68,15 +78,7 @@ class Harness:
         return self.stack.ref("ClipsBucket")
 
     def api(self, method: str, path: str, **kwargs: Any) -> Response:
-        raw = api_handler.lambda_handler(http_event(method, path, **kwargs), LambdaContext())
-        body = raw.get("body")
-        try:
-            parsed = json.loads(body) if body else None
-        except json.JSONDecodeError:
-            parsed = body
-        return Response(
-            status=raw["statusCode"], headers=raw.get("headers") or {}, body=parsed, text=body or ""
-        )
+        return Response.of(api_handler.lambda_handler(http_event(method, path, **kwargs), LambdaContext()))
 
     def upload(self, user: str, clip_id: str, data: bytes, extension: str = "mp4") -> str:
         key = f"clips/{user}/{clip_id}.{extension}"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -114,18 +113,10 @@ def test_twenty_identical_requests_at_once_with_one_key_make_one_publication(rea
     def from_its_own_environment(_):
         # As Lambda runs them: each concurrent request in an environment of its own, so with a
         # resolver of its own (powertools' resolver keeps the current request on itself).
-        raw = build_app().resolve(
-            http_event(
-                "POST", "/clips/clip-1/publications", body=body("vk"), headers={"idempotency-key": key}
-            ),
-            LambdaContext(),
+        event = http_event(
+            "POST", "/clips/clip-1/publications", body=body("vk"), headers={"idempotency-key": key}
         )
-        return Response(
-            status=raw["statusCode"],
-            headers=raw.get("headers") or {},
-            body=json.loads(raw["body"]),
-            text=raw["body"],
-        )
+        return Response.of(build_app().resolve(event, LambdaContext()))
 
     with ThreadPoolExecutor(max_workers=20) as pool:
         responses = list(pool.map(from_its_own_environment, range(20)))

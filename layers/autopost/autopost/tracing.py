@@ -124,6 +124,7 @@ class XRayProvider(BaseProvider):
             "autopost_subsegment", default=None
         )
         self._socket: socket.socket | None = None
+        self._daemon: tuple[str, int] | None = None
         self._patched = False
 
     @contextmanager
@@ -181,9 +182,11 @@ class XRayProvider(BaseProvider):
             return
         document = json.dumps(subsegment.document, default=str, ensure_ascii=False).encode()
         try:
-            if self._socket is None:
+            if self._socket is None or self._daemon is None:
+                # Once per environment: the daemon's address does not change in Lambda.
                 self._socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            self._socket.sendto(DAEMON_HEADER + document, _daemon_address())
+                self._daemon = _daemon_address()
+            self._socket.sendto(DAEMON_HEADER + document, self._daemon)
         except OSError:
             pass  # a trace is never worth failing a request for; UDP is fire-and-forget anyway
 
