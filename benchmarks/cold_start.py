@@ -69,6 +69,8 @@ FIRST_USE = {
     ),
     "clip_validator": "module.clip_events()",
     "stats_sync": "module.sync()",
+    "publication_events": "module.publication_events()",
+    "webhooks": "module.dispatcher()",
 }
 
 

@@ -1,6 +1,8 @@
 """Event sources as AWS wires them: SQS event source mappings (batch size, maximum
 concurrency, partial batch failures; visibility timeouts and redrive to the dead-letter
-queue are the queues' own, in moto) and schedules."""
+queue are the queues' own, in moto), DynamoDB stream mappings (in order per shard, retried
+from the first failed record, parked on the failure destination after the retries), and
+schedules."""
 
 from __future__ import annotations
 
@@ -85,6 +87,121 @@ class SqsMapping:
                 self._sqs.delete_message(QueueUrl=self._url, ReceiptHandle=message["ReceiptHandle"])
 
 
+def stream_event(records: list[dict[str, Any]], arn: str) -> dict[str, Any]:
+    """Stream records as boto3 reads them -> the event Lambda gives a function (its times
+    are epoch seconds, not the datetimes boto3 parses them into)."""
+
+    def record(raw: dict[str, Any]) -> dict[str, Any]:
+        change = dict(raw["dynamodb"])
+        moment = change.get("ApproximateCreationDateTime")
+        if hasattr(moment, "timestamp"):
+            change["ApproximateCreationDateTime"] = int(moment.timestamp())
+        return {**raw, "dynamodb": change, "eventSourceARN": arn}
+
+    return {"Records": [record(r) for r in records]}
+
+
+class StreamMapping:
+    """Lambda's DynamoDB stream poller: one batch at a time per shard, in order. A failed
+    record (batchItemFailures, or the whole batch on an error) is given again with what
+    follows it; after `retries` it goes to the on-failure queue and the shard moves on."""
+
+    def __init__(
+        self,
+        streams: Any,
+        sqs: Any,
+        arn: str,
+        pool: FunctionPool,
+        batch_size: int,
+        retries: int,
+        on_failure: str | None,
+    ) -> None:
+        self._streams, self._sqs, self._arn, self._pool = streams, sqs, arn, pool
+        self._batch_size, self._retries, self._on_failure = batch_size, retries, on_failure
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, name=f"stream-{arn.rsplit('/', 1)[-1]}", daemon=True
+        )
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def join(self, until: float) -> None:
+        self._thread.join(timeout=max(0.0, until - time.monotonic()))
+
+    def _run(self) -> None:
+        shard = self._streams.describe_stream(StreamArn=self._arn)["StreamDescription"]["Shards"][0][
+            "ShardId"
+        ]
+        iterator = self._streams.get_shard_iterator(
+            StreamArn=self._arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        pending: list[dict[str, Any]] = []
+        attempts = 0
+        while not self._stop.is_set():
+            if len(pending) < self._batch_size:
+                try:
+                    answer = self._streams.get_records(ShardIterator=iterator, Limit=self._batch_size)
+                except Exception:  # noqa: BLE001 - the server is stopping or busy: poll again
+                    self._stop.wait(0.5)
+                    continue
+                iterator = answer["NextShardIterator"]
+                pending += answer["Records"]
+            if not pending:
+                self._stop.wait(0.25)
+                continue
+            batch = pending[: self._batch_size]
+            failed_at = self._deliver(batch)
+            if failed_at is None:
+                del pending[: len(batch)]
+                attempts = 0
+                continue
+            index = next(i for i, r in enumerate(batch) if r["dynamodb"]["SequenceNumber"] == failed_at)
+            del pending[:index]
+            attempts += 1
+            if attempts > self._retries:
+                self._park(pending.pop(0))
+                attempts = 0
+            else:
+                self._stop.wait(min(5.0, 0.2 * 2**attempts))
+
+    def _deliver(self, batch: list[dict[str, Any]]) -> str | None:
+        """The sequence number to give again from, or None when all went through."""
+        event = stream_event(batch, self._arn)
+        try:
+            response = self._pool.invoke(event) or {}
+        except Exception:
+            LOG.exception("stream batch failed")
+            return str(batch[0]["dynamodb"]["SequenceNumber"])
+        failures = response.get("batchItemFailures") or []
+        known = {r["dynamodb"]["SequenceNumber"] for r in batch}
+        failed = [f["itemIdentifier"] for f in failures if f.get("itemIdentifier") in known]
+        return min(failed, key=int) if failed else None
+
+    def _park(self, record: dict[str, Any]) -> None:
+        LOG.error(
+            "stream record %s given up after %d retries", record["dynamodb"]["SequenceNumber"], self._retries
+        )
+        if self._on_failure:
+            self._sqs.send_message(
+                QueueUrl=self._on_failure,
+                MessageBody=json.dumps(
+                    {
+                        "requestContext": {"condition": "RetryAttemptsExhausted"},
+                        "DDBStreamBatchInfo": {
+                            "streamArn": self._arn,
+                            "startSequenceNumber": record["dynamodb"]["SequenceNumber"],
+                            "endSequenceNumber": record["dynamodb"]["SequenceNumber"],
+                            "batchSize": 1,
+                        },
+                    }
+                ),
+            )
+
+
 class Schedule:
     def __init__(self, pool: FunctionPool, seconds: float, payload: dict[str, Any]) -> None:
         self._pool, self._seconds, self._payload = pool, seconds, payload
@@ -122,9 +239,13 @@ def rate_seconds(expression: str) -> float:
 
 
 def event_sources(
-    stack: Stack, sqs: Any, pools: dict[str, FunctionPool], schedule_seconds: float | None
-) -> list[SqsMapping | Schedule]:
-    sources: list[SqsMapping | Schedule] = []
+    stack: Stack,
+    sqs: Any,
+    pools: dict[str, FunctionPool],
+    schedule_seconds: float | None,
+    streams: Any = None,
+) -> list[SqsMapping | StreamMapping | Schedule]:
+    sources: list[SqsMapping | StreamMapping | Schedule] = []
     for logical_id, spec in stack.functions.items():
         for name, event in spec.events.items():
             kind, props = event["Type"], stack.resolver.resolve(event.get("Properties", {}))
@@ -144,6 +265,29 @@ def event_sources(
                         pools[logical_id],
                         int(props.get("BatchSize", 10)),
                         concurrency,
+                    )
+                )
+            elif kind == "DynamoDB":
+                on_failure = ((props.get("DestinationConfig") or {}).get("OnFailure") or {}).get(
+                    "Destination"
+                )
+                failure_queue = next(
+                    (
+                        lid
+                        for lid in stack.physical
+                        if stack.resolver.attributes.get((lid, "Arn")) == on_failure
+                    ),
+                    None,
+                )
+                sources.append(
+                    StreamMapping(
+                        streams,
+                        sqs,
+                        props["Stream"],
+                        pools[logical_id],
+                        int(props.get("BatchSize", 100)),
+                        int(props.get("MaximumRetryAttempts", 10)),
+                        stack.ref(failure_queue) if failure_queue else None,
                     )
                 )
             elif kind in ("Schedule", "ScheduleV2"):

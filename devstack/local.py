@@ -164,6 +164,9 @@ class LocalStack:
                 # Ask again about a clip the platform still processes within seconds.
                 "PROCESSING_CHECK_MIN_SECONDS": "2",
                 "PROCESSING_CHECK_MAX_SECONDS": "5",
+                # Webhooks may go to a receiver on this machine (in AWS: public addresses only);
+                # WEBHOOK_CA_FILE from the shell trusts its self-signed certificate.
+                "WEBHOOK_ALLOW_PRIVATE_TARGETS": "true",
             }
         )
         if self.options.trace_file is not None:
@@ -206,7 +209,8 @@ class LocalStack:
         self.gateway.start(self.options.host, self.options.api_port)
         self._service_bot_webhook(service_bot)
         sqs = boto3.client("sqs", endpoint_url=self.moto_url, region_name=REGION)
-        self._sources = event_sources(self.stack, sqs, pools, self.options.schedule_seconds)
+        streams = boto3.client("dynamodbstreams", endpoint_url=self.moto_url, region_name=REGION)
+        self._sources = event_sources(self.stack, sqs, pools, self.options.schedule_seconds, streams)
         for source in self._sources:
             source.start()
         self.started_in = time.monotonic() - began
@@ -241,6 +245,7 @@ class LocalStack:
             "console": f"{self.api_url}/console/",
             "s3": self.moto_url,
             "bucket": self.stack.ref("ClipsBucket"),
+            "eventBus": self.stack.ref("EventBus"),
             "region": REGION,
             "emulators": {e.name: e.base_url for e in self.platforms.all()},
             "accounts": self.accounts,

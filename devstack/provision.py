@@ -139,6 +139,8 @@ def provision(
         "AWS::SecretsManager::Secret": lambda lid, props: _secret(stack, make("secretsmanager"), lid, props),
         "AWS::Logs::LogGroup": lambda lid, props: _log_group(stack, make("logs"), lid, props),
         "AWS::SNS::Topic": lambda lid, props: _topic(stack, make("sns"), lid, props),
+        "AWS::Events::EventBus": lambda lid, props: _event_bus(stack, make("events"), lid, props),
+        "AWS::Events::Rule": lambda lid, props: _rule(stack, make("events"), lid, props),
         "AWS::CloudWatch::Alarm": lambda lid, props: _alarm(stack, make("cloudwatch"), lid, props),
         "AWS::CloudWatch::Dashboard": lambda lid, props: _dashboard(stack, make("cloudwatch"), lid, props),
         "AWS::Serverless::LayerVersion": lambda lid, props: _record(stack, lid, f"{stack_name}-{lid}"),
@@ -190,14 +192,18 @@ def _table(stack: Stack, dynamodb: Any, logical_id: str, props: dict[str, Any]) 
     }
     if props.get("GlobalSecondaryIndexes"):
         request["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
-    dynamodb.create_table(**request)
+    stream = props.get("StreamSpecification")
+    if stream:
+        request["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": stream["StreamViewType"]}
+    created = dynamodb.create_table(**request)["TableDescription"]
     ttl = props.get("TimeToLiveSpecification")
     if ttl and ttl.get("Enabled"):
         dynamodb.update_time_to_live(
             TableName=name, TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True}
         )
     arn = f"arn:aws:dynamodb:{stack.region}:{ACCOUNT_ID}:table/{name}"
-    _record(stack, logical_id, name, Arn=arn)
+    extra = {"StreamArn": created["LatestStreamArn"]} if stream else {}
+    _record(stack, logical_id, name, Arn=arn, **extra)
 
 
 def _queue(stack: Stack, sqs: Any, logical_id: str, props: dict[str, Any]) -> None:
@@ -256,6 +262,30 @@ def _topic(stack: Stack, sns: Any, logical_id: str, props: dict[str, Any]) -> No
     attributes = {"KmsMasterKeyId": props["KmsMasterKeyId"]} if "KmsMasterKeyId" in props else {}
     arn = sns.create_topic(Name=f"{stack.name}-{logical_id}", Attributes=attributes)["TopicArn"]
     _record(stack, logical_id, arn, TopicArn=arn, TopicName=f"{stack.name}-{logical_id}")
+
+
+def _event_bus(stack: Stack, events: Any, logical_id: str, props: dict[str, Any]) -> None:
+    props = stack.resolver.resolve(props)
+    name = props.get("Name") or f"{stack.name}-{logical_id}"
+    arn = events.create_event_bus(Name=name)["EventBusArn"]
+    _record(stack, logical_id, name, Arn=arn, Name=name)
+
+
+def _rule(stack: Stack, events: Any, logical_id: str, props: dict[str, Any]) -> None:
+    """moto's EventBridge matches the pattern and delivers to SQS targets itself, as AWS does."""
+    props = stack.resolver.resolve(props)
+    name = f"{stack.name}-{logical_id}"
+    bus = props.get("EventBusName", "default")
+    arn = events.put_rule(
+        Name=name,
+        EventBusName=bus,
+        EventPattern=json.dumps(props["EventPattern"]),
+        State=props.get("State", "ENABLED"),
+    )["RuleArn"]
+    targets = [{"Id": t["Id"], "Arn": t["Arn"]} for t in props.get("Targets", [])]
+    if targets:
+        events.put_targets(Rule=name, EventBusName=bus, Targets=targets)
+    _record(stack, logical_id, name, Arn=arn)
 
 
 _ALARM_PROPERTIES = (

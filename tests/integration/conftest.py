@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import boto3
+from botocore.config import Config
 import pytest
 from moto import mock_aws
 from pydantic import SecretStr
@@ -26,11 +27,13 @@ from autopost.settings import get_settings
 from autopost.storage.connections import ConnectionRepository
 from autopost.storage.tables import records
 from devstack import moto_fixes
+from devstack.event_sources import stream_event
 from devstack.provision import Stack, provision
 from emulators.dzen import DEFAULT_PUBLISHER
 from emulators.suite import Platforms
 from functions.api import handler as api_handler
 from functions.clip_validator import handler as validator_handler
+from functions.publication_events import handler as events_handler
 from functions.publish_worker import handler as worker_handler
 from tests.conftest import REGION
 from tests.support.http_events import http_event
@@ -60,6 +63,7 @@ class Response:
 @dataclass
 class Harness:
     stack: Stack
+    stream_position: str | None = None
 
     @property
     def s3(self) -> Any:
@@ -175,6 +179,35 @@ class Harness:
             if not delivered:
                 time.sleep(0.2)
         return responses
+
+    def stream_changes(self) -> list[dict[str, Any]]:
+        """Carry the publications table's new stream records to the publication-events
+        function, as the stream's event source mapping does; its batch responses."""
+        # moto knows the streams' classic endpoint, not the account-based one boto3 now picks.
+        streams = boto3.client(
+            "dynamodbstreams", region_name=REGION, config=Config(account_id_endpoint_mode="disabled")
+        )
+        arn = self.stack.attribute("PublicationsTable", "StreamArn")
+        if self.stream_position is None:
+            shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+            self.stream_position = streams.get_shard_iterator(
+                StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON"
+            )["ShardIterator"]
+        responses = []
+        while True:
+            answer = streams.get_records(ShardIterator=self.stream_position, Limit=100)
+            self.stream_position = answer["NextShardIterator"]
+            if not answer["Records"]:
+                return responses
+            event = stream_event(answer["Records"], arn)
+            responses.append(events_handler.lambda_handler(event, LambdaContext()))
+
+    def events_of(self, publication_id: str, user: str = "user-1") -> list[dict[str, Any]]:
+        """The publication's history as its owner reads it, after the stream is carried."""
+        self.stream_changes()
+        answer = self.api("GET", f"/publications/{publication_id}/events", user=user)
+        assert answer.status == 200, answer.body
+        return answer.body["items"]
 
     def publication(self, publication_id: str, user: str = "user-1") -> dict[str, Any]:
         return self.api("GET", f"/publications/{publication_id}", user=user).body

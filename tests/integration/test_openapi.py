@@ -24,7 +24,9 @@ def test_every_documented_route_is_declared_in_the_template():
             routes.add(
                 (
                     method.upper(),
-                    path.replace("{clip_id}", "{clipId}").replace("{publication_id}", "{publicationId}"),
+                    path.replace("{clip_id}", "{clipId}")
+                    .replace("{publication_id}", "{publicationId}")
+                    .replace("{webhook_id}", "{webhookId}"),
                 )
             )
     events = load_template()["Resources"]["ApiFunction"]["Properties"]["Events"].values()

@@ -104,7 +104,8 @@ def test_scheduled_waits_then_marks_publishing(ready):
 
 
 def test_cancelled_during_the_wait_ends_quietly_even_if_not_stopped(ready):
-    at = datetime.now(UTC) + timedelta(seconds=6)
+    # Far enough ahead that a loaded machine still cancels during the wait.
+    at = datetime.now(UTC) + timedelta(seconds=12)
     publication = publish(ready, scheduledAt=at.isoformat())
     # Cancel in storage only, as if StopExecution had been lost: the condition still holds.
     PublicationRepository(get_settings()).transition(

@@ -25,11 +25,11 @@ from tests.support.lambda_context import LambdaContext
 from tests.support.queues import drain
 
 
-def published(user, platform, post_id, age=timedelta(0)):
+def published(user, platform, post_id, age=timedelta(0), published_at=None):
     """A publication as the worker leaves it: published, in the stats index, due now."""
     record = records(get_settings()).publication
     publication_id = str(uuid.uuid4())
-    created = datetime.now(UTC) - age
+    created = published_at or datetime.now(UTC) - age
     fields = {
         "user_id": user,
         "clip_id": f"clip-{publication_id[:8]}",
@@ -41,8 +41,11 @@ def published(user, platform, post_id, age=timedelta(0)):
         "updated_at": to_iso(created),
         "execution_name": publication_id,
         "post_id": post_id,
+        "published_at": to_iso(created),
     }
     schedule = stats_schedule(publication_id, platform)
+    if schedule:
+        schedule["stats_due_at"] = to_iso(created)
     record(publication_id, **fields, **schedule).save()
     return publication_id
 
@@ -159,23 +162,59 @@ def test_a_rate_limit_answer_stops_the_platform_for_this_run(stats, platforms):
     assert all(records(get_settings()).publication.get(i).stats_synced_at for i in ids)
 
 
-def test_old_publications_are_synced_less_often(stats, platforms):
+def test_the_series_grows_hourly_then_six_hourly_then_daily_then_weekly(stats, platforms):
+    """A fast clock runs the hourly sync over 45 days (every run where the grid could
+    change; runs between them are checked to add nothing): one point per grid time, and
+    never more platform calls than points."""
     stats.connect_platform(platforms, Platform.VK)
-    fresh, old = platforms.vk.add_videos(1001, 2)
-    fresh_id = published("user-1", Platform.VK, fresh)
-    old_id = published("user-1", Platform.VK, old, age=timedelta(days=40))
-    run().run(None, lambda: 300)
-    table, now = records(get_settings()).publication, datetime.now(UTC)
-    assert (
-        timedelta(minutes=55)
-        < datetime.fromisoformat(table.get(fresh_id).stats_due_at) - now
-        < timedelta(minutes=65)
+    first, second = platforms.vk.add_videos(1001, 2, views=10)
+    start = datetime.now(UTC).replace(microsecond=0)
+    ids = [published("user-1", Platform.VK, post, published_at=start) for post in (first, second)]
+    hour = timedelta(hours=1)
+    runs = (
+        [start + n * hour for n in range(31)]
+        + [start + n * hour for n in range(33, 8 * 24, 3)]
+        + [start + n * hour for n in range(8 * 24, 31 * 24, 12)]
+        + [start + n * 24 * hour for n in range(31, 46)]
     )
-    assert (
-        timedelta(hours=23)
-        < datetime.fromisoformat(table.get(old_id).stats_due_at) - now
-        < timedelta(hours=25)
+    clock = {"now": start}
+    sync = stats_sync_from_settings(get_settings(), now=lambda: clock["now"])
+    calls = 0
+    for moment in runs:
+        clock["now"] = moment
+        report = sync.run(None, lambda: 300)
+        while report.rate_limited:  # VK's 3 requests a second, in real time: the clock waits
+            time.sleep(0.4)
+            report = sync.run(None, lambda: 300)
+        calls += report.platform_calls
+
+    expected = (
+        [start + n * hour for n in range(24)]
+        + [start + n * hour for n in range(24, 7 * 24, 6)]
+        + [start + n * 24 * hour for n in range(7, 30)]
+        + [start + n * 24 * hour for n in (30, 37, 44)]
     )
+    for publication_id in ids:
+        series = stats.api("GET", f"/publications/{publication_id}/stats").body
+        assert series["available"] is True
+        assert [datetime.fromisoformat(p["at"]) for p in series["items"]] == expected
+        assert all(p["views"] == 10 for p in series["items"])
+    # Both posts of the connection go in one call each time: calls are per point, not per post.
+    assert calls == len(expected) == 24 + 24 + 23 + 3
+    assert len(platforms.vk.calls_to("video.get")) == len(expected)
+
+
+def test_telegram_has_no_series_and_another_users_series_is_not_found(stats, platforms):
+    telegram_id = published("user-1", Platform.TELEGRAM, "55")
+    assert stats.api("GET", f"/publications/{telegram_id}/stats").body == {
+        "available": False,
+        "message": "Статистика недоступна",
+        "items": [],
+    }
+    other = published("user-2", Platform.VK, "1001_1")
+    answer = stats.api("GET", f"/publications/{other}/stats")
+    assert answer.status == 404
+    assert answer.body["error"]["code"] == "PUBLICATION_NOT_FOUND"
 
 
 def test_rutube_and_dzen_stats(stats, platforms):

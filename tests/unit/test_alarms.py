@@ -34,12 +34,46 @@ def test_every_dead_letter_queue_raises_an_alarm(resources):
         and a["Threshold"] == 0
         and a["ComparisonOperator"] == "GreaterThanThreshold"
     }
-    assert len(dead_letter_queues) == 6
+    assert len(dead_letter_queues) == 7
     assert dead_letter_queues <= watched
 
 
+def test_a_stream_records_failure_destination_raises_an_alarm(resources):
+    destinations = {
+        event["Properties"]["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
+        for r in resources.values()
+        if r["Type"] == "AWS::Serverless::Function"
+        for event in r["Properties"].get("Events", {}).values()
+        if event["Type"] == "DynamoDB"
+    }
+    watched = {
+        a["Dimensions"][0]["Value"]["Fn::GetAtt"][0]
+        for a in alarms(resources).values()
+        if a.get("MetricName") == "ApproximateNumberOfMessagesVisible"
+    }
+    assert destinations == {"PublicationEventsDeadLetterQueue"}
+    assert destinations <= watched
+
+
+def test_each_platforms_failed_publication_rate_raises_an_alarm(resources):
+    rates = {}
+    for alarm in alarms(resources).values():
+        stats = [m for m in alarm.get("Metrics", []) if "MetricStat" in m]
+        if not stats or stats[0]["MetricStat"]["Metric"]["MetricName"] != "PublicationsFinished":
+            continue
+        dimensions = [
+            {d["Name"]: d["Value"] for d in m["MetricStat"]["Metric"]["Dimensions"]} for m in stats
+        ]
+        (platform,) = {d["platform"] for d in dimensions}
+        assert sorted(d["outcome"] for d in dimensions) == ["failed", "published"]
+        (expression,) = [m["Expression"] for m in alarm["Metrics"] if m.get("ReturnData")]
+        assert "100 * FILL(failed, 0) / (FILL(failed, 0) + FILL(published, 0))" in expression
+        rates[platform] = alarm["Threshold"]
+    assert rates == {"vk": 20, "rutube": 20, "telegram": 20, "dzen": 20}
+
+
 def test_a_failed_or_timed_out_execution_raises_an_alarm(resources):
-    (alarm,) = [a for a in alarms(resources).values() if "Metrics" in a]
+    alarm = alarms(resources)["PublishExecutionsFailingAlarm"]
     watched = {
         m["MetricStat"]["Metric"]["MetricName"]
         for m in alarm["Metrics"]

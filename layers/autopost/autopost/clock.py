@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Annotated
+
+from pydantic import PlainSerializer
 
 
 def utcnow() -> datetime:
@@ -13,6 +16,10 @@ def utcnow() -> datetime:
 
 def to_iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+# One form for every time we show: UTC, milliseconds, `Z` (as stored and sorted).
+Timestamp = Annotated[datetime, PlainSerializer(to_iso, return_type=str, when_used="json")]
 
 
 def from_iso(text: str) -> datetime:

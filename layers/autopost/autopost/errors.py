@@ -286,3 +286,27 @@ class PlatformTemporarilyUnavailable(AutopostError):
     code = "PLATFORM_UNAVAILABLE"
     status = 503
     default_message = "Платформа недоступна, попробуйте позже"
+
+
+class EventsNotDelivered(AutopostError):
+    """EventBridge refused some of a change's events: the stream gives the change again."""
+
+    code = "EVENTS_NOT_DELIVERED"
+    default_message = "События публикации не доставлены"
+
+
+class WebhookNotFound(NotFound):
+    code = "WEBHOOK_NOT_FOUND"
+    default_message = "Вебхук не найден"
+
+
+class WebhookLimitReached(Conflict):
+    code = "WEBHOOK_LIMIT"
+    default_message = "Можно зарегистрировать не больше 5 вебхуков: удалите ненужный"
+
+
+class WebhookUrlInvalid(InvalidRequest):
+    """The address is not https, or points inside a network (loopback, private, link-local)."""
+
+    code = "WEBHOOK_URL_INVALID"
+    default_message = "Адрес вебхука должен быть публичным адресом https://"

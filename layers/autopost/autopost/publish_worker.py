@@ -171,7 +171,7 @@ class PublishWorker:
         owner = secrets.token_hex(8)
         until = utcnow() + timedelta(seconds=max(1.0, remaining_seconds()))
         try:
-            held_until = publications.take_attempt(task.publication_id, owner, until)
+            held_until = publications.take_attempt(task.publication_id, owner, until, task.retry)
         except StatusConflict:
             self._still_to_do(task, publications.get(task.publication_id))
             return
@@ -455,6 +455,9 @@ class PublishWorker:
         """The platform asked us to wait: not a failure. A short wait delays this message;
         a long one is recorded and handed to the state machine's Wait."""
         metrics.add_metric(name="RateLimited", unit=MetricUnit.Count, value=1)
+        until = datetime.fromtimestamp(self._now() + limited.retry_after, UTC)
+        with contextlib.suppress(StatusConflict):  # cancelled meanwhile: the message finds out
+            self._ports.publications.record_wait(task.publication_id, until)
         if limited.retry_after <= SHORT_WAIT_SECONDS:
             delay = max(1, math.ceil(limited.retry_after))
             self._requeue(task, delay)
@@ -462,8 +465,6 @@ class PublishWorker:
                 "rate limited; message delayed", extra={"publication": task.publication_id, "seconds": delay}
             )
             return
-        until = datetime.fromtimestamp(self._now() + limited.retry_after, UTC)
-        self._ports.publications.record_wait(task.publication_id, until)
         self._answer_failure(task, TaskError.RATE_LIMITED, limited.message, record=False)
 
 

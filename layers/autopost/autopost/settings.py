@@ -32,6 +32,28 @@ class Settings(BaseModel):
     publications_table: str = Field(validation_alias="PUBLICATIONS_TABLE")
     connections_table: str = Field(validation_alias="CONNECTIONS_TABLE")
     control_table: str = Field(validation_alias="CONTROL_TABLE")
+    # Each publication's story (its events, its statistics over time) and webhook endpoints.
+    history_table: str = Field(default="", validation_alias="HISTORY_TABLE")
+    webhooks_table: str = Field(default="", validation_alias="WEBHOOKS_TABLE")
+    # Where publication events go (EventBridge); operators route them with rules.
+    event_bus_name: str = Field(default="", validation_alias="EVENT_BUS_NAME")
+    # Webhooks (autopost.webhooks): the queue of fan-outs and deliveries, the waits before
+    # each attempt (a JSON list; Standard Webhooks' schedule, about 27 h in all), the timeout
+    # of each call; private targets only for the local stack and tests, and a CA to trust
+    # beside the public ones (a test's self-signed receiver). https stays mandatory.
+    webhook_queue_url: str = Field(default="", validation_alias="WEBHOOK_QUEUE_URL")
+    webhook_retry_seconds: tuple[int, ...] = Field(
+        default=(0, 5, 300, 1800, 7200, 18000, 36000, 36000),
+        min_length=1,
+        validation_alias="WEBHOOK_RETRY_SECONDS",
+    )
+    webhook_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=30, validation_alias="WEBHOOK_TIMEOUT_SECONDS"
+    )
+    webhook_allow_private_targets: bool = Field(
+        default=False, validation_alias="WEBHOOK_ALLOW_PRIVATE_TARGETS"
+    )
+    webhook_ca_file: str | None = Field(default=None, validation_alias="WEBHOOK_CA_FILE")
     clips_bucket: str = Field(validation_alias="CLIPS_BUCKET")
     publish_state_machine_arn: str = Field(default="", validation_alias="PUBLISH_STATE_MACHINE_ARN")
 
@@ -93,12 +115,9 @@ class Settings(BaseModel):
     console_url_aliases: tuple[str, ...] = Field(default=(), validation_alias="CONSOLE_URL_ALIASES")
     # The upload queue of each platform, for a worker that delays its own message.
     upload_queue_urls: dict[Platform, str] = Field(default_factory=dict, validation_alias="UPLOAD_QUEUE_URLS")
-    # Statistics: how often a publication is synced, and less often once it is old.
+    # Statistics: how often the sync runs; each publication is due on its own sampling grid
+    # (autopost.history.next_sample).
     stats_interval_minutes: int = Field(default=60, ge=1, validation_alias="STATS_INTERVAL_MINUTES")
-    stats_old_after_days: int = Field(default=30, ge=1, validation_alias="STATS_OLD_AFTER_DAYS")
-    stats_old_interval_minutes: int = Field(
-        default=24 * 60, ge=1, validation_alias="STATS_OLD_INTERVAL_MINUTES"
-    )
     stats_continue_queue_url: str = Field(default="", validation_alias="STATS_CONTINUE_QUEUE_URL")
     connect_rate_per_hour: int = Field(default=5, ge=1, validation_alias="CONNECT_RATE_PER_HOUR")
 
@@ -163,6 +182,19 @@ class Settings(BaseModel):
                 return tuple(int(part) for part in value.split(","))
             except ValueError as exc:
                 raise ValueError("expected three whole numbers of seconds, e.g. 300,900,3600") from exc
+        return value
+
+    @field_validator("webhook_retry_seconds", mode="before")
+    @classmethod
+    def _parse_webhook_schedule(cls, value: object) -> object:
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except ValueError as exc:
+                raise ValueError("expected a JSON list of seconds, e.g. [0, 5, 300]") from exc
+        # SQS hides a message for at most 12 hours (ChangeMessageVisibility).
+        if isinstance(value, list | tuple) and any(not 0 <= int(v) <= 43200 for v in value):
+            raise ValueError("each wait must be 0 to 43200 seconds")
         return value
 
     @field_validator("platform_limits", mode="after")

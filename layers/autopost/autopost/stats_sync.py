@@ -19,6 +19,7 @@ from typing import Any
 
 from autopost.clock import utcnow
 from autopost.errors import PlatformError, PlatformRateLimited, TokenExpired
+from autopost.history import next_sample
 from autopost.models import Publication
 from autopost.observability import logger
 from autopost.platforms import Platform
@@ -27,6 +28,7 @@ from autopost.providers.base import Provider
 from autopost.publish_worker import STATS_SHARDS
 from autopost.settings import Settings
 from autopost.storage.connections import ConnectionRepository
+from autopost.storage.history import HistoryRepository
 from autopost.storage.publications import PublicationRepository
 from autopost.token_refresh import TokenRefresher
 
@@ -57,6 +59,7 @@ class StatsSync:
         self,
         settings: Settings,
         publications: PublicationRepository,
+        history: HistoryRepository,
         connections: ConnectionRepository,
         refresher: TokenRefresher,
         providers: Callable[[Platform], Provider],
@@ -66,6 +69,7 @@ class StatsSync:
         self._page_size = page_size
         self._settings = settings
         self._publications = publications
+        self._history = history
         self._connections = connections
         self._refresher = refresher
         self._providers = providers
@@ -138,6 +142,8 @@ class StatsSync:
                 if p.post_id in stats
             ]
             self._publications.record_stats(figures, synced_at)
+            # The series: one point per sync, and syncs come on the sampling grid.
+            self._history.add_samples((entry[0], synced_at, entry[1]) for entry in figures)
             missing = [p.publication_id for p in group if not p.post_id or p.post_id not in stats]
             if missing:
                 self._publications.defer_stats(missing, synced_at + FAILED_RETRY)
@@ -161,10 +167,7 @@ class StatsSync:
             return provider.fetch_stats(credentials, post_ids)
 
     def _next_due(self, publication: Publication, synced_at: datetime) -> datetime:
-        settings = self._settings
-        old = synced_at - publication.created_at > timedelta(days=settings.stats_old_after_days)
-        minutes = settings.stats_old_interval_minutes if old else settings.stats_interval_minutes
-        return synced_at + timedelta(minutes=minutes)
+        return next_sample(publication.published_at or publication.created_at, synced_at)
 
 
 def _calls(platform: Platform, posts: int) -> int:
@@ -177,7 +180,9 @@ def continuation_body(cursor: dict[str, Any]) -> str:
     return json.dumps({"cursor": cursor})
 
 
-def stats_sync_from_settings(settings: Settings, page_size: int = PAGE) -> StatsSync:
+def stats_sync_from_settings(
+    settings: Settings, page_size: int = PAGE, now: Callable[[], datetime] = utcnow
+) -> StatsSync:
     from autopost.providers import provider_for
     from autopost.secrets import token_cipher
 
@@ -185,8 +190,10 @@ def stats_sync_from_settings(settings: Settings, page_size: int = PAGE) -> Stats
     return StatsSync(
         settings,
         PublicationRepository(settings),
+        HistoryRepository(settings),
         connections,
         TokenRefresher(settings, connections),
         lambda platform: provider_for(platform, settings),
+        now=now,
         page_size=page_size,
     )

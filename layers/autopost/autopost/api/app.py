@@ -13,7 +13,7 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.shared.json_encoder import Encoder
 
-from autopost.api import clips, connections, publications, telegram
+from autopost.api import clips, connections, publications, telegram, webhooks
 from autopost.errors import (
     AutopostError,
     InvalidRequest,
@@ -49,6 +49,7 @@ _FIELD_MESSAGES = {
     "dict_type": "Ожидается JSON-объект",
     "control_characters": "Управляющие символы недопустимы",
     "duplicate_platforms": "Платформы не должны повторяться",
+    "duplicate_event_types": "Типы событий не должны повторяться",
 }
 
 
@@ -128,6 +129,7 @@ def build_app() -> APIGatewayHttpResolver:
     app.include_router(publications.router)
     app.include_router(connections.router)
     app.include_router(telegram.router)
+    app.include_router(webhooks.router)
 
     @app.get("/openapi.json", include_in_schema=False)
     def openapi():

@@ -20,10 +20,12 @@ if TYPE_CHECKING:
     from autopost.connecting import ConnectionService
     from autopost.publishing import PublishingService
     from autopost.storage.clips import ClipRepository
+    from autopost.storage.history import HistoryRepository
 
 connecting_module = lazy("autopost.connecting")
 publishing_module = lazy("autopost.publishing")
 clips_module = lazy("autopost.storage.clips")
+history_module = lazy("autopost.storage.history")
 secrets_module = lazy("autopost.secrets")
 
 
@@ -47,6 +49,11 @@ def publishing() -> PublishingService:
 @warm
 def connecting() -> ConnectionService:
     return connecting_module.ConnectionService(get_settings(), secrets_module.token_cipher)
+
+
+@warm
+def history() -> HistoryRepository:
+    return history_module.HistoryRepository(get_settings())
 
 
 @warm

@@ -8,7 +8,15 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Header, Query
 
 from autopost.api import context, idempotency
-from autopost.api.schemas import PublicationList, PublicationOut, PublishBody
+from autopost.api.schemas import (
+    STATS_UNAVAILABLE,
+    PublicationEvents,
+    PublicationList,
+    PublicationOut,
+    PublishBody,
+    StatsPoint,
+    StatsSeries,
+)
 from autopost.models import PublishDraft
 from autopost.platforms import Platform
 from autopost.providers.base import PublishFormat
@@ -64,6 +72,23 @@ def list_publications(
 def get_publication(publication_id: str) -> PublicationOut:
     caller = context.caller_of(router.current_event)
     return PublicationOut.of(context.publishing().get(caller, publication_id))
+
+
+@router.get("/publications/<publication_id>/events", summary="What happened to a publication, in order")
+def publication_events(publication_id: str) -> PublicationEvents:
+    caller = context.caller_of(router.current_event)
+    context.publishing().get(caller, publication_id)  # the caller's, or 404
+    return PublicationEvents(items=[event.view() for event in context.history().events(publication_id)])
+
+
+@router.get("/publications/<publication_id>/stats", summary="A publication's statistics over time")
+def publication_stats(publication_id: str) -> StatsSeries:
+    caller = context.caller_of(router.current_event)
+    publication = context.publishing().get(caller, publication_id)
+    if publication.platform is Platform.TELEGRAM:
+        return StatsSeries(available=False, message=STATS_UNAVAILABLE, items=[])
+    samples = context.history().samples(publication_id)
+    return StatsSeries(available=True, items=[StatsPoint(at=at, **figures) for at, figures in samples])
 
 
 @router.post("/publications/<publication_id>/cancel", summary="Cancel a scheduled publication")

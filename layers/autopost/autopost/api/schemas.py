@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import datetime
-from typing import Annotated
 
 from pydantic import (
     AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
-    PlainSerializer,
     SecretStr,
     field_validator,
     model_validator,
@@ -20,18 +17,16 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
-from autopost.clock import to_iso
+from autopost.clock import Timestamp
 from autopost.errors import TokenExpired
+from autopost.history import EventType, EventView
 from autopost.models import Clip, ClipStatus, Connection, ConnectionStatus, Publication
 from autopost.platforms import Platform
 from autopost.providers.base import PublishFormat
 from autopost.statuses import PublicationStatus
+from autopost.webhooks import Delivery, Endpoint
 
 STATS_UNAVAILABLE = "Статистика недоступна"
-
-
-# One form for every time the API answers: UTC, milliseconds, `Z` (as stored and sorted).
-Timestamp = Annotated[datetime, PlainSerializer(to_iso, return_type=str, when_used="json")]
 
 
 class ApiModel(BaseModel):
@@ -174,6 +169,26 @@ class PublicationOut(ApiModel):
             post=post,
             stats=stats,
         )
+
+
+class PublicationEvents(ApiModel):
+    items: list[EventView] = Field(description="What happened to the publication, oldest first")
+
+
+class StatsPoint(ApiModel):
+    at: Timestamp
+    views: int | None = None
+    likes: int | None = None
+    comments: int | None = None
+    reposts: int | None = None
+
+
+class StatsSeries(ApiModel):
+    available: bool = Field(description="False where the platform has no statistics (Telegram)")
+    message: str | None = None
+    items: list[StatsPoint] = Field(
+        description="Hourly the first day, every 6 h to a week, daily to 30 days, weekly after"
+    )
 
 
 class PublicationList(ApiModel):
@@ -376,3 +391,77 @@ class DzenConnectBody(InputModel):
 class DisconnectOut(ApiModel):
     platform: Platform
     cancelled_publications: int
+
+
+# -- webhooks (autopost.webhooks) ------------------------------------------------------------
+
+
+class WebhookBody(InputModel):
+    url: str = Field(
+        min_length=9, max_length=2048, description="https:// only; a public address (not a private network)"
+    )
+    event_types: list[EventType] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=len(EventType),
+        description="The events to receive; omitted: all of them",
+    )
+
+    @field_validator("event_types")
+    @classmethod
+    def _unique_types(cls, value: list[EventType] | None) -> list[EventType] | None:
+        if value is not None and len(set(value)) != len(value):
+            raise PydanticCustomError("duplicate_event_types", "event types must not repeat")
+        return value
+
+
+class WebhookOut(ApiModel):
+    id: str
+    url: str
+    event_types: list[str] = Field(description="The events it receives (every type when created without)")
+    created_at: Timestamp
+
+    @classmethod
+    def of(cls, endpoint: Endpoint) -> WebhookOut:
+        return cls(
+            id=endpoint.endpoint_id,
+            url=endpoint.url,
+            event_types=list(endpoint.event_types or (t.value for t in EventType)),
+            created_at=endpoint.created_at,
+        )
+
+
+class WebhookCreatedOut(WebhookOut):
+    secret: str = Field(
+        description="whsec_…: verifies the webhook-signature header (Standard Webhooks). Shown only now"
+    )
+
+
+class WebhookList(ApiModel):
+    items: list[WebhookOut]
+
+
+class DeliveryOut(ApiModel):
+    event_id: str = Field(description="The webhook-id header: the same for every attempt of an event")
+    type: str
+    at: Timestamp
+    attempt: int
+    status_code: int | None = Field(description="The receiver's HTTP status; null if none came")
+    ok: bool
+    error: str | None = Field(description="Why it failed, or the start of the receiver's answer")
+
+    @classmethod
+    def of(cls, delivery: Delivery) -> DeliveryOut:
+        return cls(
+            event_id=delivery.event_id,
+            type=delivery.type,
+            at=delivery.at,
+            attempt=delivery.attempt,
+            status_code=delivery.status_code,
+            ok=delivery.ok,
+            error=delivery.error,
+        )
+
+
+class DeliveryList(ApiModel):
+    items: list[DeliveryOut] = Field(description="The latest attempts, newest first")

@@ -250,13 +250,20 @@ class PublicationRepository:
             condition=record.publication_id.exists(),
         )
 
-    def take_attempt(self, publication_id: str, owner: str, until: datetime) -> datetime | None:
-        """Hold the publication's upload for one attempt until `until`. None when taken;
-        else until when another attempt holds it. Only a `publishing` publication is held."""
+    def take_attempt(
+        self, publication_id: str, owner: str, until: datetime, retry: int = 0
+    ) -> datetime | None:
+        """Hold the publication's upload for one attempt (of the state machine's `retry`)
+        until `until`. None when taken; else until when another attempt holds it. Only a
+        `publishing` publication is held."""
         record, now = self._record, to_iso(utcnow())
         try:
             record(publication_id).update(
-                actions=[record.attempt_owner.set(owner), record.attempt_until.set(to_iso(until))],
+                actions=[
+                    record.attempt_owner.set(owner),
+                    record.attempt_until.set(to_iso(until)),
+                    record.attempt_retry.set(retry),
+                ],
                 condition=(record.status == PublicationStatus.PUBLISHING.value)
                 & (record.attempt_until.does_not_exist() | (record.attempt_until < now)),
             )
@@ -321,14 +328,20 @@ class PublicationRepository:
         return from_iso(item.processing_since)
 
     def record_wait(self, publication_id: str, until: datetime) -> None:
-        """A platform's retry-after, for the state machine to wait out (ReadRateLimit)."""
+        """A platform's retry-after: shown in the history, and for a long wait read by the
+        state machine's Wait (ReadRateLimit)."""
         record = self._record
         # Whole seconds with a Z: the form the state machine's TimestampPath accepts everywhere.
         stamp = until.astimezone(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
-        record(publication_id).update(
-            actions=[record.retry_not_before.set(stamp)],
-            condition=record.status == PublicationStatus.PUBLISHING.value,
-        )
+        try:
+            record(publication_id).update(
+                actions=[record.retry_not_before.set(stamp)],
+                condition=record.status == PublicationStatus.PUBLISHING.value,
+            )
+        except UpdateError as exc:
+            if exc.cause_response_code == "ConditionalCheckFailedException":
+                raise StatusConflict(details={"publicationId": publication_id}) from exc
+            raise
 
     def record_attempt_error(self, publication_id: str, code: str, message: str) -> None:
         """The last attempt's error, in the user's words, while the publication is still
@@ -340,6 +353,7 @@ class PublicationRepository:
                     record.error_code.set(code),
                     record.error_message.set(message),
                     record.updated_at.set(to_iso(utcnow())),
+                    record.attempt_errors.add(1),
                 ],
                 condition=record.status == PublicationStatus.PUBLISHING.value,
             )

@@ -31,6 +31,8 @@ class Records:
     publication: type[Model]
     connection: type[Model]
     control: type[Model]
+    history: type[Model]
+    webhook: type[Model]
 
 
 def _meta(table_name: str, settings: _Where) -> type:
@@ -118,6 +120,10 @@ def _publication_record(settings: _Where) -> type[Model]:
         # attempts (a timed-out one still running, a redelivered message) never overlap.
         attempt_owner = UnicodeAttribute(null=True)
         attempt_until = UnicodeAttribute(null=True)
+        # The state machine's retry the attempt working now belongs to (0 for the first), and
+        # how many attempts have failed: the history tells each retry and failure from them.
+        attempt_retry = NumberAttribute(null=True)
+        attempt_errors = NumberAttribute(null=True)
         # Until when a platform asked us to wait (ISO time; the state machine's Wait reads it).
         retry_not_before = UnicodeAttribute(null=True)
         # Statistics: "{platform}#{0-9}" while due for syncing, the next sync time, the figures.
@@ -168,6 +174,44 @@ def _control_record(settings: _Where) -> type[Model]:
     return ControlRecord
 
 
+def _history_record(settings: _Where) -> type[Model]:
+    class HistoryRecord(Model):
+        """A publication's story: `event#{at}#{sequence}#{n}` items (what happened, in order)
+        and `stats#{at}` items (its figures over time)."""
+
+        Meta = _meta(settings.history_table, settings)
+        pk = UnicodeAttribute(hash_key=True)
+        sk = UnicodeAttribute(range_key=True)
+        at = UnicodeAttribute()
+        # An event's JSON (autopost.history.PublicationEvent); a sample's figures.
+        payload = UnicodeAttribute(null=True)
+        views = NumberAttribute(null=True)
+        likes = NumberAttribute(null=True)
+        comments = NumberAttribute(null=True)
+        reposts = NumberAttribute(null=True)
+
+    return HistoryRecord
+
+
+def _webhook_record(settings: _Where) -> type[Model]:
+    class WebhookRecord(Model):
+        """Webhook endpoints (`user#{user}` / `endpoint#{id}`) and their recent deliveries
+        (`endpoint#{id}` / `delivery#{at}#{event}`, expiring)."""
+
+        Meta = _meta(settings.webhooks_table, settings)
+        pk = UnicodeAttribute(hash_key=True)
+        sk = UnicodeAttribute(range_key=True)
+        user_id = UnicodeAttribute(null=True)
+        # JSON: an endpoint's url and event types, or a delivery's outcome.
+        payload = UnicodeAttribute(null=True)
+        # Encrypted (autopost.crypto): the endpoint's signing secret.
+        secret = UnicodeAttribute(null=True)
+        created_at = UnicodeAttribute(null=True)
+        expires_at = TTLAttribute(null=True)
+
+    return WebhookRecord
+
+
 @dataclass(frozen=True)
 class _Where:
     """The hashable part of the settings that decides which tables the records talk to."""
@@ -176,6 +220,8 @@ class _Where:
     publications_table: str
     connections_table: str
     control_table: str
+    history_table: str
+    webhooks_table: str
     aws_region: str
     aws_endpoint_url: str | None
     aws_timeout_seconds: float
@@ -188,6 +234,8 @@ def records(settings: Settings) -> Records:
             settings.publications_table,
             settings.connections_table,
             settings.control_table,
+            settings.history_table,
+            settings.webhooks_table,
             settings.aws_region,
             settings.aws_endpoint_url,
             settings.aws_timeout_seconds,
@@ -202,6 +250,8 @@ def _records(where: _Where) -> Records:
         publication=_publication_record(where),
         connection=_connection_record(where),
         control=_control_record(where),
+        history=_history_record(where),
+        webhook=_webhook_record(where),
     )
 
 

@@ -1,0 +1,214 @@
+"""Webhook deliveries on the moto stack: an event put on the publications bus reaches the
+webhooks queue through the template's rule, is fanned out to the user's endpoints and
+delivered to an HTTPS receiver on this machine (a self-signed certificate it is told to
+trust), signed per Standard Webhooks and verified with the reference library; a failed
+attempt is retried on the schedule (seconds here), a redirect is not followed, an internal
+address is refused, and after the last attempt the message is parked in the dead-letter queue."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import boto3
+import pytest
+from standardwebhooks import Webhook, WebhookVerificationError
+
+from autopost import runtime
+from functions.webhooks import handler as webhook_handler
+from tests.conftest import REGION
+from tests.support.https_receiver import Receiver, https_receiver
+from tests.support.queues import drain
+
+SCHEDULE = [0, 1, 1, 1, 1, 1, 1, 1]
+
+
+@pytest.fixture
+def receiver(harness, monkeypatch: pytest.MonkeyPatch) -> Iterator[Receiver]:
+    with https_receiver() as running:
+        monkeypatch.setenv("WEBHOOK_ALLOW_PRIVATE_TARGETS", "true")
+        monkeypatch.setenv("WEBHOOK_CA_FILE", str(running.ca_file))
+        monkeypatch.setenv("WEBHOOK_RETRY_SECONDS", json.dumps(SCHEDULE))
+        monkeypatch.setenv("WEBHOOK_TIMEOUT_SECONDS", "5")
+        runtime.reset()
+        yield running
+
+
+def register(harness, url: str, user: str = "user-1", **body: Any) -> dict[str, Any]:
+    created = harness.api("POST", "/webhooks", body={"url": url, **body}, user=user)
+    assert created.status == 201, created.body
+    return created.body
+
+
+def publish_event(
+    harness, event_id: str = "evt_1", user: str = "user-1", kind: str = "publication.published"
+):
+    detail = {
+        "eventId": event_id,
+        "type": kind,
+        "at": "2026-11-30T12:00:00.000Z",
+        "userId": user,
+        "publicationId": "pub-1",
+        "clipId": "clip-1",
+        "platform": "vk",
+        "status": "published",
+        "previousStatus": "publishing",
+        "postUrl": "https://vk.com/clip-1_2",
+    }
+    events = boto3.client("events", region_name=REGION)
+    answer = events.put_events(
+        Entries=[
+            {
+                "Source": "autopost",
+                "DetailType": "Publication Status Changed",
+                "Detail": json.dumps(detail),
+                "EventBusName": harness.stack.ref("EventBus"),
+            }
+        ]
+    )
+    assert answer["FailedEntryCount"] == 0
+    return detail
+
+
+def run_webhooks(harness, until: Callable[[], bool], timeout: float = 30.0) -> list[dict[str, Any]]:
+    """Carry WebhookQueue's messages to the function, as its event source mapping does,
+    until `until()` holds; the batch answers."""
+    url, arn = harness.stack.ref("WebhookQueue"), harness.stack.attribute("WebhookQueue", "Arn")
+    answers: list[dict[str, Any]] = []
+    deadline = time.monotonic() + timeout
+    while not until():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not done within {timeout}s; answers: {answers}")
+        batch = drain(harness.sqs, url, arn, webhook_handler.lambda_handler)
+        answers.extend(batch)
+        if not batch:
+            time.sleep(0.2)
+    return answers
+
+
+def queued(harness, logical_id: str) -> int:
+    attributes = harness.sqs.get_queue_attributes(
+        QueueUrl=harness.stack.ref(logical_id),
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"]) + int(
+        attributes["ApproximateNumberOfMessagesNotVisible"]
+    )
+
+
+def deliveries(harness, endpoint_id: str) -> list[dict[str, Any]]:
+    answer = harness.api("GET", f"/webhooks/{endpoint_id}/deliveries")
+    assert answer.status == 200
+    return answer.body["items"]
+
+
+def test_an_event_is_delivered_signed_to_each_subscribed_endpoint(harness, receiver):
+    everything = register(harness, receiver.url("/all"))
+    failures_only = register(harness, receiver.url("/failures"), eventTypes=["publication.failed"])
+    register(harness, receiver.url("/someone-else"), user="user-2")
+    detail = publish_event(harness)
+
+    run_webhooks(harness, lambda: len(receiver.requests) >= 1 and queued(harness, "WebhookQueue") == 0)
+
+    (request,) = receiver.requests
+    assert request.path == "/all"
+    payload = Webhook(everything["secret"]).verify(request.body, request.headers)
+    assert request.headers["webhook-id"] == detail["eventId"]
+    assert payload["type"] == "publication.published"
+    assert payload["timestamp"] == detail["at"]
+    assert payload["data"] == {k: v for k, v in detail.items() if k != "userId"}
+    assert request.headers["Content-Type"] == "application/json"
+    # Signed with this endpoint's secret, not another's.
+    with pytest.raises(WebhookVerificationError):
+        Webhook(failures_only["secret"]).verify(request.body, request.headers)
+
+    (delivery,) = deliveries(harness, everything["id"])
+    assert delivery["eventId"] == detail["eventId"] and delivery["type"] == "publication.published"
+    assert (delivery["attempt"], delivery["statusCode"], delivery["ok"], delivery["error"]) == (
+        1,
+        200,
+        True,
+        None,
+    )
+    assert deliveries(harness, failures_only["id"]) == []
+    assert queued(harness, "WebhookDeadLetterQueue") == 0
+
+
+def test_a_failed_delivery_is_retried_and_delivered_once(harness, receiver):
+    receiver.answers = [(500, {}, b"temporarily broken"), (200, {}, b"ok")]
+    endpoint = register(harness, receiver.url())
+    publish_event(harness, event_id="evt_retry")
+
+    answers = run_webhooks(harness, lambda: any(r for r in receiver.requests[1:]))
+    assert any(a.get("batchItemFailures") for a in answers)  # the first attempt failed
+    # Nothing more is sent once it succeeded: its message is gone, the receiver has two requests.
+    run_webhooks(harness, lambda: queued(harness, "WebhookQueue") == 0, timeout=10)
+    assert len(receiver.requests) == 2
+
+    first, second = receiver.requests
+    assert first.headers["webhook-id"] == second.headers["webhook-id"] == "evt_retry"
+    assert first.body == second.body
+    for request in (first, second):
+        Webhook(endpoint["secret"]).verify(request.body, request.headers)
+
+    newest, oldest = deliveries(harness, endpoint["id"])
+    assert (newest["attempt"], newest["statusCode"], newest["ok"]) == (2, 200, True)
+    assert (oldest["attempt"], oldest["statusCode"], oldest["ok"]) == (1, 500, False)
+    assert oldest["error"] == "HTTP 500: temporarily broken"
+
+
+def test_a_redirect_is_not_followed(harness, receiver):
+    receiver.answers = [(307, {"Location": receiver.url("/elsewhere")}, b"")]
+    endpoint = register(harness, receiver.url("/hook"))
+    publish_event(harness, event_id="evt_redirect")
+
+    run_webhooks(harness, lambda: bool(deliveries(harness, endpoint["id"])))
+
+    assert [r.path for r in receiver.requests] == ["/hook"]
+    (delivery,) = deliveries(harness, endpoint["id"])
+    assert (delivery["statusCode"], delivery["ok"]) == (307, False)
+    assert "перенаправления не выполняются" in delivery["error"]
+    assert queued(harness, "WebhookQueue") == 1  # to be tried again later
+
+
+def test_in_aws_a_loopback_receiver_is_refused(harness, receiver, monkeypatch):
+    endpoint = register(harness, receiver.url())  # registered while the local setting allowed it
+    monkeypatch.setenv("WEBHOOK_ALLOW_PRIVATE_TARGETS", "false")
+    runtime.reset()
+    publish_event(harness, event_id="evt_ssrf")
+
+    run_webhooks(harness, lambda: bool(deliveries(harness, endpoint["id"])))
+
+    assert receiver.requests == []
+    (delivery,) = deliveries(harness, endpoint["id"])
+    assert delivery["ok"] is False and delivery["statusCode"] is None
+    assert "внутреннюю сеть" in delivery["error"]
+
+
+def test_a_deleted_endpoint_receives_nothing_more(harness, receiver):
+    endpoint = register(harness, receiver.url())
+    publish_event(harness, event_id="evt_before")
+    run_webhooks(harness, lambda: len(receiver.requests) == 1)
+    assert harness.api("DELETE", f"/webhooks/{endpoint['id']}").status == 204
+
+    publish_event(harness, event_id="evt_after")
+    run_webhooks(harness, lambda: queued(harness, "WebhookQueue") == 0)
+    assert [r.headers["webhook-id"] for r in receiver.requests] == ["evt_before"]
+
+
+def test_after_the_last_attempt_the_delivery_is_parked_in_the_dead_letter_queue(harness, receiver):
+    receiver.answers = [(503, {}, b"down")]
+    endpoint = register(harness, receiver.url())
+    publish_event(harness, event_id="evt_dead")
+
+    run_webhooks(harness, lambda: queued(harness, "WebhookDeadLetterQueue") == 1, timeout=60)
+
+    assert len(receiver.requests) == len(SCHEDULE)
+    attempts = [d["attempt"] for d in deliveries(harness, endpoint["id"])]
+    assert attempts == list(range(len(SCHEDULE), 0, -1))
+    assert queued(harness, "WebhookQueue") == 0
+    parked = harness.sqs.receive_message(QueueUrl=harness.stack.ref("WebhookDeadLetterQueue"))["Messages"][0]
+    assert json.loads(parked["Body"])["eventId"] == "evt_dead"
+    assert endpoint["secret"] not in parked["Body"]
