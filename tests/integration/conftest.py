@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import boto3
-from botocore.config import Config
 import pytest
+from botocore.config import Config
 from moto import mock_aws
 from pydantic import SecretStr
 
