@@ -61,9 +61,7 @@ def test_each_platforms_failed_publication_rate_raises_an_alarm(resources):
         stats = [m for m in alarm.get("Metrics", []) if "MetricStat" in m]
         if not stats or stats[0]["MetricStat"]["Metric"]["MetricName"] != "PublicationsFinished":
             continue
-        dimensions = [
-            {d["Name"]: d["Value"] for d in m["MetricStat"]["Metric"]["Dimensions"]} for m in stats
-        ]
+        dimensions = [{d["Name"]: d["Value"] for d in m["MetricStat"]["Metric"]["Dimensions"]} for m in stats]
         (platform,) = {d["platform"] for d in dimensions}
         assert sorted(d["outcome"] for d in dimensions) == ["failed", "published"]
         (expression,) = [m["Expression"] for m in alarm["Metrics"] if m.get("ReturnData")]
