@@ -10,6 +10,7 @@ import uuid
 
 import boto3
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.stepfunctions.parser.asl.antlr.runtime.ASLParser import ASLParser
@@ -81,6 +82,45 @@ def test_a_cancelled_transaction_puts_back_only_what_it_touched(dynamodb):
         ExpressionAttributeValues={":g": {"S": "a"}},
     )
     assert [i["pk"]["S"] for i in found["Items"]] == ["kept"]
+
+
+def test_a_cancelled_transaction_leaves_nothing_in_the_tables_stream():
+    """DynamoDB streams what a transaction commits; moto streamed each write as it went."""
+    moto_fixes.install()
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="eu-central-1")
+        arn = client.create_table(
+            TableName=TABLE,
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+        )["TableDescription"]["LatestStreamArn"]
+        client.put_item(TableName=TABLE, Item={"pk": {"S": "taken"}})
+        with pytest.raises(client.exceptions.TransactionCanceledException):
+            client.transact_write_items(
+                TransactItems=[
+                    put("fresh", v="x"),
+                    {
+                        "Put": {
+                            "TableName": TABLE,
+                            "Item": {"pk": {"S": "taken"}},
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                ]
+            )
+        client.transact_write_items(TransactItems=[put("committed", v="y")])
+        streams = boto3.client(
+            "dynamodbstreams", region_name="eu-central-1", config=Config(account_id_endpoint_mode="disabled")
+        )
+        shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+        iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+        records = streams.get_records(ShardIterator=iterator["ShardIterator"])["Records"]
+        assert [(r["eventName"], r["dynamodb"]["Keys"]["pk"]["S"]) for r in records] == [
+            ("INSERT", "taken"),
+            ("INSERT", "committed"),
+        ]
 
 
 def test_a_committed_transaction_writes_everything(dynamodb):

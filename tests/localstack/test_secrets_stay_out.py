@@ -66,6 +66,11 @@ def test_no_credential_reaches_a_log_line_or_a_trace(traced):
     code = other.post("/connections/telegram/proof", json={"channel": "@leak_service"}).json()["code"]
     httpx.post(f"{telegram}/_emulator/channel_post", json={"channel": "@leak_service", "text": code})
 
+    # A webhook endpoint: its signing secret is shown once, and every event is signed with it
+    # (here to a port nobody listens on: the attempts fail and are retried, still signing).
+    hook = api.post("/webhooks", json={"url": "https://127.0.0.1:9/hook"})
+    assert hook.status_code == 201, hook.text
+
     response = api.post(
         "/clips/leak-clip/publications",
         json={"platforms": ["vk", "telegram", "rutube", "dzen"], "title": "Утечка?"},
@@ -84,8 +89,10 @@ def test_no_credential_reaches_a_log_line_or_a_trace(traced):
         30,
         "stats synced",
     )
-    secrets = [*issued(stack), DEMO_PASSWORD]
-    assert len(secrets) >= 8
+    # Deliveries were attempted (and failed): the secret was used.
+    wait_until(lambda: api.get(f"/webhooks/{hook.json()['id']}/deliveries").json()["items"], 30, "deliveries")
+    secrets = [*issued(stack), DEMO_PASSWORD, hook.json()["secret"].removeprefix("whsec_")]
+    assert len(secrets) >= 9
 
     traces = trace_file.read_text()
     # Tracing did run: the handlers' subsegments and the AWS calls in them.
