@@ -87,6 +87,33 @@ class SqsMapping:
                 self._sqs.delete_message(QueueUrl=self._url, ReceiptHandle=message["ReceiptHandle"])
 
 
+def matches(pattern: dict[str, Any], event: Any) -> bool:
+    """Lambda's event filtering, the part our patterns use: nested keys, a list of values
+    any of which matches, and `anything-but` (which a missing field does not match)."""
+    if not isinstance(event, dict):
+        return False
+    for key, wanted in pattern.items():
+        if key not in event:
+            return False
+        value = event[key]
+        if isinstance(wanted, dict):
+            if not matches(wanted, value):
+                return False
+            continue
+        if not any(_value_matches(w, value) for w in wanted):
+            return False
+    return True
+
+
+def _value_matches(wanted: Any, value: Any) -> bool:
+    if isinstance(wanted, dict) and set(wanted) == {"anything-but"}:
+        refused = wanted["anything-but"]
+        return value not in (refused if isinstance(refused, list) else [refused])
+    if isinstance(wanted, dict):
+        raise TemplateError(f"filter operator {sorted(wanted)} is not supported by the local stack")
+    return bool(wanted == value)
+
+
 def stream_event(records: list[dict[str, Any]], arn: str) -> dict[str, Any]:
     """Stream records as boto3 reads them -> the event Lambda gives a function (its times
     are epoch seconds, not the datetimes boto3 parses them into)."""
@@ -115,8 +142,10 @@ class StreamMapping:
         batch_size: int,
         retries: int,
         on_failure: str | None,
+        filters: list[dict[str, Any]] | None = None,
     ) -> None:
         self._streams, self._sqs, self._arn, self._pool = streams, sqs, arn, pool
+        self._filters = filters or []
         self._batch_size, self._retries, self._on_failure = batch_size, retries, on_failure
         self._stop = threading.Event()
         self._thread = threading.Thread(
@@ -149,7 +178,7 @@ class StreamMapping:
                     self._stop.wait(0.5)
                     continue
                 iterator = answer["NextShardIterator"]
-                pending += answer["Records"]
+                pending += [r for r in answer["Records"] if self._wanted(r)]
             if not pending:
                 self._stop.wait(0.25)
                 continue
@@ -167,6 +196,13 @@ class StreamMapping:
                 attempts = 0
             else:
                 self._stop.wait(min(5.0, 0.2 * 2**attempts))
+
+    def _wanted(self, record: dict[str, Any]) -> bool:
+        """Lambda filters the record as it would be delivered (images in DynamoDB JSON)."""
+        if not self._filters:
+            return True
+        delivered = stream_event([record], self._arn)["Records"][0]
+        return any(matches(pattern, delivered) for pattern in self._filters)
 
     def _deliver(self, batch: list[dict[str, Any]]) -> str | None:
         """The sequence number to give again from, or None when all went through."""
@@ -288,6 +324,10 @@ def event_sources(
                         int(props.get("BatchSize", 100)),
                         int(props.get("MaximumRetryAttempts", 10)),
                         stack.ref(failure_queue) if failure_queue else None,
+                        [
+                            json.loads(f["Pattern"])
+                            for f in (props.get("FilterCriteria") or {}).get("Filters", [])
+                        ],
                     )
                 )
             elif kind in ("Schedule", "ScheduleV2"):

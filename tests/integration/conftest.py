@@ -27,7 +27,7 @@ from autopost.settings import get_settings
 from autopost.storage.connections import ConnectionRepository
 from autopost.storage.tables import records
 from devstack import moto_fixes
-from devstack.event_sources import stream_event
+from devstack.event_sources import matches, stream_event
 from devstack.provision import Stack, provision
 from emulators.dzen import DEFAULT_PUBLISHER
 from emulators.suite import Platforms
@@ -199,8 +199,18 @@ class Harness:
             self.stream_position = answer["NextShardIterator"]
             if not answer["Records"]:
                 return responses
-            event = stream_event(answer["Records"], arn)
-            responses.append(events_handler.lambda_handler(event, LambdaContext()))
+            # Only what the mapping's filters let through, as Lambda does.
+            delivered = [
+                r
+                for r in stream_event(answer["Records"], arn)["Records"]
+                if any(matches(pattern, r) for pattern in self.stream_filters())
+            ]
+            if delivered:
+                responses.append(events_handler.lambda_handler({"Records": delivered}, LambdaContext()))
+
+    def stream_filters(self) -> list[dict[str, Any]]:
+        (changes,) = self.stack.functions["PublicationEventsFunction"].events.values()
+        return [json.loads(f["Pattern"]) for f in changes["Properties"]["FilterCriteria"]["Filters"]]
 
     def events_of(self, publication_id: str, user: str = "user-1") -> list[dict[str, Any]]:
         """The publication's history as its owner reads it, after the stream is carried."""
