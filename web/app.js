@@ -1,5 +1,9 @@
-// The console: clips, platforms, publications; everything through the public HTTP API.
+// The console: clips, platforms, publications (their details: history.js), webhooks (webhooks.js);
+// everything through the public HTTP API.
 import { ApiError, api, finishOidcSignIn, loadConfig, signInLocally, signInWithOidc, token } from "./api.js";
+import { detailsRow, isOpen, toggle as toggleDetails } from "./history.js";
+import { $, element, safeLink, when, withLabels } from "./ui.js";
+import { forgetSecret, renderWebhooks, setupWebhooks } from "./webhooks.js";
 
 const STATUS = {
   scheduled: "запланировано", publishing: "публикуется", published: "опубликовано",
@@ -7,28 +11,11 @@ const STATUS = {
   deleted: "удалён", active: "подключено", expired: "токен истёк",
 };
 const POLL_MS = 2000;
+// Webhooks' deliveries are read on every third poll: they come after a publication's events.
+const WEBHOOK_POLLS = 3;
 // The console's config.json; `local` (the local stack only) names the emulators' demo accounts.
 let consoleConfig = {};
-const $ = (selector) => document.querySelector(selector);
 let platforms = [];
-
-// On a phone a table becomes a card per row; each cell then carries its column's name.
-function withLabels(table) {
-  const names = [...table.querySelectorAll("thead th")].map((th) => th.textContent);
-  for (const row of table.querySelectorAll("tbody tr")) {
-    [...row.children].forEach((cell, index) => names[index] && cell.setAttribute("data-label", names[index]));
-  }
-}
-
-function element(tag, attributes = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attributes)) {
-    if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
-    else if (value !== undefined && value !== null && value !== false) node.setAttribute(key, value === true ? "" : value);
-  }
-  node.append(...children.filter((child) => child !== null && child !== undefined));
-  return node;
-}
 
 function showError(error) {
   const alert = $("#alert");
@@ -58,19 +45,12 @@ function megabytes(bytes) {
   return `${+(bytes / 1048576).toFixed(1)} МБ`;
 }
 const seconds = (value) => (value == null ? "—" : `${Math.round(value)} с`);
-const when = (iso) => new Date(iso).toLocaleString("ru-RU");
 // When the post went out, or is to: the time it was published, the time it is scheduled for.
 function whenOf(publication) {
   if (publication.publishedAt) return when(publication.publishedAt);
   if (publication.scheduledAt) return when(publication.scheduledAt);
   return publication.status === "publishing" ? "сейчас" : "—";
 }
-// Only https links are shown: a post URL comes from a platform, and a `javascript:` one
-// must never become a link.
-const safeLink = (url) =>
-  typeof url === "string" && url.startsWith("https://")
-    ? element("a", { href: url, target: "_blank", rel: "noopener noreferrer" }, "Открыть пост")
-    : "—";
 const status = (value) => element("span", { class: `status ${value}` }, STATUS[value] || value);
 
 // -- platforms ------------------------------------------------------------------------------
@@ -445,38 +425,73 @@ function statsCell(publication) {
   );
 }
 
+const PUBLICATION_COLUMNS = 7;
+
+// «Подробнее» opens the publication's history and statistics in a row under it.
+function detailsButton(publication) {
+  const open = isOpen(publication.id);
+  return element(
+    "button",
+    {
+      type: "button",
+      "data-details-toggle": publication.id,
+      "aria-expanded": String(open),
+      "aria-controls": open ? `details-${publication.id}` : null,
+      onclick: () => toggleRow(publication),
+    },
+    open ? "Свернуть" : "Подробнее",
+  );
+}
+
+// At once, without waiting for the list: the row drawn anew, its details added or removed
+// (the next poll brings fresh figures).
+function toggleRow(publication) {
+  toggleDetails(publication);
+  const row = $(`#publications tr[data-publication="${publication.id}"]`);
+  $(`#publications tr[data-details="${publication.id}"]`)?.remove();
+  if (!row) return;
+  const fresh = publicationRow(publication);
+  row.replaceWith(fresh);
+  const details = detailsRow(publication, PUBLICATION_COLUMNS);
+  if (details) fresh.after(details);
+  withLabels($("#publications"));
+  fresh.querySelector("[data-details-toggle]").focus();
+}
+
 async function renderPublications() {
   const items = (await api("GET", "/publications?limit=100")).items;
   $("#no-publications").hidden = items.length > 0;
   $("#publications tbody").replaceChildren(
-    ...items.map((p) =>
-      element(
-        "tr",
-        { "data-publication": p.id, "data-status": p.status },
-        element("td", {}, p.clipId),
-        element("td", {}, platforms.find((x) => x.platform === p.platform)?.name || p.platform),
-        element(
-          "td",
-          {},
-          status(p.status),
-          p.status === "publishing" && p.processingState ? element("div", { class: "muted", "data-processing": true }, p.processingState) : null,
-          p.publishedAs === "video" && p.format === "clip" ? element("div", { class: "warning", "data-published-as": true }, "опубликовано как видео, а не как клип") : null,
-          p.error ? element("div", { class: "platform-error", "data-error": true }, p.error.message) : null,
-        ),
-        element("td", {}, whenOf(p)),
-        element("td", {}, safeLink(p.post?.url)),
-        element("td", {}, statsCell(p)),
-        element(
-          "td",
-          {},
-          p.status === "scheduled" ? element("button", { type: "button", "data-cancel": p.id, onclick: () => act(p, "cancel") }, "Отменить") : null,
-          p.status === "failed" ? element("button", { type: "button", "data-retry": p.id, onclick: () => act(p, "retry") }, "Повторить") : null,
-        ),
-      ),
-    ),
+    ...items.flatMap((p) => [publicationRow(p), detailsRow(p, PUBLICATION_COLUMNS)].filter(Boolean)),
   );
   withLabels($("#publications"));
+}
 
+function publicationRow(p) {
+  return element(
+    "tr",
+    { "data-publication": p.id, "data-status": p.status },
+    element("td", {}, p.clipId),
+    element("td", {}, platforms.find((x) => x.platform === p.platform)?.name || p.platform),
+    element(
+      "td",
+      {},
+      status(p.status),
+      p.status === "publishing" && p.processingState ? element("div", { class: "muted", "data-processing": true }, p.processingState) : null,
+      p.publishedAs === "video" && p.format === "clip" ? element("div", { class: "warning", "data-published-as": true }, "опубликовано как видео, а не как клип") : null,
+      p.error ? element("div", { class: "platform-error", "data-error": true }, p.error.message) : null,
+    ),
+    element("td", {}, whenOf(p)),
+    element("td", {}, safeLink(p.post?.url)),
+    element("td", {}, statsCell(p)),
+    element(
+      "td",
+      { class: "actions" },
+      detailsButton(p),
+      p.status === "scheduled" ? element("button", { type: "button", "data-cancel": p.id, onclick: () => act(p, "cancel") }, "Отменить") : null,
+      p.status === "failed" ? element("button", { type: "button", "data-retry": p.id, onclick: () => act(p, "retry") }, "Повторить") : null,
+    ),
+  );
 }
 
 async function act(publication, action) {
@@ -493,10 +508,12 @@ async function refresh() {
     await renderPlatforms();
     await renderClips();
     await renderPublications();
+    await renderWebhooks();
   });
 }
 
 function showSignIn() {
+  forgetSecret();
   $("#workspace").hidden = true;
   $("#sign-out").hidden = true;
   $("#sign-in").hidden = false;
@@ -522,6 +539,7 @@ async function start() {
   $("#connect-form").addEventListener("submit", submitConnect);
   $("#disconnect-form").addEventListener("submit", submitDisconnect);
   $("#destination-form").addEventListener("submit", submitDestination);
+  setupWebhooks({ guarded });
   $("#sign-out").addEventListener("click", () => {
     token.clear();
     showSignIn();
@@ -537,9 +555,12 @@ async function start() {
   });
   if (token.claims()) await showWorkspace();
   else showSignIn();
+  let polls = 0;
   setInterval(() => {
-    if (!$("#workspace").hidden && !document.querySelector("dialog[open]")) guarded(renderClips);
-    if (!$("#workspace").hidden && !document.querySelector("dialog[open]")) guarded(renderPublications);
+    if ($("#workspace").hidden || document.querySelector("dialog[open]")) return;
+    guarded(renderClips);
+    guarded(renderPublications);
+    if (++polls % WEBHOOK_POLLS === 0) guarded(renderWebhooks);
   }, POLL_MS);
 }
 

@@ -91,7 +91,18 @@ def test_changes_that_tell_nothing_make_no_event():
     # The post's first state comes with the post: publishing it, not a processing step.
     assert kinds(item(), item(post_id="1001_5", processing_state="ready")) == []
     assert kinds(item(status="published"), item(status="published", stats_due_at="z")) == []
-    assert events_of(item(), None, "13", SEEN) == []
+    assert events_of(item(status="published"), None, "13", SEEN) == []
+
+
+def test_a_publication_removed_before_it_started_is_told_as_cancelled():
+    """The request failed after the item was written (its execution never started)."""
+    (event,) = events_of(item(status="scheduled"), None, "19", SEEN)
+    assert (event.type, event.previous_status, event.status, event.at) == (
+        EventType.CANCELLED,
+        "scheduled",
+        "cancelled",
+        SEEN,
+    )
 
 
 def test_ids_are_stable_per_change_and_unique_within_it():

@@ -91,7 +91,7 @@ def events_of(
     `sequence` is the change's stream sequence number (ids derive from it, so a change read
     twice makes the same events); `changed_at` is when the stream saw it."""
     if new is None:
-        return []  # removed: a publication whose execution never started, never shown
+        return _removed(old, sequence, changed_at)
     status = PublicationStatus(new["status"])
     before = PublicationStatus(old["status"]) if old else None
     at = from_iso(new["updated_at"]) if _changed(old, new, "updated_at") else changed_at
@@ -120,6 +120,26 @@ def events_of(
             **fields,
         )
         for index, (kind, fields) in enumerate(found)
+    ]
+
+
+def _removed(old: dict[str, Any] | None, sequence: str, changed_at: datetime) -> list[PublicationEvent]:
+    """A publication removed before its execution started (its request failed after the
+    item was written): whoever heard it was created hears it will not be published."""
+    if old is None or not PublicationStatus(old["status"]).is_active:
+        return []
+    return [
+        PublicationEvent(
+            event_id=_event_id(old["publication_id"], sequence, 0),
+            type=EventType.CANCELLED,
+            at=changed_at,
+            user_id=old["user_id"],
+            publication_id=old["publication_id"],
+            clip_id=old["clip_id"],
+            platform=Platform(old["platform"]),
+            status=PublicationStatus.CANCELLED,
+            previous_status=PublicationStatus(old["status"]),
+        )
     ]
 
 

@@ -36,16 +36,17 @@ class PublicationEvents:
         seen_at: int | None,
     ) -> list[PublicationEvent]:
         """Stored first, then put on the bus: a failure anywhere fails the record, and the
-        stream gives it again (the same ids: storing is idempotent, receivers deduplicate)."""
+        stream gives it again (the same ids: storing is idempotent, receivers deduplicate).
+        Outcomes are counted when first stored, so a retried batch never counts twice."""
         changed_at = datetime.fromtimestamp(seen_at, UTC) if seen_at else datetime.now(UTC)
         found = events_of(old, new, sequence, changed_at)
         if not found:
             return found
-        self._history.add_events(sequence, found)
-        self._put(found)
-        for event in found:
+        first_time = self._history.add_events(sequence, found)
+        for event in first_time:
             if event.type in _OUTCOMES:
                 _count_outcome(event)
+        self._put(found)
         return found
 
     def _put(self, found: Sequence[PublicationEvent]) -> None:

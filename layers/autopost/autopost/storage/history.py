@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
+from pynamodb.exceptions import PutError
+
 from autopost.clock import from_iso, to_iso
 from autopost.history import PublicationEvent
 from autopost.settings import Settings
@@ -20,18 +22,25 @@ class HistoryRepository:
     def __init__(self, settings: Settings) -> None:
         self._record = records(settings).history
 
-    def add_events(self, sequence: str, events: Sequence[PublicationEvent]) -> None:
-        """Idempotent: the same change read again writes the same items."""
-        with self._record.batch_write() as batch:
-            for index, event in enumerate(events):
-                batch.save(
-                    self._record(
-                        event.publication_id,
-                        f"event#{sequence.zfill(_SEQUENCE_WIDTH)}#{index:02d}",
-                        at=to_iso(event.at),
-                        payload=event.model_dump_json(by_alias=True),
-                    )
-                )
+    def add_events(self, sequence: str, events: Sequence[PublicationEvent]) -> list[PublicationEvent]:
+        """Store what is not stored yet; the events this call stored. The same change read
+        again (a retried batch) stores nothing, and whatever counts once counts on these."""
+        stored = []
+        for index, event in enumerate(events):
+            item = self._record(
+                event.publication_id,
+                f"event#{sequence.zfill(_SEQUENCE_WIDTH)}#{index:02d}",
+                at=to_iso(event.at),
+                payload=event.model_dump_json(by_alias=True),
+            )
+            try:
+                item.save(condition=self._record.sk.does_not_exist())
+            except PutError as exc:
+                if exc.cause_response_code != "ConditionalCheckFailedException":
+                    raise
+                continue
+            stored.append(event)
+        return stored
 
     def events(self, publication_id: str) -> list[PublicationEvent]:
         items = self._record.query(publication_id, self._record.sk.startswith("event#"))
