@@ -282,7 +282,10 @@ def _rule(stack: Stack, events: Any, logical_id: str, props: dict[str, Any]) -> 
         EventPattern=json.dumps(props["EventPattern"]),
         State=props.get("State", "ENABLED"),
     )["RuleArn"]
-    targets = [{"Id": t["Id"], "Arn": t["Arn"]} for t in props.get("Targets", [])]
+    # A target's dead-letter queue and retry policy as the template declares them (moto keeps
+    # them; it does not retry or dead-letter itself).
+    kept = ("Id", "Arn", "DeadLetterConfig", "RetryPolicy")
+    targets = [{key: t[key] for key in kept if key in t} for t in props.get("Targets", [])]
     if targets:
         events.put_targets(Rule=name, EventBusName=bus, Targets=targets)
     _record(stack, logical_id, name, Arn=arn)

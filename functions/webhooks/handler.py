@@ -9,8 +9,8 @@ from autopost.observability import logger, metrics, tracer
 from autopost.runtime import warm
 from autopost.settings import get_settings
 
-# Every message's outcome is its own: a batch whose every delivery failed is answered with
-# all of them as failures (each already hidden until its next attempt), not an error.
+# Every message's outcome is its own: a batch whose every message must come back (not tried,
+# not due yet) is answered with all of them as failures (each already hidden), not an error.
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 # Loaded by the first message (benchmarks/cold_start.py).
 dispatch = lazy("autopost.webhooks.dispatch")
@@ -21,8 +21,16 @@ def dispatcher() -> "dispatch.WebhookDispatcher":
     return dispatch.dispatcher_from_settings(get_settings())
 
 
-def record_handler(record: SQSRecord) -> None:
-    dispatcher().process(record.body, record.receipt_handle, int(record.attributes.approximate_receive_count))
+def record_handler(record: SQSRecord, lambda_context: LambdaContext | None = None) -> None:
+    # Records run one after another: one that could outlast the invocation is not tried but
+    # hidden for a few seconds and reported failed (not an attempt), for the next invocation.
+    remaining = None if lambda_context is None else lambda_context.get_remaining_time_in_millis() / 1000
+    dispatcher().process(
+        record.body,
+        record.receipt_handle,
+        int(record.attributes.approximate_receive_count),
+        remaining_seconds=remaining,
+    )
 
 
 @logger.inject_lambda_context

@@ -2,8 +2,10 @@
 webhooks queue through the template's rule, is fanned out to the user's endpoints and
 delivered to an HTTPS receiver on this machine (a self-signed certificate it is told to
 trust), signed per Standard Webhooks and verified with the reference library; a failed
-attempt is retried on the schedule (seconds here), a redirect is not followed, an internal
-address is refused, and after the last attempt the message is parked in the dead-letter queue."""
+attempt is retried on the schedule (seconds here) counting real attempts only, a redirect is
+not followed, an internal address is refused, a slow receiver is cut off at the delivery's
+budget, a record is not tried when the invocation is nearly over, and after the last attempt
+the function parks the delivery in the dead-letter queue."""
 
 from __future__ import annotations
 
@@ -17,9 +19,11 @@ import pytest
 from standardwebhooks import Webhook, WebhookVerificationError
 
 from autopost import runtime
+from autopost.webhooks.dispatch import POSTPONE_SECONDS, RESERVE_SECONDS
 from functions.webhooks import handler as webhook_handler
 from tests.conftest import REGION
-from tests.support.https_receiver import Receiver, https_receiver
+from tests.support.https_receiver import Receiver, Trickle, https_receiver
+from tests.support.lambda_context import LambdaContext
 from tests.support.queues import drain
 
 SCHEDULE = [0, 1, 1, 1, 1, 1, 1, 1]
@@ -72,7 +76,9 @@ def publish_event(
     return detail
 
 
-def run_webhooks(harness, until: Callable[[], bool], timeout: float = 30.0) -> list[dict[str, Any]]:
+def run_webhooks(
+    harness, until: Callable[[], bool], timeout: float = 30.0, context: LambdaContext | None = None
+) -> list[dict[str, Any]]:
     """Carry WebhookQueue's messages to the function, as its event source mapping does,
     until `until()` holds; the batch answers."""
     url, arn = harness.stack.ref("WebhookQueue"), harness.stack.attribute("WebhookQueue", "Arn")
@@ -81,7 +87,7 @@ def run_webhooks(harness, until: Callable[[], bool], timeout: float = 30.0) -> l
     while not until():
         if time.monotonic() > deadline:
             raise AssertionError(f"not done within {timeout}s; answers: {answers}")
-        batch = drain(harness.sqs, url, arn, webhook_handler.lambda_handler)
+        batch = drain(harness.sqs, url, arn, webhook_handler.lambda_handler, context=context)
         answers.extend(batch)
         if not batch:
             time.sleep(0.2)
@@ -91,11 +97,20 @@ def run_webhooks(harness, until: Callable[[], bool], timeout: float = 30.0) -> l
 def queued(harness, logical_id: str) -> int:
     attributes = harness.sqs.get_queue_attributes(
         QueueUrl=harness.stack.ref(logical_id),
-        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        AttributeNames=[
+            "ApproximateNumberOfMessages",
+            "ApproximateNumberOfMessagesNotVisible",
+            "ApproximateNumberOfMessagesDelayed",
+        ],
     )["Attributes"]
-    return int(attributes["ApproximateNumberOfMessages"]) + int(
-        attributes["ApproximateNumberOfMessagesNotVisible"]
-    )
+    return sum(int(value) for value in attributes.values())
+
+
+def fan_out(harness) -> None:
+    """Only the event's message: its delivery messages stay queued."""
+    url, arn = harness.stack.ref("WebhookQueue"), harness.stack.attribute("WebhookQueue", "Arn")
+    (answer,) = drain(harness.sqs, url, arn, webhook_handler.lambda_handler, once=True)
+    assert answer == {"batchItemFailures": []}
 
 
 def deliveries(harness, endpoint_id: str) -> list[dict[str, Any]]:
@@ -142,7 +157,8 @@ def test_a_failed_delivery_is_retried_and_delivered_once(harness, receiver):
     publish_event(harness, event_id="evt_retry")
 
     answers = run_webhooks(harness, lambda: any(r for r in receiver.requests[1:]))
-    assert any(a.get("batchItemFailures") for a in answers)  # the first attempt failed
+    # The failed attempt queued the next one as a new message: no receive of it came back.
+    assert not any(a["batchItemFailures"] for a in answers)
     # Nothing more is sent once it succeeded: its message is gone, the receiver has two requests.
     run_webhooks(harness, lambda: queued(harness, "WebhookQueue") == 0, timeout=10)
     assert len(receiver.requests) == 2
@@ -210,5 +226,91 @@ def test_after_the_last_attempt_the_delivery_is_parked_in_the_dead_letter_queue(
     assert attempts == list(range(len(SCHEDULE), 0, -1))
     assert queued(harness, "WebhookQueue") == 0
     parked = harness.sqs.receive_message(QueueUrl=harness.stack.ref("WebhookDeadLetterQueue"))["Messages"][0]
-    assert json.loads(parked["Body"])["eventId"] == "evt_dead"
+    body = json.loads(parked["Body"])
+    # Parked by the function after its last attempt (the queue's redrive is only a backstop).
+    assert (body["eventId"], body["attempt"], body["lastError"]) == (
+        "evt_dead",
+        len(SCHEDULE),
+        "HTTP 503: down",
+    )
     assert endpoint["secret"] not in parked["Body"]
+
+
+def test_receives_without_an_attempt_do_not_advance_the_schedule(harness, receiver):
+    """A crashed or timed-out invocation consumes a receive and attempts nothing: the
+    attempts the receiver sees and the console shows are still 1, 2, ..."""
+    receiver.answers = [(500, {}, b"not yet"), (200, {}, b"ok")]
+    endpoint = register(harness, receiver.url())
+    publish_event(harness, event_id="evt_crash")
+    fan_out(harness)
+    url = harness.stack.ref("WebhookQueue")
+    for _ in range(3):  # three invocations that died before attempting anything
+        (message,) = harness.sqs.receive_message(
+            QueueUrl=url, VisibilityTimeout=0, AttributeNames=["ApproximateReceiveCount"]
+        )["Messages"]
+    assert message["Attributes"]["ApproximateReceiveCount"] == "3"
+
+    run_webhooks(harness, lambda: len(receiver.requests) == 2)
+
+    assert [(d["attempt"], d["ok"]) for d in deliveries(harness, endpoint["id"])] == [(2, True), (1, False)]
+    run_webhooks(harness, lambda: queued(harness, "WebhookQueue") == 0, timeout=10)
+    assert len(receiver.requests) == 2 and queued(harness, "WebhookDeadLetterQueue") == 0
+
+
+def test_a_record_is_not_tried_when_the_invocation_is_nearly_over(harness, receiver):
+    """Less than one delivery's budget and the reserve left: the message is hidden a few
+    seconds and reported failed, without an attempt; the next invocation makes attempt 1."""
+    endpoint = register(harness, receiver.url())
+    publish_event(harness, event_id="evt_late")
+    fan_out(harness)
+    budget = 5  # WEBHOOK_TIMEOUT_SECONDS in the fixture
+    nearly_over = LambdaContext(remaining_millis=int((budget + RESERVE_SECONDS) * 1000) - 1)
+    url, arn = harness.stack.ref("WebhookQueue"), harness.stack.attribute("WebhookQueue", "Arn")
+
+    started = time.monotonic()
+    (answer,) = drain(harness.sqs, url, arn, webhook_handler.lambda_handler, context=nearly_over)
+
+    assert len(answer["batchItemFailures"]) == 1
+    assert receiver.requests == [] and deliveries(harness, endpoint["id"]) == []
+    # Hidden for a few seconds only (not the queue's 30 minutes), then attempted as the first.
+    run_webhooks(harness, lambda: len(receiver.requests) == 1, timeout=POSTPONE_SECONDS + 10)
+    assert time.monotonic() - started < POSTPONE_SECONDS + 10
+    (delivery,) = deliveries(harness, endpoint["id"])
+    assert (delivery["attempt"], delivery["ok"]) == (1, True)
+
+
+def test_a_slow_receiver_is_cut_off_at_the_budget_and_holds_no_other_delivery(harness, receiver, monkeypatch):
+    """A receiver trickling its answer a byte at a time (each within any per-read timeout)
+    fails at the delivery's budget; the next record of the same batch is still delivered."""
+    monkeypatch.setenv("WEBHOOK_TIMEOUT_SECONDS", "1")
+    runtime.reset()
+    receiver.trickles["/slow"] = Trickle(b"HTTP/1.1 200 OK\r\n", b"X-Slow: " + b"a" * 200 + b"\r\n\r\n", 0.1)
+    slow = register(harness, receiver.url("/slow"))
+    fast = register(harness, receiver.url("/fast"))
+    publish_event(harness, event_id="evt_slow")
+
+    started = time.monotonic()
+    run_webhooks(
+        harness, lambda: bool(deliveries(harness, slow["id"])) and bool(deliveries(harness, fast["id"]))
+    )
+
+    assert time.monotonic() - started < 8  # the trickle alone would take 20 s
+    (failed,) = deliveries(harness, slow["id"])
+    assert (failed["ok"], failed["statusCode"], failed["error"]) == (
+        False,
+        None,
+        "Получатель не ответил за 1 с",
+    )
+    (delivered,) = deliveries(harness, fast["id"])
+    assert (delivered["ok"], delivered["statusCode"]) == (True, 200)
+
+
+def test_the_local_rule_keeps_the_templates_retry_policy_and_dead_letter_queue(harness):
+    events = boto3.client("events", region_name=REGION)
+    rule = harness.stack.ref("WebhookEventsRule")
+    (target,) = events.list_targets_by_rule(Rule=rule, EventBusName=harness.stack.ref("EventBus"))["Targets"]
+    assert target["Arn"] == harness.stack.attribute("WebhookQueue", "Arn")
+    assert target["DeadLetterConfig"] == {
+        "Arn": harness.stack.attribute("WebhookEventsRuleDeadLetterQueue", "Arn")
+    }
+    assert target["RetryPolicy"] == {"MaximumEventAgeInSeconds": 86400, "MaximumRetryAttempts": 185}

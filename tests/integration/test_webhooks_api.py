@@ -3,10 +3,12 @@ once and stored encrypted), list, delete; another user's endpoint is not found."
 
 from __future__ import annotations
 
+import re
 import threading
 
 from standardwebhooks import Webhook
 
+from autopost.errors import WebhookUrlInvalid
 from autopost.secrets import token_cipher
 from autopost.settings import get_settings
 from autopost.storage.tables import records
@@ -59,6 +61,23 @@ def test_only_https_and_only_public_addresses(harness):
         assert refused.status == 422, url
         assert refused.body["error"]["code"] == "WEBHOOK_URL_INVALID"
         assert refused.body["error"]["message"]
+    assert harness.api("GET", "/webhooks").body["items"] == []
+
+
+def test_malformed_names_ports_and_zones_are_refused_not_a_server_error(harness):
+    for url in (
+        "https://xn--/",
+        "https://xn--a-.example.com/hook",
+        "https://hooks.example.com:99999/hook",
+        "https://hooks.example.com:0/hook",
+        "https://[fe80::1%25eth0]/hook",
+        "https://[2002:7f00:1::1]/hook",  # 6to4 carrying 127.0.0.1
+    ):
+        refused = create(harness, url=url)
+        assert refused.status == 422, (url, refused.body)
+        assert refused.body["error"]["code"] == "WEBHOOK_URL_INVALID"
+        assert refused.body["error"]["message"] != WebhookUrlInvalid.default_message
+        assert re.search("[а-яА-Я]", refused.body["error"]["message"])
     assert harness.api("GET", "/webhooks").body["items"] == []
 
 

@@ -1,6 +1,7 @@
 """A webhook receiver on this machine: HTTPS with a self-signed certificate (made here with
 `cryptography`) for 127.0.0.1 and a few names, answering what a test scripts and keeping
-every request it got (path, headers, body)."""
+every request it got (path, headers, body). A path can be made slow: its raw answer is
+written a byte at a time (`Trickle`), as a receiver that holds a caller would."""
 
 from __future__ import annotations
 
@@ -61,6 +62,19 @@ class Received:
     body: bytes
 
 
+@dataclass(frozen=True)
+class Trickle:
+    """The raw answer: `head` at once, then `drip` one byte every `every` seconds."""
+
+    head: bytes
+    drip: bytes
+    every: float
+
+    @property
+    def seconds(self) -> float:
+        return len(self.drip) * self.every
+
+
 @dataclass
 class Receiver:
     port: int
@@ -69,6 +83,9 @@ class Receiver:
     answers: list[tuple[int, dict[str, str], bytes]] = field(default_factory=lambda: [(200, {}, b"ok")])
     requests: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Paths answered slowly instead.
+    trickles: dict[str, Trickle] = field(default_factory=dict)
+    stopping: threading.Event = field(default_factory=threading.Event)
 
     def url(self, path: str = "/hook", host: str = "127.0.0.1") -> str:
         return f"https://{host}:{self.port}{path}"
@@ -92,6 +109,11 @@ def https_receiver(host: str = "127.0.0.1") -> Iterator[Receiver]:
                 body = self.rfile.read(length)
                 with receiver.lock:
                     receiver.requests.append(Received(self.path, dict(self.headers.items()), body))
+                trickle = receiver.trickles.get(self.path)
+                if trickle is not None:
+                    self.close_connection = True
+                    self._trickle(trickle)
+                    return
                 status, headers, answer = receiver.answer()
                 self.send_response(status)
                 for name, value in headers.items():
@@ -99,6 +121,18 @@ def https_receiver(host: str = "127.0.0.1") -> Iterator[Receiver]:
                 self.send_header("Content-Length", str(len(answer)))
                 self.end_headers()
                 self.wfile.write(answer)
+
+            def _trickle(self, trickle: Trickle) -> None:
+                try:
+                    self.wfile.write(trickle.head)
+                    self.wfile.flush()
+                    for byte in trickle.drip:
+                        if receiver.stopping.wait(trickle.every):
+                            return
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                except OSError:
+                    return  # the caller gave up and closed the connection
 
             def log_message(self, format: str, *args: object) -> None:
                 pass
@@ -112,5 +146,6 @@ def https_receiver(host: str = "127.0.0.1") -> Iterator[Receiver]:
         try:
             yield receiver
         finally:
+            receiver.stopping.set()
             server.shutdown()
             server.server_close()

@@ -38,6 +38,27 @@ def test_every_dead_letter_queue_raises_an_alarm(resources):
     assert dead_letter_queues <= watched
 
 
+def test_every_event_rule_target_keeps_what_it_cannot_deliver_and_raises_an_alarm(resources):
+    targets = [
+        target
+        for r in resources.values()
+        if r["Type"] == "AWS::Events::Rule"
+        for target in r["Properties"]["Targets"]
+    ]
+    watched = {
+        a["Dimensions"][0]["Value"]["Fn::GetAtt"][0]
+        for a in alarms(resources).values()
+        if a.get("MetricName") == "ApproximateNumberOfMessagesVisible"
+        and a["Threshold"] == 0
+        and a["ComparisonOperator"] == "GreaterThanThreshold"
+        and a["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+    }
+    assert targets
+    for target in targets:
+        assert "RetryPolicy" in target
+        assert target["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0] in watched
+
+
 def test_a_stream_records_failure_destination_raises_an_alarm(resources):
     destinations = {
         event["Properties"]["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]

@@ -1,5 +1,6 @@
 """Webhooks without AWS: Standard Webhooks signatures, the refusal of internal addresses
-(SSRF), redirects not followed, and the retry schedule against the queue's redrive."""
+(SSRF), redirects not followed, one budget per delivery against a slow receiver, DNS lookups
+that hang, and the retry schedule and timeouts against the template."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import json
 import re
 import socket
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -20,11 +22,17 @@ from standardwebhooks import Webhook, WebhookVerificationError
 from autopost.errors import WebhookUrlInvalid
 from autopost.settings import Settings
 from autopost.webhooks import Endpoint
-from autopost.webhooks.dispatch import WebhookDispatcher, payload_of
+from autopost.webhooks.dispatch import (
+    MAX_DELAY_SECONDS,
+    MAX_HIDE_SECONDS,
+    RESERVE_SECONDS,
+    WebhookDispatcher,
+    payload_of,
+)
 from autopost.webhooks.signing import new_secret, signed_headers
-from autopost.webhooks.targets import Sender, check_registration, is_internal
+from autopost.webhooks.targets import Sender, Unresolvable, check_registration, is_internal, resolve
 from devstack.template import ROOT, load_template
-from tests.support.https_receiver import https_receiver
+from tests.support.https_receiver import Trickle, https_receiver
 
 BODY = '{"type":"publication.published","timestamp":"2026-11-30T12:00:00.000Z","data":{"status":"published"}}'
 
@@ -110,13 +118,20 @@ def test_the_body_is_the_event_without_the_user():
         "fc00::1",
         "::ffff:127.0.0.1",
         "::ffff:169.254.169.254",
+        # 6to4 (2002::/16) carrying a loopback, private or metadata IPv4 address.
+        "2002:7f00:1::1",
+        "2002:a00:1::",
+        "2002:a9fe:a9fe::1",
+        # Teredo (2001::/32) whose client or server is not global (192.0.2.45, 127.0.0.1).
+        "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+        "2001:0:7f00:1:8000:63bf:3fff:fdd2",
     ],
 )
 def test_internal_addresses_are_refused(address):
     assert is_internal(ipaddress.ip_address(address))
 
 
-@pytest.mark.parametrize("address", ["93.184.215.14", "1.1.1.1", "2606:4700:4700::1111"])
+@pytest.mark.parametrize("address", ["93.184.215.14", "1.1.1.1", "2606:4700:4700::1111", "2002:5db8:d70e::1"])
 def test_public_addresses_are_allowed(address):
     assert not is_internal(ipaddress.ip_address(address))
 
@@ -253,13 +268,40 @@ def test_a_certificate_for_another_name_fails_the_delivery(monkeypatch):
         ("https://169.254.169.254/", "внутреннюю сеть"),
         ("https://0x7f000001/", "внутреннюю сеть"),
         ("https://127.1/", "внутреннюю сеть"),
+        ("https://[2002:7f00:1::1]/", "внутреннюю сеть"),
+        ("https://[2002:a9fe:a9fe::1]:8443/", "внутреннюю сеть"),
         ("not a url", "https://"),
+        # Malformed IDNA names: refused, not a crash (idna.IDNAError is a UnicodeError).
+        ("https://xn--/", "Некорректный адрес"),
+        ("https://xn--a-.example.com/hook", "Некорректный адрес"),
+        ("https://hooks.example.com:99999/hook", "Порт"),
+        ("https://hooks.example.com:65536/hook", "Порт"),
+        ("https://hooks.example.com:0/hook", "Порт"),
+        ("https://[fe80::1%25eth0]/hook", "зону IPv6"),
+        ("https://[2606:4700:4700::1111%25eth0]/hook", "зону IPv6"),
     ],
 )
 def test_registration_refuses(url, reason):
     with pytest.raises(WebhookUrlInvalid) as refused:
         check_registration(url, allow_private=False, timeout=2.0)
     assert reason in refused.value.message
+
+
+@pytest.mark.parametrize(
+    "url", ["https://xn--/", "https://127.0.0.1:0/", "https://127.0.0.1:99999/", "https://[::1%25lo]:8443/"]
+)
+def test_a_malformed_address_is_refused_locally_too_and_a_delivery_to_it_fails(url):
+    with pytest.raises(WebhookUrlInvalid):
+        check_registration(url, allow_private=True, timeout=2.0)
+    outcome = Sender(timeout=2.0, allow_private=True).post(url, {}, BODY)
+    assert (outcome.ok, outcome.status_code) == (False, None) and outcome.error
+
+
+def test_ports_1_and_65535_are_accepted():
+    assert check_registration("https://hooks.example.com:1/", False, 2.0) == "https://hooks.example.com:1/"
+    assert check_registration("https://hooks.example.com:65535/x", False, 2.0) == (
+        "https://hooks.example.com:65535/x"
+    )
 
 
 def test_registration_accepts_a_public_name_and_locally_a_private_address():
@@ -292,6 +334,71 @@ def test_an_error_answer_is_kept_short():
         outcome = sender.post(receiver.url(), {}, BODY)
         assert (outcome.ok, outcome.status_code) == (False, 500)
         assert outcome.error.startswith("HTTP 500: xxx") and len(outcome.error) <= 1024 + len("HTTP 500: ")
+
+
+def test_a_receiver_trickling_its_headers_is_cut_off_at_the_delivery_budget():
+    """Each byte comes well within any per-read timeout; the delivery still ends at its
+    budget in all, instead of when the receiver pleases."""
+    with https_receiver() as receiver:
+        slow = Trickle(
+            b"HTTP/1.1 200 OK\r\n", b"X-Slow: " + b"a" * 60 + b"\r\nContent-Length: 0\r\n\r\n", 0.1
+        )
+        receiver.trickles["/hook"] = slow
+        sender = Sender(timeout=1.0, allow_private=True, ca_file=str(receiver.ca_file))
+        started = time.monotonic()
+        outcome = sender.post(receiver.url(), {}, BODY)
+        elapsed = time.monotonic() - started
+        assert slow.seconds > 5
+        assert elapsed < 2.5, elapsed
+        assert (outcome.ok, outcome.status_code) == (False, None)
+        assert outcome.error == "Получатель не ответил за 1 с"
+
+
+def test_a_2xx_is_delivered_without_reading_its_body():
+    with https_receiver() as receiver:
+        slow = Trickle(b"HTTP/1.1 200 OK\r\nContent-Length: 80\r\n\r\n", b"x" * 80, 0.1)
+        receiver.trickles["/hook"] = slow
+        sender = Sender(timeout=3.0, allow_private=True, ca_file=str(receiver.ca_file))
+        started = time.monotonic()
+        outcome = sender.post(receiver.url(), {}, BODY)
+        assert time.monotonic() - started < 1.5
+        assert (outcome.ok, outcome.status_code, outcome.error) == (True, 200, None)
+
+
+def test_a_trickled_error_answer_keeps_what_came_within_the_budget():
+    with https_receiver() as receiver:
+        slow = Trickle(b"HTTP/1.1 500 Oops\r\nContent-Length: 80\r\n\r\nbroken", b"x" * 74, 0.1)
+        receiver.trickles["/hook"] = slow
+        sender = Sender(timeout=1.0, allow_private=True, ca_file=str(receiver.ca_file))
+        started = time.monotonic()
+        outcome = sender.post(receiver.url(), {}, BODY)
+        assert time.monotonic() - started < 2.5
+        assert (outcome.ok, outcome.status_code) == (False, 500)
+        assert outcome.error.startswith("HTTP 500: broken")
+
+
+def test_hung_dns_lookups_do_not_starve_later_ones(monkeypatch):
+    """A lookup that gives up leaves its getaddrinfo running; later lookups must not wait
+    behind any number of those."""
+    released = threading.Event()
+    real = socket.getaddrinfo
+
+    def answers(host, port, *args, **kwargs):
+        if host.endswith(".hung.test"):
+            released.wait(30)
+            raise socket.gaierror(socket.EAI_AGAIN, "hung")
+        if host == "victim.test":
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.215.14", port))]
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", answers)
+    try:
+        for n in range(8):
+            with pytest.raises(Unresolvable):
+                resolve(f"name-{n}.hung.test", 443, 0.05)
+        assert resolve("victim.test", 443, 2.0) == [ipaddress.ip_address("93.184.215.14")]
+    finally:
+        released.set()
 
 
 def test_a_silent_receiver_times_out(listener):
@@ -331,22 +438,71 @@ def test_the_schedule_is_a_setting_and_bounded_by_sqs():
         settings(WEBHOOK_RETRY_SECONDS="0,5")
 
 
-def test_the_queue_redrives_after_the_last_attempt_of_the_schedule():
+def test_the_queue_and_the_function_fit_the_schedule():
+    """Attempts are counted in the message: each wait is one new message, delayed up to 15
+    minutes by SQS and hidden for the rest when received early (so about two receives per
+    wait); the function parks the delivery after the last attempt, the queue's redrive is a
+    backstop well above that."""
     resources = load_template()["Resources"]
-    variables = resources["WebhookFunction"]["Properties"]["Environment"]["Variables"]
+    function = resources["WebhookFunction"]["Properties"]
+    variables = function["Environment"]["Variables"]
     schedule = json.loads(variables["WEBHOOK_RETRY_SECONDS"])
     assert tuple(schedule) == settings().webhook_retry_seconds
+    assert all(wait <= MAX_DELAY_SECONDS + MAX_HIDE_SECONDS for wait in schedule)
     queue = resources["WebhookQueue"]["Properties"]
-    assert queue["RedrivePolicy"]["maxReceiveCount"] == len(schedule)
-    # The message outlives the schedule, and its dead-letter copy is kept two weeks.
-    assert queue["MessageRetentionPeriod"] >= sum(schedule) + 24 * 3600
+    receives = queue["RedrivePolicy"]["maxReceiveCount"]
+    assert receives == 15 and receives > 2 * 3  # a few failed invocations besides the two
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["WebhookDeadLetterQueue", "Arn"]}
+    assert variables["WEBHOOK_DEAD_LETTER_QUEUE_URL"] == {"Ref": "WebhookDeadLetterQueue"}
+    assert {
+        "SQSSendMessagePolicy": {"QueueName": {"Fn::GetAtt": ["WebhookDeadLetterQueue", "QueueName"]}}
+    } in (function["Policies"])
+    # A message outlives its longest wait, and the dead-letter copy is kept two weeks.
+    assert queue["MessageRetentionPeriod"] >= max(schedule) + 24 * 3600
     assert resources["WebhookDeadLetterQueue"]["Properties"]["MessageRetentionPeriod"] == 1209600
-    assert queue["VisibilityTimeout"] >= resources["WebhookFunction"]["Properties"]["Timeout"]
+    events = function["Events"]["Deliveries"]["Properties"]
+    assert events["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    # A whole batch of deliveries, each within its budget and the reserve, fits the timeout.
+    budget = float(variables["WEBHOOK_TIMEOUT_SECONDS"])
+    assert budget == settings().webhook_timeout_seconds
+    assert function["Timeout"] >= events["BatchSize"] * (budget + RESERVE_SECONDS) + RESERVE_SECONDS
+    assert queue["VisibilityTimeout"] >= function["Timeout"]
+
+
+def test_an_event_the_rule_cannot_queue_is_retried_for_a_day_then_kept_and_alarmed():
+    resources = load_template()["Resources"]
     rule = resources["WebhookEventsRule"]["Properties"]
     assert rule["EventPattern"] == {"source": ["autopost"]}
-    assert rule["Targets"][0]["Arn"] == {"Fn::GetAtt": ["WebhookQueue", "Arn"]}
-    events = resources["WebhookFunction"]["Properties"]["Events"]["Deliveries"]["Properties"]
-    assert events["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    (target,) = rule["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": ["WebhookQueue", "Arn"]}
+    assert target["RetryPolicy"] == {"MaximumEventAgeInSeconds": 86400, "MaximumRetryAttempts": 185}
+    assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": ["WebhookEventsRuleDeadLetterQueue", "Arn"]}}
+    queue = resources["WebhookEventsRuleDeadLetterQueue"]
+    assert queue["Type"] == "AWS::SQS::Queue"
+    assert queue["Properties"] == {"MessageRetentionPeriod": 1209600, "SqsManagedSseEnabled": True}
+    (policy,) = [
+        r["Properties"]
+        for r in resources.values()
+        if r["Type"] == "AWS::SQS::QueuePolicy"
+        and r["Properties"]["Queues"] == [{"Ref": "WebhookEventsRuleDeadLetterQueue"}]
+    ]
+    (statement,) = policy["PolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+    assert statement["Action"] == "sqs:SendMessage"
+    assert statement["Resource"] == {"Fn::GetAtt": ["WebhookEventsRuleDeadLetterQueue", "Arn"]}
+    assert statement["Condition"] == {
+        "ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": ["WebhookEventsRule", "Arn"]}}
+    }
+    alarm = resources["WebhookEventsRuleDeadLetterAlarm"]["Properties"]
+    assert alarm["Dimensions"] == [
+        {"Name": "QueueName", "Value": {"Fn::GetAtt": ["WebhookEventsRuleDeadLetterQueue", "QueueName"]}}
+    ]
+    assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}] and alarm["TreatMissingData"] == "notBreaching"
+    assert (alarm["MetricName"], alarm["Threshold"], alarm["ComparisonOperator"]) == (
+        "ApproximateNumberOfMessagesVisible",
+        0,
+        "GreaterThanThreshold",
+    )
 
 
 def test_an_endpoint_without_types_wants_every_event():

@@ -38,10 +38,13 @@ class Settings(BaseModel):
     # Where publication events go (EventBridge); operators route them with rules.
     event_bus_name: str = Field(default="", validation_alias="EVENT_BUS_NAME")
     # Webhooks (autopost.webhooks): the queue of fan-outs and deliveries, the waits before
-    # each attempt (a JSON list; Standard Webhooks' schedule, about 27 h in all), the timeout
-    # of each call; private targets only for the local stack and tests, and a CA to trust
-    # beside the public ones (a test's self-signed receiver). https stays mandatory.
+    # each attempt (a JSON list; Standard Webhooks' schedule, about 27 h in all), the budget
+    # of each delivery in all (DNS, connect, TLS, send, answer); private targets only for the
+    # local stack and tests, and a CA to trust beside the public ones (a test's self-signed
+    # receiver). https stays mandatory.
     webhook_queue_url: str = Field(default="", validation_alias="WEBHOOK_QUEUE_URL")
+    # Where a delivery goes after the schedule's last attempt failed (the function sends it).
+    webhook_dead_letter_queue_url: str = Field(default="", validation_alias="WEBHOOK_DEAD_LETTER_QUEUE_URL")
     webhook_retry_seconds: tuple[int, ...] = Field(
         default=(0, 5, 300, 1800, 7200, 18000, 36000, 36000),
         min_length=1,

@@ -9,8 +9,9 @@ events they chose, each signed per the Standard Webhooks specification
   link-local, reserved, multicast or unspecified address (SSRF), checked on every resolved
   address, then connecting to the checked address itself (no second lookup to rebind).
 - `dispatch`: the webhooks queue's consumer. An EventBridge event becomes one delivery
-  message per subscribed endpoint; a failed delivery is retried on the spec's schedule by
-  hiding its message (about 27 h in all) before the queue parks it in its dead-letter queue.
+  message per subscribed endpoint; a failed attempt queues the next one on the spec's
+  schedule (about 27 h in all; the attempt's number travels in the message), and after the
+  last one the delivery is parked in the dead-letter queue.
 
 This module holds only the domain objects, so storage and the API import it cheaply.
 """

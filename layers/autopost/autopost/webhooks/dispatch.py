@@ -8,12 +8,19 @@ Two kinds of message arrive on WebhookQueue:
 - a delivery: the endpoint is read (a deleted one is dropped), the body signed for this
   attempt and posted (autopost.webhooks.targets), the outcome recorded for the console.
 
-A failed attempt hides its message for the next wait of the schedule (the spec's
-"immediately, 5 seconds, 5 minutes, 30 minutes, 2 hours, 5 hours, 10 hours, 10 hours",
+A delivery message carries the number of its attempt. A failed attempt sends a NEW message
+for the next one, due after the next wait of the schedule (the spec's "immediately, 5 seconds,
+5 minutes, 30 minutes, 2 hours, 5 hours, 10 hours, 10 hours",
 https://github.com/standard-webhooks/standard-webhooks/blob/main/spec/standard-webhooks.md,
-"Retry schedule"), chosen by the message's receive count, and reports the failure so the
-batch keeps its other messages' outcomes. The queue's maxReceiveCount equals the schedule's
-length: after the last attempt the queue moves the message to its dead-letter queue.
+"Retry schedule"): delayed by SQS up to 15 minutes, and a message received before it is due
+is hidden for the rest of the wait (no attempt). So only real attempts advance the schedule:
+a crashed or timed-out invocation, which consumes a receive, skips none. After the last
+attempt the function itself sends the delivery to the dead-letter queue; the queue's own
+maxReceiveCount is only a backstop for messages that keep failing before any attempt.
+
+Each delivery has one budget in all (WEBHOOK_TIMEOUT_SECONDS), and a message is not even
+tried when the invocation has less than that budget and a reserve left: it is hidden for a
+few seconds and reported failed, so a batch never runs into the function's timeout.
 
 Publishing never waits on any of this: events reach the bus from the publications table's
 stream, and this queue has its own function.
@@ -22,6 +29,7 @@ stream, and this queue has its own function.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -38,10 +46,18 @@ from autopost.webhooks.targets import Sender
 
 SOURCE = "autopost"
 DELIVERY = "delivery"
+# SQS limits: DelaySeconds of a new message, and how long a received one may be hidden.
+MAX_DELAY_SECONDS = 900
+MAX_HIDE_SECONDS = 43200
+# Kept beyond one delivery's budget: reading the endpoint, recording the attempt, queueing
+# the next one, answering the batch. The template's Timeout allows a whole batch of both.
+RESERVE_SECONDS = 5.0
+# A message not tried for lack of time is back this soon, for an invocation that has it.
+POSTPONE_SECONDS = 5
 
 
-class DeliveryFailed(Exception):
-    """An attempt failed; the message waits for the next one (or the dead-letter queue)."""
+class NotTried(Exception):
+    """The message was hidden without an attempt (too little time left, or not due yet)."""
 
 
 class WebhookDispatcher:
@@ -54,7 +70,9 @@ class WebhookDispatcher:
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._queue_url = settings.webhook_queue_url
+        self._dead_letter_url = settings.webhook_dead_letter_queue_url
         self._schedule = settings.webhook_retry_seconds
+        self._budget = settings.webhook_timeout_seconds
         self._repository = repository
         self._sender = sender
         self._sqs = sqs
@@ -64,23 +82,55 @@ class WebhookDispatcher:
         """Seconds until the attempt after `attempt` (1-based); past the schedule, its last."""
         return self._schedule[min(attempt, len(self._schedule) - 1)]
 
-    def process(self, body: str, receipt_handle: str, receive_count: int) -> None:
-        """One queue message; raises when it must be tried again (after its wait)."""
+    def process(
+        self, body: str, receipt_handle: str, receive_count: int, remaining_seconds: float | None = None
+    ) -> None:
+        """One queue message; raises when it must be received again: not tried (NotTried,
+        hidden until it is due), or an error of ours before any attempt (hidden for the wait
+        its receive count gives). A failed attempt raises nothing: its retry is a new message.
+        `remaining_seconds`: what is left of the invocation."""
+        if remaining_seconds is not None and remaining_seconds < self._budget + RESERVE_SECONDS:
+            self._hide(receipt_handle, POSTPONE_SECONDS)
+            raise NotTried(f"{remaining_seconds:.1f} s left in this invocation: not enough to try")
         try:
-            self._handle(json.loads(body), receive_count)
+            message = json.loads(body)
+            early = self._seconds_early(message)
+            if early:
+                self._hide(receipt_handle, early)
+                raise NotTried(f"not due for {early} s")
+            self._handle(message, receive_count)
+        except NotTried:
+            raise
         except Exception:
-            self._sqs.change_message_visibility(
-                QueueUrl=self._queue_url,
-                ReceiptHandle=receipt_handle,
-                VisibilityTimeout=self.wait_after(receive_count),
-            )
+            self._hide(receipt_handle, self.wait_after(receive_count))
             raise
 
-    def _handle(self, message: dict[str, Any], attempt: int) -> None:
+    def _hide(self, receipt_handle: str, seconds: int) -> None:
+        self._sqs.change_message_visibility(
+            QueueUrl=self._queue_url,
+            ReceiptHandle=receipt_handle,
+            VisibilityTimeout=min(seconds, MAX_HIDE_SECONDS),
+        )
+
+    def _seconds_early(self, message: Any) -> int:
+        """How long before its due time a delivery arrived (0: it is due); SQS delays a new
+        message by 15 minutes at most, so a longer wait is completed by hiding it."""
+        if not isinstance(message, dict) or message.get("kind") != DELIVERY:
+            return 0
+        due = message.get("notBefore")
+        if not isinstance(due, int | float):
+            return 0
+        early = due - self._clock().timestamp()
+        # A second early is due: the delay and the clocks are not more precise than that.
+        return math.ceil(early) if early > 1 else 0
+
+    def _handle(self, message: dict[str, Any], receive_count: int) -> None:
         if message.get("source") == SOURCE and isinstance(message.get("detail"), dict):
             self.fan_out(message["detail"])
         elif message.get("kind") == DELIVERY:
-            self.deliver(message, attempt)
+            # A message queued before attempts were counted in it: its receive count.
+            attempt = message.get("attempt")
+            self.deliver(message, attempt if isinstance(attempt, int) and attempt > 0 else receive_count)
         else:
             logger.warning(
                 "webhook queue: not an event or a delivery, dropped", extra={"keys": sorted(message)}
@@ -108,6 +158,7 @@ class WebhookDispatcher:
                         "eventId": event_id,
                         "type": event_type,
                         "body": body,
+                        "attempt": 1,
                     },
                     ensure_ascii=False,
                 ),
@@ -124,7 +175,8 @@ class WebhookDispatcher:
         return len(entries)
 
     def deliver(self, message: dict[str, Any], attempt: int) -> Delivery | None:
-        """One attempt; None when the endpoint is gone (nothing to retry)."""
+        """Attempt `attempt` (1-based); None when the endpoint is gone (nothing to retry).
+        A failure queues the next attempt, or after the last one parks the delivery."""
         found = self._repository.with_secret(message["userId"], message["endpointId"])
         if found is None:
             logger.info(
@@ -151,11 +203,37 @@ class WebhookDispatcher:
             "attempt": attempt,
             "statusCode": outcome.status_code,
         }
-        if not outcome.ok:
+        if outcome.ok:
+            logger.info("webhook delivered", extra=facts)
+        elif attempt < len(self._schedule):
             logger.warning("webhook delivery failed", extra={**facts, "error": outcome.error})
-            raise DeliveryFailed(outcome.error)
-        logger.info("webhook delivered", extra=facts)
+            self._retry(message, attempt + 1)
+        else:
+            logger.error("webhook delivery failed its last attempt", extra={**facts, "error": outcome.error})
+            self._park(message, attempt, outcome.error)
         return delivery
+
+    def _retry(self, message: dict[str, Any], attempt: int) -> None:
+        """Queue attempt `attempt`, due after its wait. Sent before this message is deleted: a
+        crash in between repeats an attempt (receivers deduplicate by webhook-id), skips none."""
+        wait = self._schedule[attempt - 1]
+        due = self._clock().timestamp() + wait
+        self._sqs.send_message(
+            QueueUrl=self._queue_url,
+            MessageBody=json.dumps({**message, "attempt": attempt, "notBefore": due}, ensure_ascii=False),
+            DelaySeconds=min(wait, MAX_DELAY_SECONDS),
+        )
+
+    def _park(self, message: dict[str, Any], attempts: int, error: str | None) -> None:
+        """The schedule is spent: the delivery goes to the dead-letter queue (its alarm tells
+        the operator; a redrive gives it one more attempt)."""
+        if not self._dead_letter_url:
+            raise RuntimeError("WEBHOOK_DEAD_LETTER_QUEUE_URL is not set")
+        parked = {key: value for key, value in message.items() if key != "notBefore"}
+        self._sqs.send_message(
+            QueueUrl=self._dead_letter_url,
+            MessageBody=json.dumps({**parked, "attempt": attempts, "lastError": error}, ensure_ascii=False),
+        )
 
 
 def payload_of(event: dict[str, Any]) -> str:
