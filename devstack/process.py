@@ -74,6 +74,7 @@ def start(
     moto_port: int,
     output: Any = subprocess.PIPE,
     extra: tuple[str, ...] = (),
+    environment: dict[str, str] | None = None,
 ) -> subprocess.Popen:
     command = [
         sys.executable,
@@ -97,17 +98,17 @@ def start(
         stdout=output,
         stderr=subprocess.STDOUT if output is not subprocess.PIPE else subprocess.PIPE,
         text=True,
-        env=os.environ.copy(),
+        env={**os.environ, **(environment or {})},
     )
 
 
 @contextmanager
-def running(folder: Path, *extra: str) -> Iterator[Running]:
+def running(folder: Path, *extra: str, environment: dict[str, str] | None = None) -> Iterator[Running]:
     """A local stack as its own process on free ports; its log in `folder/stack.log`."""
     state_file, log = folder / "stack.json", (folder / "stack.log").open("w")
     ports = (free_port(), free_port())
     began = time.monotonic()
-    process = start(state_file, *ports, output=log, extra=extra)
+    process = start(state_file, *ports, output=log, extra=extra, environment=environment)
     try:
         wait_until(lambda: state_file.exists() or process.poll() is not None, 60, "the local stack")
         if process.poll() is not None:

@@ -10,7 +10,11 @@ import pytest
 
 from autopost import runtime
 from emulators.suite import Platforms, start_platforms
-from tests.support.local_stack import local_stack  # noqa: F401 - a session fixture for two packages
+from tests.support.local_stack import (  # noqa: F401 - session fixtures for two packages
+    local_stack,
+    receiver_certificate,
+    webhook_receiver,
+)
 
 REGION = "eu-central-1"
 # The key the tests encrypt tokens with (a real deployment reads it from Secrets Manager);

@@ -4,22 +4,20 @@ a user in a real browser on the local stack."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 
 import boto3
 import httpx
-import pytest
 from playwright.sync_api import Browser, Page, expect
 from standardwebhooks import Webhook
 
 from autopost.settings import Settings
 from autopost.storage.history import HistoryRepository
 from devstack import demo
-from devstack.process import Running, running, wait_until
+from devstack.process import Running, wait_until
 from tests.browser.conftest import RESULTS
 from tests.browser.test_console import sign_in, telegram_channel
-from tests.support.https_receiver import Receiver, https_receiver
+from tests.support.https_receiver import Receiver
 from tests.support.settings import REQUIRED
 
 MOSCOW = timezone(timedelta(hours=3))  # the browser's time zone (conftest's `page`)
@@ -241,29 +239,10 @@ def test_the_details_and_webhooks_fit_a_phone(browser, local_stack):
         context.close()
 
 
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with https_receiver() as started:
-        yield started
-
-
-@pytest.fixture
-def stack_trusting_the_receiver(
-    receiver: Receiver, tmp_path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Running]:
-    """A local stack of its own whose functions deliver to this machine's HTTPS receiver (its
-    self-signed certificate trusted): the session's stack refuses private addresses."""
-    monkeypatch.setenv("WEBHOOK_ALLOW_PRIVATE_TARGETS", "true")
-    monkeypatch.setenv("WEBHOOK_CA_FILE", str(receiver.ca_file))
-    monkeypatch.setenv("WEBHOOK_TIMEOUT_SECONDS", "5")
-    with running(tmp_path) as stack:
-        yield stack
-
-
 def test_a_webhook_is_added_its_secret_shown_once_its_deliveries_listed_and_deleted(
-    browser: Browser, stack_trusting_the_receiver: Running, receiver: Receiver
+    browser: Browser, local_stack: Running, webhook_receiver: Receiver
 ):
-    stack = stack_trusting_the_receiver
+    stack, receiver = local_stack, webhook_receiver
     # The first attempt is refused, the retry (seconds later) delivered: both are listed.
     receiver.answers = [(500, {}, b"temporarily broken"), (200, {}, b"ok")]
     api = ready_with_telegram(stack, "history-8", "hooked")

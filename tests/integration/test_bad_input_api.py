@@ -180,3 +180,20 @@ def test_a_body_that_is_not_json_is_415(ready, content_type):
         "POST", "/clips/clip-1/publications", raw_body=payload, headers={"content-type": content_type}
     )
     assert_error(response, 415, "UNSUPPORTED_MEDIA_TYPE")
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/connections/rutube", {"token": "токен-не-из-ascii-символов"}, "token"),
+        ("/connections/rutube", {"token": "abcdefghijklmnop\U0009188d"}, "token"),
+        ("/connections/dzen", {"session": "Session_id=3:1700000000.5.0.тест"}, "session"),
+    ],
+)
+def test_a_credential_that_cannot_travel_in_a_header_is_422_not_500(ready, path, body, field):
+    """Found by schemathesis: a non-ASCII Rutube token reached httpx's header encoding."""
+    answer = ready.api("POST", path, body=body)
+    assert answer.status == 422, answer.body
+    (problem,) = answer.body["error"]["details"]["fields"]
+    assert (problem["field"], problem["type"]) == (field, "ascii_credential")
+    assert problem["message"] == "Допустимы только латинские буквы, цифры и знаки ASCII"

@@ -411,7 +411,8 @@ def test_an_attempt_waits_while_another_holds_the_upload_then_posts_once(flow, p
     flow.connect_platform(platforms, Platform.TELEGRAM)
     ids = publish(flow, "telegram")
     repository = PublicationRepository(get_settings())
-    holding_until = datetime.now(UTC) + timedelta(seconds=3)
+    # Long enough that a loaded machine still asks again within the hold.
+    holding_until = datetime.now(UTC) + timedelta(seconds=8)
     assert repository.take_attempt(ids["telegram"], "another-attempt", holding_until) is None
     # While held, no second attempt gets it.
     assert repository.take_attempt(ids["telegram"], "third", holding_until) is not None

@@ -1,14 +1,14 @@
 """Issue 16 on the whole system: each publication's history (the API), its events on the
 EventBridge bus (an operator's rule), and its webhooks, signed and checked by a receiver
 with the `standardwebhooks` package, for the happy path, a retried failure, a rate-limit
-wait and a cancel. A stack of its own: its functions trust the receiver's certificate."""
+wait and a cancel. The session's stack, whose functions trust the test receivers' certificate."""
 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import boto3
 import httpx
@@ -17,33 +17,22 @@ from standardwebhooks import Webhook, WebhookVerificationError
 
 from tests.localstack.test_local_stack import FINAL, connect_telegram, connect_vk
 from tests.support.https_receiver import Receiver, https_receiver
-from tests.support.local_stack import Running, running, wait_until
+from tests.support.local_stack import Running, wait_until
 
 CREATED, PUBLISHED = "publication.created", "publication.published"
 ENDINGS = (PUBLISHED, "publication.failed", "publication.cancelled")
 
 
 @pytest.fixture(scope="module")
-def receiver() -> Iterator[Receiver]:
-    with https_receiver() as serving:
+def receiver(receiver_certificate: tuple[Path, Path]) -> Iterator[Receiver]:
+    with https_receiver(certificate=receiver_certificate) as serving:
         yield serving
 
 
 @pytest.fixture(scope="module")
-def stack(receiver: Receiver, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    # The stack's process takes its environment from ours when it starts.
-    saved = {name: os.environ.get(name) for name in ("WEBHOOK_CA_FILE", "WEBHOOK_RETRY_SECONDS")}
-    os.environ["WEBHOOK_CA_FILE"] = str(receiver.ca_file)
-    os.environ["WEBHOOK_RETRY_SECONDS"] = "[0, 1, 1, 2, 2, 3, 3, 5]"
-    try:
-        with running(tmp_path_factory.mktemp("story-stack")) as started:
-            yield started
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+def stack(local_stack: Running) -> Running:
+    """The session's stack: its functions trust the receivers' certificate."""
+    return local_stack
 
 
 @pytest.fixture(scope="module")

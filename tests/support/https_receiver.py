@@ -96,9 +96,12 @@ class Receiver:
 
 
 @contextmanager
-def https_receiver(host: str = "127.0.0.1") -> Iterator[Receiver]:
+def https_receiver(
+    host: str = "127.0.0.1", certificate: tuple[Path, Path] | None = None
+) -> Iterator[Receiver]:
+    """Serving with `certificate` (cert file, key file), or a new self-signed one."""
     with tempfile.TemporaryDirectory() as directory:
-        cert_file, key_file = self_signed(Path(directory))
+        cert_file, key_file = certificate or self_signed(Path(directory))
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(cert_file, key_file)
         receiver: Receiver

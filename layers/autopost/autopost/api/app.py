@@ -48,6 +48,7 @@ _FIELD_MESSAGES = {
     "model_attributes_type": "Ожидается JSON-объект",
     "dict_type": "Ожидается JSON-объект",
     "control_characters": "Управляющие символы недопустимы",
+    "ascii_credential": "Допустимы только латинские буквы, цифры и знаки ASCII",
     "duplicate_platforms": "Платформы не должны повторяться",
     "duplicate_event_types": "Типы событий не должны повторяться",
 }

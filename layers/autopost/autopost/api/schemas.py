@@ -370,6 +370,12 @@ class RutubeConnectBody(InputModel):
     login: str | None = Field(default=None, min_length=3, max_length=254)
     password: SecretStr | None = Field(default=None, min_length=1, max_length=256)
 
+    @field_validator("token")
+    @classmethod
+    def _header_safe(cls, value: SecretStr | None) -> SecretStr | None:
+        # The token goes in an HTTP header (the password only in a JSON body: any letters).
+        return _ascii_secret(value, allow_space=False)
+
     @model_validator(mode="after")
     def _one_way(self) -> RutubeConnectBody:
         if (self.token is None) == (self.login is None or self.password is None):
@@ -386,6 +392,11 @@ class DzenConnectBody(InputModel):
     publisher_id: str | None = Field(
         default=None, pattern=r"^[0-9a-f]{24}$", description="The channel's id from the studio URL"
     )
+
+    @field_validator("session")
+    @classmethod
+    def _cookie_header(cls, value: SecretStr) -> SecretStr:
+        return _ascii_secret(value, allow_space=True)  # type: ignore[return-value]
 
 
 class DisconnectOut(ApiModel):
@@ -465,3 +476,13 @@ class DeliveryOut(ApiModel):
 
 class DeliveryList(ApiModel):
     items: list[DeliveryOut] = Field(description="The latest attempts, newest first")
+
+
+def _ascii_secret(value: SecretStr | None, *, allow_space: bool) -> SecretStr | None:
+    """A credential that travels in an HTTP header is printable ASCII, or it is not one."""
+    if value is None:
+        return value
+    low = 0x20 if allow_space else 0x21
+    if any(not low <= ord(c) <= 0x7E for c in value.get_secret_value()):
+        raise PydanticCustomError("ascii_credential", "credentials are printable ASCII")
+    return value
