@@ -128,7 +128,42 @@ def stream_event(records: list[dict[str, Any]], arn: str) -> dict[str, Any]:
     return {"Records": [record(r) for r in records]}
 
 
-class StreamMapping:
+class _Background:
+    """One daemon thread running `_run` until stopped."""
+
+    def __init__(self, name: str) -> None:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def join(self, until: float) -> None:
+        self._thread.join(timeout=max(0.0, until - time.monotonic()))
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+
+def filter_patterns(props: dict[str, Any]) -> list[dict[str, Any]]:
+    """An event source's FilterCriteria, as patterns `matches` reads."""
+    return [json.loads(f["Pattern"]) for f in (props.get("FilterCriteria") or {}).get("Filters", [])]
+
+
+def first_shard_iterator(streams: Any, arn: str) -> str:
+    """Where a stream's (only, locally) shard begins."""
+    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    return str(
+        streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")[
+            "ShardIterator"
+        ]
+    )
+
+
+class StreamMapping(_Background):
     """Lambda's DynamoDB stream poller: one batch at a time per shard, in order. A failed
     record (batchItemFailures, or the whole batch on an error) is given again with what
     follows it; after `retries` it goes to the on-failure queue and the shard moves on."""
@@ -147,27 +182,10 @@ class StreamMapping:
         self._streams, self._sqs, self._arn, self._pool = streams, sqs, arn, pool
         self._filters = filters or []
         self._batch_size, self._retries, self._on_failure = batch_size, retries, on_failure
-        self._stop = threading.Event()
-        self._thread = threading.Thread(
-            target=self._run, name=f"stream-{arn.rsplit('/', 1)[-1]}", daemon=True
-        )
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-
-    def join(self, until: float) -> None:
-        self._thread.join(timeout=max(0.0, until - time.monotonic()))
+        super().__init__(f"stream-{arn.rsplit('/', 1)[-1]}")
 
     def _run(self) -> None:
-        shard = self._streams.describe_stream(StreamArn=self._arn)["StreamDescription"]["Shards"][0][
-            "ShardId"
-        ]
-        iterator = self._streams.get_shard_iterator(
-            StreamArn=self._arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON"
-        )["ShardIterator"]
+        iterator = first_shard_iterator(self._streams, self._arn)
         pending: list[dict[str, Any]] = []
         attempts = 0
         while not self._stop.is_set():
@@ -238,20 +256,10 @@ class StreamMapping:
             )
 
 
-class Schedule:
+class Schedule(_Background):
     def __init__(self, pool: FunctionPool, seconds: float, payload: dict[str, Any]) -> None:
         self._pool, self._seconds, self._payload = pool, seconds, payload
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="schedule", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-
-    def join(self, until: float) -> None:
-        self._thread.join(timeout=max(0.0, until - time.monotonic()))
+        super().__init__("schedule")
 
     def _run(self) -> None:
         while not self._stop.wait(self._seconds):
@@ -324,10 +332,7 @@ def event_sources(
                         int(props.get("BatchSize", 100)),
                         int(props.get("MaximumRetryAttempts", 10)),
                         stack.ref(failure_queue) if failure_queue else None,
-                        [
-                            json.loads(f["Pattern"])
-                            for f in (props.get("FilterCriteria") or {}).get("Filters", [])
-                        ],
+                        filter_patterns(props),
                     )
                 )
             elif kind in ("Schedule", "ScheduleV2"):

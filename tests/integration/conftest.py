@@ -27,7 +27,7 @@ from autopost.settings import get_settings
 from autopost.storage.connections import ConnectionRepository
 from autopost.storage.tables import records
 from devstack import moto_fixes
-from devstack.event_sources import matches, stream_event
+from devstack.event_sources import filter_patterns, first_shard_iterator, matches, stream_event
 from devstack.provision import Stack, provision
 from emulators.dzen import DEFAULT_PUBLISHER
 from emulators.suite import Platforms
@@ -189,10 +189,8 @@ class Harness:
         )
         arn = self.stack.attribute("PublicationsTable", "StreamArn")
         if self.stream_position is None:
-            shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
-            self.stream_position = streams.get_shard_iterator(
-                StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON"
-            )["ShardIterator"]
+            self.stream_position = first_shard_iterator(streams, arn)
+        patterns = self.stream_filters()
         responses = []
         while True:
             answer = streams.get_records(ShardIterator=self.stream_position, Limit=100)
@@ -203,14 +201,14 @@ class Harness:
             delivered = [
                 r
                 for r in stream_event(answer["Records"], arn)["Records"]
-                if any(matches(pattern, r) for pattern in self.stream_filters())
+                if any(matches(pattern, r) for pattern in patterns)
             ]
             if delivered:
                 responses.append(events_handler.lambda_handler({"Records": delivered}, LambdaContext()))
 
     def stream_filters(self) -> list[dict[str, Any]]:
         (changes,) = self.stack.functions["PublicationEventsFunction"].events.values()
-        return [json.loads(f["Pattern"]) for f in changes["Properties"]["FilterCriteria"]["Filters"]]
+        return filter_patterns(changes["Properties"])
 
     def events_of(self, publication_id: str, user: str = "user-1") -> list[dict[str, Any]]:
         """The publication's history as its owner reads it, after the stream is carried."""

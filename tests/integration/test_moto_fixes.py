@@ -16,6 +16,7 @@ from moto import mock_aws
 from moto.stepfunctions.parser.asl.antlr.runtime.ASLParser import ASLParser
 
 from devstack import moto_fixes
+from devstack.event_sources import first_shard_iterator
 
 TABLE = "fixes-table"
 
@@ -114,9 +115,7 @@ def test_a_cancelled_transaction_leaves_nothing_in_the_tables_stream():
         streams = boto3.client(
             "dynamodbstreams", region_name="eu-central-1", config=Config(account_id_endpoint_mode="disabled")
         )
-        shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
-        iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
-        records = streams.get_records(ShardIterator=iterator["ShardIterator"])["Records"]
+        records = streams.get_records(ShardIterator=first_shard_iterator(streams, arn))["Records"]
         assert [(r["eventName"], r["dynamodb"]["Keys"]["pk"]["S"]) for r in records] == [
             ("INSERT", "taken"),
             ("INSERT", "committed"),

@@ -4,11 +4,9 @@ devstack.event_sources.matches plays Lambda's filtering, locally and here."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from devstack.event_sources import matches
+from devstack.event_sources import filter_patterns, matches
 from devstack.template import load_template
 
 
@@ -16,7 +14,7 @@ from devstack.template import load_template
 def patterns():
     function = load_template()["Resources"]["PublicationEventsFunction"]
     (changes,) = function["Properties"]["Events"].values()
-    return [json.loads(f["Pattern"]) for f in changes["Properties"]["FilterCriteria"]["Filters"]]
+    return filter_patterns(changes["Properties"])
 
 
 def record(name, old=None, new=None):
