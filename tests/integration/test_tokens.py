@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from datetime import UTC, datetime, timedelta
@@ -13,7 +14,7 @@ from pydantic import SecretStr
 
 from autopost import runtime
 from autopost.crypto import TokenCipher
-from autopost.errors import TokenExpired
+from autopost.errors import StatusConflict, TokenExpired
 from autopost.models import ConnectionStatus
 from autopost.observability import logger as service_logger
 from autopost.platforms import Platform
@@ -366,3 +367,178 @@ def test_a_refresh_that_outlived_its_lease_does_not_free_the_next_holders(vk_con
     control(lease, payload="worker-b", expires_at=datetime.now(UTC) + timedelta(seconds=30)).save()
     worker.join()
     assert control.get(lease, consistent_read=True).payload == "worker-b"
+
+
+class RefreshWith(VkProvider):
+    """VK as it is, except that something else happens at our end while VK answers the
+    refresh: after VK has spent the old refresh token and before we store the new pair."""
+
+    def __init__(self, settings, meanwhile) -> None:
+        super().__init__(settings)
+        self._meanwhile = meanwhile
+
+    def refresh(self, credentials):
+        fresh = super().refresh(credentials)
+        self._meanwhile()
+        return fresh
+
+
+def usable(repository, user, platforms) -> bool:
+    """The stored refresh token is one VK still honours (single use: the live one)."""
+    _, stored = repository.credentials(user, Platform.VK)
+    return stored.refresh_token.get_secret_value() in platforms.vk.refresh_tokens
+
+
+ROTATED_KEYS = [SecretStr(f"rotation-key-{n}-" + "k" * 40) for n in range(3)]
+
+
+def cipher_for(current: int) -> TokenCipher:
+    """Key `current` writes; every key of the test still reads (its previous keys)."""
+    return TokenCipher(ROTATED_KEYS[current], previous=[k for i, k in enumerate(ROTATED_KEYS) if i != current])
+
+
+@pytest.mark.parametrize("meanwhile", ["rotation", "settings", "expired_by_a_stale_worker"])
+def test_a_refresh_keeps_its_fresh_pair_when_the_row_is_rewritten_meanwhile(meanwhile, harness, platforms):
+    """The interleaving that lost a user's tokens: VK spends the old refresh token and hands
+    out a new pair, another writer rewrites the row, our conditional write then fails; the
+    row (holding the dead refresh token) must not win over the only live pair."""
+    settings = get_settings()
+    worker = ConnectionRepository(settings, cipher_for(0))
+    other = ConnectionRepository(settings, cipher_for(1))
+    access, refresh = platforms.vk.issue_token(device_id="dev-1")
+    vk = Credentials(SecretStr(access), SecretStr(refresh), account_id="1001", extra={"device_id": "dev-1"})
+    worker.connect("racer", Platform.VK, Account("1001", "VK"), vk)
+    connection, stale = worker.credentials("racer", Platform.VK)
+
+    def rewrite() -> None:
+        if meanwhile == "rotation":
+            assert Rotation(settings, cipher_for(1)).run().rotated == 1
+        elif meanwhile == "settings":
+            current = other.get("racer", Platform.VK)
+            other.set_extra(current, {"group_id": "77"})
+        else:  # a worker with the old pair was refused at VK and marks the row expired
+            assert other.mark_expired(other.get("racer", Platform.VK)) is True
+
+    provider = RefreshWith(settings, rewrite)
+    refreshed, fresh = TokenRefresher(settings, worker).refresh(provider, connection, stale)
+
+    assert refreshed.status is ConnectionStatus.ACTIVE
+    assert usable(worker, "racer", platforms)
+    _, stored = worker.credentials("racer", Platform.VK)
+    assert stored.refresh_token.get_secret_value() == fresh.refresh_token.get_secret_value()
+    # and the next refresh works: the user is not sent to reconnect
+    again, _ = TokenRefresher(settings, worker).refresh(VkProvider(settings), refreshed, fresh)
+    assert again.generation == refreshed.generation + 1
+    assert usable(worker, "racer", platforms)
+
+
+def test_a_reconnect_during_a_refresh_wins_and_stays_usable(harness, platforms):
+    """The user connected VK again while a worker refreshed the old grant: the new grant
+    is what the user just approved, so it is kept, and the worker uses it."""
+    settings = get_settings()
+    repository = ConnectionRepository(settings, cipher_for(0))
+    access, refresh = platforms.vk.issue_token(device_id="dev-1")
+    old = Credentials(SecretStr(access), SecretStr(refresh), account_id="1001", extra={"device_id": "dev-1"})
+    repository.connect("racer", Platform.VK, Account("1001", "VK"), old)
+    connection, stale = repository.credentials("racer", Platform.VK)
+    approved = {}
+
+    def reconnect() -> None:
+        access, refresh = platforms.vk.issue_token(device_id="dev-2")
+        approved["refresh"] = refresh
+        new = Credentials(SecretStr(access), SecretStr(refresh), account_id="1001", extra={"device_id": "dev-2"})
+        repository.connect("racer", Platform.VK, Account("1001", "VK"), new)
+
+    _, used = TokenRefresher(settings, repository).refresh(RefreshWith(settings, reconnect), connection, stale)
+    assert used.refresh_token.get_secret_value() == approved["refresh"]
+    _, stored = repository.credentials("racer", Platform.VK)
+    assert stored.refresh_token.get_secret_value() == approved["refresh"]
+    assert usable(repository, "racer", platforms)
+
+
+def test_a_disconnect_during_a_refresh_leaves_no_row(harness, platforms):
+    settings = get_settings()
+    repository = ConnectionRepository(settings, cipher_for(0))
+    access, refresh = platforms.vk.issue_token(device_id="dev-1")
+    vk = Credentials(SecretStr(access), SecretStr(refresh), account_id="1001", extra={"device_id": "dev-1"})
+    repository.connect("racer", Platform.VK, Account("1001", "VK"), vk)
+    connection, stale = repository.credentials("racer", Platform.VK)
+    provider = RefreshWith(settings, lambda: repository.delete("racer", Platform.VK))
+    with pytest.raises(TokenExpired):
+        TokenRefresher(settings, repository).refresh(provider, connection, stale)
+    assert repository.get("racer", Platform.VK) is None
+
+
+def test_refreshes_against_rotations_reconnects_and_settings_lose_no_grant(harness, platforms):
+    """Many interleavings, not one lucky one: workers keep refreshing three VK connections
+    while key rotations, reconnects and settings changes rewrite the same rows. No refresh
+    may fail, and afterwards every connection refreshes again."""
+    settings = get_settings()
+    users = [f"soak-{n}" for n in range(3)]
+    workers = ConnectionRepository(settings, cipher_for(0))
+    for user in users:
+        access, refresh = platforms.vk.issue_token(device_id=user)
+        vk = Credentials(SecretStr(access), SecretStr(refresh), account_id="1001", extra={"device_id": user})
+        workers.connect(user, Platform.VK, Account("1001", "VK"), vk)
+    stop, errors, counts = threading.Event(), [], {"refreshes": 0, "rotations": 0, "reconnects": 0}
+    lock = threading.Lock()
+
+    def guarded(name, body):
+        def run() -> None:
+            n = 0
+            while not stop.is_set():
+                try:
+                    body(n)
+                except Exception as exc:  # noqa: BLE001 - every failure is reported below
+                    errors.append((name, repr(exc)))
+                    return
+                n += 1
+                with lock:
+                    counts[name] = counts.get(name, 0) + 1
+
+        return threading.Thread(target=run, name=name)
+
+    def refreshing(user):
+        def body(_: int) -> None:
+            connection, credentials = workers.credentials(user, Platform.VK)
+            TokenRefresher(settings, workers).refresh(VkProvider(settings), connection, credentials)
+
+        return body
+
+    def rotating(n: int) -> None:
+        Rotation(settings, cipher_for(1 + n % 2)).run(page_size=2)
+
+    def reconnecting(n: int) -> None:
+        user = users[n % len(users)]
+        access, refresh = platforms.vk.issue_token(device_id=user)
+        vk = Credentials(SecretStr(access), SecretStr(refresh), account_id="1001", extra={"device_id": user})
+        ConnectionRepository(settings, cipher_for(2)).connect(user, Platform.VK, Account("1001", "VK"), vk)
+        stop.wait(0.05)
+
+    def changing_settings(n: int) -> None:
+        user = users[n % len(users)]
+        repository = ConnectionRepository(settings, cipher_for(1))
+        with contextlib.suppress(StatusConflict):  # the user's page was stale: told to reload
+            repository.set_extra(repository.get(user, Platform.VK), {"group_id": str(n)})
+
+    threads = [guarded("refreshes", refreshing(user)) for user in users for _ in range(2)]
+    threads += [
+        guarded("rotations", rotating),
+        guarded("reconnects", reconnecting),
+        guarded("settings", changing_settings),
+    ]
+    for thread in threads:
+        thread.start()
+    stop.wait(12)
+    stop.set()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    assert counts["refreshes"] >= 20 and counts["rotations"] >= 3 and counts["reconnects"] >= 3, counts
+    for user in users:
+        assert usable(workers, user, platforms), user
+        connection, credentials = workers.credentials(user, Platform.VK)
+        assert connection.status is ConnectionStatus.ACTIVE
+        TokenRefresher(settings, workers).refresh(VkProvider(settings), connection, credentials)
+        assert usable(workers, user, platforms), user

@@ -90,6 +90,10 @@ class Connection(BaseModel):
     expires_at: datetime | None = None
     connected_at: datetime
     version: int = 1
+    # Which grant the tokens are: a new one on connect, the next on every refresh. Rewrites
+    # that keep the tokens (a key rotation, settings, an expiry mark) leave it, so a refresh
+    # that lost a race to one of them still stores what the platform just handed out.
+    generation: int = 0
     extra: dict[str, str] = {}
     # False for a token the platform gives no refresh for (VK's legacy implicit flow):
     # it is good until `expires_at`, then the user must connect again.

@@ -1,8 +1,10 @@
 """Refreshing a connection's tokens when a platform says they expired, safe when several
 workers need it at once. Refresh tokens are often single use, so only one worker may call
 the platform: it holds a short lease (a control item), re-reads the row first (someone may
-have refreshed already), and stores the new pair under the row's version. The others wait
-for the version to move and use that pair."""
+have refreshed already), and stores the new pair while the row still holds the grant it
+refreshed (its generation): a key rotation or a settings change in between does not cost
+the fresh pair, which is the only good one once the platform has spent the old refresh
+token. The others wait for the generation to move and use that pair."""
 
 from __future__ import annotations
 
@@ -63,10 +65,16 @@ class TokenRefresher:
         try:
             fresh = provider.refresh(stale)
         except TokenExpired:
-            self._connections.mark_expired(connection)
+            if not self._connections.mark_expired(connection):
+                # Another grant arrived meanwhile (a reconnect, or a refresh whose lease we
+                # outlived): that one is good.
+                newer = self._newer(connection)
+                if newer is not None:
+                    return newer
             logger.info("connection expired", extra={"platform": connection.platform.value})
             raise
         if not self._connections.store_refreshed(connection, fresh):
+            # The row holds another grant now (or is gone: then TokenExpired).
             newer = self._newer(connection)
             if newer is None:
                 raise TokenExpired()
@@ -101,12 +109,13 @@ class TokenRefresher:
             logger.info("refresh lease was no longer ours", extra={"lease": lease.split("#")[-1]})
 
     def _newer(self, connection: Connection) -> tuple[Connection, Credentials] | None:
-        """The row's credentials if another worker refreshed since `connection` was read;
-        TokenExpired if meanwhile it was disconnected or found expired."""
+        """The row's credentials if it holds another grant than `connection` did (another
+        worker refreshed, or the user reconnected); TokenExpired if meanwhile it was
+        disconnected, or the new grant was found expired."""
         current = self._connections.credentials(connection.user_id, connection.platform)
         if current is None:
             raise TokenExpired()
-        if current[0].version == connection.version:
+        if current[0].generation == connection.generation:
             return None
         if not current[0].is_active:
             raise TokenExpired()

@@ -7,10 +7,11 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import SecretStr
-from pynamodb.exceptions import DeleteError, PutError, UpdateError
+from pynamodb.exceptions import DeleteError, PutError
 
 from autopost.clock import from_iso, to_iso, utcnow
 from autopost.crypto import CipherSource, TokenCipher, TokenContext, cipher_of
@@ -24,7 +25,8 @@ from autopost.storage.tables import records
 CONFLICT = "ConditionalCheckFailedException"
 # Decrypted connections kept in a warm Lambda environment (the seed's Redis cache, 5 min).
 CACHE_SECONDS = 300.0
-REENCRYPT_ATTEMPTS = 5
+# Each conflict means another write landed; a row rewritten this often in a row is a bug.
+REWRITE_ATTEMPTS = 20
 
 
 @dataclass
@@ -118,21 +120,22 @@ class ConnectionRepository:
         self, user_id: str, platform: Platform, account: Account, credentials: Credentials
     ) -> Connection:
         """Store a new connection, or replace the tokens of an existing one (reconnect: the
-        same account keeps its settings, such as where VK posts go)."""
-        existing = self._load(user_id, platform)
-        record = existing or self._record(user_id, platform.value)
-        kept = (
-            _extra_of(existing) if existing is not None and existing.account_id == account.account_id else {}
-        )
-        record.status = ConnectionStatus.ACTIVE.value
-        record.account_id = account.account_id
-        record.account_name = account.name
-        record.connected_at = to_iso(utcnow())
-        record.expires_at = to_iso(credentials.expires_at) if credentials.expires_at else None
-        record.extra = {**kept, **credentials.extra, **account.extra}
-        record.tokens = self._encrypt(record, credentials)
-        self._forget(user_id, platform)
-        record.save()  # conditioned on the version PynamoDB read (or on absence)
+        same account keeps its settings, such as where VK posts go). The tokens are a new
+        grant, just handed out by the platform: a racing rewrite never loses them."""
+
+        def change(record: Any) -> bool:
+            kept = _extra_of(record) if record.account_id == account.account_id else {}
+            record.status = ConnectionStatus.ACTIVE.value
+            record.account_id = account.account_id
+            record.account_name = account.name
+            record.connected_at = to_iso(utcnow())
+            record.expires_at = to_iso(credentials.expires_at) if credentials.expires_at else None
+            record.extra = {**kept, **credentials.extra, **account.extra}
+            record.generation = _generation(record) + 1
+            record.tokens = self._encrypt(record, credentials)
+            return True
+
+        record = self._rewrite(user_id, platform, change, create=True)
         return _to_connection(record)
 
     def set_extra(self, connection: Connection, changes: dict[str, str]) -> Connection:
@@ -153,44 +156,35 @@ class ConnectionRepository:
         return _to_connection(record)
 
     def store_refreshed(self, connection: Connection, credentials: Credentials) -> bool:
-        """Save refreshed tokens if nobody else changed the row since `connection` was read.
-        False means another worker refreshed first: read its tokens instead."""
-        record = self._load(connection.user_id, connection.platform)
-        if record is None or int(record.version) != connection.version:
-            return False
-        record.tokens = self._encrypt(record, credentials)
-        record.expires_at = to_iso(credentials.expires_at) if credentials.expires_at else None
-        record.status = ConnectionStatus.ACTIVE.value
-        self._forget(connection.user_id, connection.platform)
-        try:
-            record.save()
-        except PutError as exc:
-            if exc.cause_response_code == CONFLICT:
+        """Save refreshed tokens while the row still holds the grant they were refreshed
+        from (`connection.generation`), whatever else rewrote it meanwhile (a rotation, a
+        settings change, an expiry mark: the old refresh token is dead now, so these fresh
+        ones are the only good ones). False when the grant changed: another worker refreshed
+        first, or the user reconnected or disconnected; read the row's tokens instead."""
+
+        def change(record: Any) -> bool:
+            if _generation(record) != connection.generation:
                 return False
-            raise
-        return True
+            record.tokens = self._encrypt(record, credentials)
+            record.expires_at = to_iso(credentials.expires_at) if credentials.expires_at else None
+            record.status = ConnectionStatus.ACTIVE.value
+            record.generation = connection.generation + 1
+            return True
+
+        return self._rewrite(connection.user_id, connection.platform, change) is not None
 
     def mark_expired(self, connection: Connection, at: datetime | None = None) -> bool:
         """The platform refused the token and it could not be refreshed: `expiresAt = now`.
-        False when the row changed meanwhile (another worker refreshed it)."""
-        record = self._load(connection.user_id, connection.platform)
-        if record is None or int(record.version) != connection.version:
-            return False
-        attributes = self._record
-        self._forget(connection.user_id, connection.platform)
-        try:
-            # PynamoDB conditions this on the version it read, and increments it.
-            record.update(
-                actions=[
-                    attributes.status.set(ConnectionStatus.EXPIRED.value),
-                    attributes.expires_at.set(to_iso(at or utcnow())),
-                ]
-            )
-        except UpdateError as exc:
-            if exc.cause_response_code == CONFLICT:
+        False when the grant changed meanwhile (another worker refreshed, or a reconnect)."""
+
+        def change(record: Any) -> bool:
+            if _generation(record) != connection.generation:
                 return False
-            raise
-        return True
+            record.status = ConnectionStatus.EXPIRED.value
+            record.expires_at = to_iso(at or utcnow())
+            return True
+
+        return self._rewrite(connection.user_id, connection.platform, change) is not None
 
     def delete(self, user_id: str, platform: Platform) -> bool:
         # PynamoDB conditions a versioned delete on the version it holds: delete what was read.
@@ -219,27 +213,19 @@ class ConnectionRepository:
         A row someone changed meanwhile is read again and checked again: its writer may
         still have used the old key."""
         cipher = self._require_cipher()
-        for _ in range(REENCRYPT_ATTEMPTS):
-            tokens = row.tokens.as_dict() if row.tokens else {}
+
+        def change(record: Any) -> bool:
+            tokens = record.tokens.as_dict() if record.tokens else {}
             if all(cipher.is_current(value) for value in tokens.values() if value):
                 return False
-            row.tokens = {
-                field: cipher.encrypt(cipher.decrypt(value, _context(row, field)), _context(row, field))
+            record.tokens = {
+                field: cipher.encrypt(cipher.decrypt(value, _context(record, field)), _context(record, field))
                 for field, value in tokens.items()
                 if value
             }
-            self._forget(row.user_id, row.platform)
-            try:
-                row.save()
-            except PutError as exc:
-                if exc.cause_response_code != CONFLICT:
-                    raise
-                row = self._load(row.user_id, Platform(row.platform))
-                if row is None:
-                    return False
-                continue
             return True
-        raise RuntimeError(f"row {row.user_id}/{row.platform} kept changing during re-encryption")
+
+        return self._rewrite(row.user_id, Platform(row.platform), change, first=row) is not None
 
     def old_key_rows(
         self, start: dict[str, Any] | None, limit: int
@@ -257,6 +243,40 @@ class ConnectionRepository:
         return stale, next_key
 
     # -- helpers --------------------------------------------------------------------------
+
+    def _rewrite(
+        self,
+        user_id: str,
+        platform: Platform,
+        change: Callable[[Any], bool],
+        *,
+        create: bool = False,
+        first: Any = None,
+    ) -> Any:
+        """Apply `change` to the row and save it under the version it was read at; when
+        another writer got in between, read the row again and apply `change` to that. So
+        every write is decided on the row it lands on. None when `change` declines (or the
+        row is gone and `create` is off)."""
+        record = first
+        for _ in range(REWRITE_ATTEMPTS):
+            if record is None:
+                record = self._load(user_id, platform)
+            if record is None:
+                if not create:
+                    return None
+                record = self._record(user_id, platform.value)
+            if not change(record):
+                return None
+            self._forget(user_id, platform)
+            try:
+                record.save()  # conditioned on the version read (or on the row's absence)
+            except PutError as exc:
+                if exc.cause_response_code != CONFLICT:
+                    raise
+                record = None
+                continue
+            return record
+        raise RuntimeError(f"connection {user_id}/{platform.value} kept changing under every write")
 
     def _load(self, user_id: str, platform: Platform) -> Any:
         try:
@@ -281,6 +301,10 @@ def _context(record: Any, field: str) -> TokenContext:
     return TokenContext(user_id=record.user_id, platform=record.platform, field=field)
 
 
+def _generation(record: Any) -> int:
+    return int(record.generation or 0)
+
+
 def _extra_of(record: Any) -> dict[str, str]:
     return {str(k): str(v) for k, v in (record.extra.as_dict() if record.extra else {}).items()}
 
@@ -295,6 +319,7 @@ def _to_connection(record: Any) -> Connection:
         expires_at=from_iso(record.expires_at) if record.expires_at else None,
         connected_at=from_iso(record.connected_at),
         version=int(record.version or 1),
+        generation=_generation(record),
         extra=_extra_of(record),
         refreshable=bool(record.tokens and record.tokens.as_dict().get("refresh")),
     )

@@ -151,6 +151,8 @@ def _connection_record(settings: _Where) -> type[Model]:
         tokens = MapAttribute(null=True)
         # Not secret: VK ID's device_id, a Telegram channel and chat id.
         extra = MapAttribute(null=True)
+        # The tokens' grant (autopost.models.Connection.generation); absent on older rows: 0.
+        generation = NumberAttribute(null=True)
         version = VersionAttribute()
 
     return ConnectionRecord
