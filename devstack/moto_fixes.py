@@ -1,4 +1,4 @@
-"""Three fixes to moto (5.2.5) that the local stack (and the tests) apply, so that moto holds
+"""Four fixes to moto (5.2.5) that the local stack (and the tests) apply, so that moto holds
 a real user's load the way AWS does.
 
 1. `TransactWriteItems` deep-copied every table it touched, on every transaction, to roll
@@ -16,12 +16,17 @@ a real user's load the way AWS does.
    execution (about 0.15 s of CPU for ours): a thousand publications spent minutes parsing
    the same text. The parse tree is kept per definition; each execution still builds its
    own program from it, so no state is shared between executions.
+4. A Choice rule's timestamp comparisons (`TimestampGreaterThanPath`, ...) read only
+   `2016-03-14T01:59:00Z`, while AWS reads any RFC 3339 time, with fractions and offsets,
+   and moto's own `$$.State.EnteredTime` has both ("...:13.192345+00:00"): every comparison
+   against it raised. Here they read what AWS reads.
 """
 
 from __future__ import annotations
 
 import copy
 import threading
+from datetime import UTC, datetime
 from typing import Any
 
 from moto.dynamodb.comparisons import get_filter_expression as filter_expression
@@ -37,6 +42,9 @@ from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.dynamodb.responses import DynamoHandler
 from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
+from moto.stepfunctions.parser.asl.component.state.choice.comparison.operator.implementations import (
+    is_operator,
+)
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
 
@@ -68,7 +76,17 @@ def install() -> None:
         DynamoDBStreamsHandler.call_action = stream_call_action  # type: ignore[method-assign]
         DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
         AmazonStateLanguageParser.parse = _parse_once(AmazonStateLanguageParser.parse)  # type: ignore[method-assign]
+        is_operator.IsTimestamp.string_to_timestamp = staticmethod(_rfc3339)  # type: ignore[method-assign]
         _installed = True
+
+
+def _rfc3339(text: str) -> datetime | None:
+    """An RFC 3339 time as AWS's Choice rules read it (with a zone; fractions allowed)."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except (TypeError, ValueError):
+        return None
+    return moment.astimezone(UTC) if moment.tzinfo else None
 
 
 def _parse_once(parse: Any) -> Any:

@@ -116,6 +116,8 @@ export function eventInWords(event) {
       return [event.waitUntil ? `Платформа просит подождать до ${clock(event.waitUntil, event.at)}` : "Платформа просит подождать"];
     case "publication.retried":
       return [event.retry ? `Повторная попытка №${event.retry}` : "Повторная попытка"];
+    case "publication.adopted":
+      return ["Платформа приняла клип после того, как мы сочли попытку неудачной: публикация продолжена, повторять не нужно"];
     case "publication.processing":
       return [event.processingState ? `Обработка на платформе: ${event.processingState}` : "Платформа обрабатывает видео"];
     case "publication.published":

@@ -9,6 +9,7 @@ export const EVENT_TYPES = [
   ["publication.attempt_failed", "Попытка не удалась"],
   ["publication.rate_limited", "Платформа просит подождать"],
   ["publication.retried", "Повторная попытка"],
+  ["publication.adopted", "Пост вышел после ошибки: публикация продолжена"],
   ["publication.processing", "Платформа обрабатывает видео"],
   ["publication.published", "Опубликовано"],
   ["publication.failed", "Не удалось опубликовать"],

@@ -102,7 +102,7 @@ def test_a_vk_clip_that_needs_two_checks_waits_in_the_state_machine(flow, platfo
     states = entered_states(flow, ids["vk"])
     assert states.count("WaitProcessingVk") == 2
     assert [c["ready"] for c in platforms.vk.calls_to("shortVideo.encodeProgress")] == [False, False, True]
-    assert len(states) == 11  # docs/state-machine.md
+    assert len(states) == 14  # docs/state-machine.md
     assert "NextRetry" not in states
 
 
@@ -561,3 +561,69 @@ def test_the_worker_never_posts_before_the_scheduled_time_whatever_woke_it(flow,
     (message,) = platforms.telegram.messages
     assert message["at"] >= early.timestamp()
     assert flow.publication(ids["telegram"])["status"] == "published"
+
+
+def test_a_clip_vk_took_after_the_state_machine_gave_up_is_adopted_not_uploaded_again(flow, platforms):
+    """The attempt's upload went through just as the state machine failed the publication:
+    VK is processing the clip. The publication goes on under a new execution (adopted), ends
+    published, and VK holds one clip: it was never uploaded again."""
+    flow.connect_platform(platforms, Platform.VK, clips=True)
+    platforms.vk.processing_checks = 1
+    ids = publish(flow, "vk")
+    # The first status read is slow: meanwhile the state machine gives up.
+    platforms.vk.inject("shortVideo.encodeProgress", "slow", delay=2)
+    attempt = threading.Thread(
+        target=lambda: flow.run_workers(
+            lambda: bool(platforms.vk.calls_to("shortVideo.encodeProgress")), timeout=30
+        )
+    )
+    attempt.start()
+    deadline = time.monotonic() + 30
+    while not platforms.vk.calls_to("shortVideo.encodeProgress") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    PublicationRepository(get_settings()).transition(
+        ids["vk"],
+        PublicationStatus.PUBLISHING,
+        PublicationStatus.FAILED,
+        error_code="PlatformUnavailable",
+        error_message="Платформа не ответила вовремя",
+    )
+    attempt.join()
+
+    flow.run_workers(flow.status_is(ids["vk"], "published"), timeout=60)
+
+    publication = flow.publication(ids["vk"])
+    assert publication["status"] == "published"
+    assert publication.get("error") is None
+    assert len(platforms.vk.calls_to("shortVideo.create")) == 1
+    stored = PublicationRepository(get_settings()).get(ids["vk"])
+    assert stored.execution_name == f"{ids['vk']}-adopt-1"
+
+
+def test_a_late_upload_the_user_retried_meanwhile_is_not_adopted_twice(flow, platforms):
+    """The user pressed «retry» while the late upload went through: the retry's execution
+    resumes that very upload; no second execution is started and VK holds one clip."""
+    flow.connect_platform(platforms, Platform.VK, clips=True)
+    platforms.vk.processing_checks = 1
+    ids = publish(flow, "vk")
+    platforms.vk.inject("shortVideo.encodeProgress", "slow", delay=2)
+    attempt = threading.Thread(
+        target=lambda: flow.run_workers(
+            lambda: bool(platforms.vk.calls_to("shortVideo.encodeProgress")), timeout=30
+        )
+    )
+    attempt.start()
+    deadline = time.monotonic() + 30
+    while not platforms.vk.calls_to("shortVideo.encodeProgress") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    PublicationRepository(get_settings()).transition(
+        ids["vk"], PublicationStatus.PUBLISHING, PublicationStatus.FAILED, error_code="PlatformUnavailable"
+    )
+    assert flow.api("POST", f"/publications/{ids['vk']}/retry").status == 200
+    attempt.join()
+
+    flow.run_workers(flow.status_is(ids["vk"], "published"), timeout=60)
+
+    assert len(platforms.vk.calls_to("shortVideo.create")) == 1
+    names = [e["name"] for e in flow.executions() if e["name"].startswith(ids["vk"])]
+    assert sorted(names) == sorted([ids["vk"], f"{ids['vk']}-retry-1"])

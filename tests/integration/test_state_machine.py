@@ -67,6 +67,20 @@ def fail_task(harness, task, error, message):
     harness.sfn.send_task_failure(taskToken=task["taskToken"], error=error.value, cause=message)
 
 
+def died_at_work(task, lasting=1.0):
+    """A worker took the message and began the attempt, holding the upload for `lasting`
+    seconds (its Lambda's deadline), then never answered."""
+    until = datetime.now(UTC) + timedelta(seconds=lasting)
+    held = PublicationRepository(get_settings()).take_attempt(
+        task["publicationId"], f"worker-{task['dispatch']}", until, task["retry"], task["dispatch"]
+    )
+    assert held is None
+
+
+def entered(events):
+    return [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]
+
+
 def mark_published(publication_id):
     PublicationRepository(get_settings()).transition(
         publication_id, PublicationStatus.PUBLISHING, PublicationStatus.PUBLISHED, post_id="1_2"
@@ -86,7 +100,7 @@ def test_publish_now_hands_the_upload_to_the_platform_queue(ready):
     assert described["status"] == "SUCCEEDED"
     assert status_of(ready, publication["id"])["status"] == "published"
     entered = [e for e in events if e["type"].endswith("StateEntered")]
-    assert len(entered) == 5
+    assert len(entered) == 6
 
 
 def test_scheduled_waits_then_marks_publishing(ready):
@@ -130,7 +144,7 @@ def test_platform_unavailable_is_retried_three_times_then_failed_with_the_messag
     failed = status_of(ready, publication["id"])
     assert failed["status"] == "failed"
     assert failed["error"] == {"code": "PlatformUnavailable", "message": "VK временно недоступен"}
-    assert len([e for e in events if e["type"].endswith("StateEntered")]) == 22
+    assert len([e for e in events if e["type"].endswith("StateEntered")]) == 26
 
 
 def processing(harness, task, seconds_so_far=0):
@@ -151,9 +165,11 @@ def test_a_platform_still_processing_is_waited_for_and_asked_again(ready):
     assert entered == [
         "IsScheduled",
         "ChoosePlatformQueue",
+        "DispatchDzen",
         "UploadDzen",
         "AfterUpload",
         "WaitProcessingDzen",
+        "DispatchDzen",  # each message sent is told apart (a timeout asks which one a worker took)
         "UploadDzen",
         "AfterUpload",
         "Published",
@@ -217,7 +233,8 @@ def test_a_silent_worker_times_out_and_counts_as_unavailable(ready):
     publication = publish(ready)
     first = next_task(ready)
     assert first["retry"] == 0
-    # Nobody answers: after the task timeout the state machine retries.
+    died_at_work(first)  # a worker took it, and never answers
+    # after the task timeout the state machine retries.
     second = next_task(ready, timeout=20)
     assert second["retry"] == 1
     fail_task(ready, second, TaskError.REJECTED, "Видео отклонено платформой")
@@ -231,8 +248,82 @@ def test_a_silent_worker_times_out_and_counts_as_unavailable(ready):
 def test_timeouts_to_the_end_fail_with_the_state_machines_own_message(ready):
     publication = publish(ready)
     for _ in range(4):
-        next_task(ready, timeout=20)  # taken and never answered
+        task = next_task(ready, timeout=20)
+        died_at_work(task)  # taken by a worker that never answered
     finished(ready, publication["id"], timeout=40)
     failed = status_of(ready, publication["id"])
     assert failed["status"] == "failed"
     assert failed["error"] == {"code": "PlatformUnavailable", "message": "Платформа не ответила вовремя"}
+
+
+@pytest.mark.task_timeout(4)
+def test_a_message_still_in_our_queue_is_sent_again_and_not_blamed_on_the_platform(ready):
+    """No worker took the message within the task timeout (a backlog in our queue): the
+    state machine sends it again, counts no retry, and never says the platform was slow."""
+    publication = publish(ready)
+    first = next_task(ready)  # off the queue, but no worker started it
+    second = next_task(ready, timeout=20)
+    assert (second["retry"], second["publicationId"]) == (0, publication["id"])
+    assert second["dispatch"] != first["dispatch"]
+
+    died_at_work(second, lasting=0)  # the worker takes it now...
+    mark_published(publication["id"])  # ...and posts
+    ready.sfn.send_task_success(taskToken=second["taskToken"], output="{}")
+    described, events = finished(ready, publication["id"])
+    assert described["status"] == "SUCCEEDED"
+    states = entered(events)
+    assert "StillWaiting" in states
+    assert "TimeoutAsUnavailable" not in states and "NextRetry" not in states
+    assert status_of(ready, publication["id"])["status"] == "published"
+
+
+@pytest.mark.task_timeout(4)
+def test_an_attempt_still_uploading_at_the_timeout_is_waited_for_then_its_post_kept(ready):
+    """The worker is mid-upload when the task times out (its hold runs past the timeout):
+    the state machine sends the message again without counting a retry; the slow attempt
+    posts, and the new message finds the publication published."""
+    publication = publish(ready)
+    first = next_task(ready)
+    died_at_work(first, lasting=30)  # still at work, for a while
+    second = next_task(ready, timeout=20)
+    assert second["retry"] == 0
+
+    mark_published(publication["id"])  # the slow attempt's post is out
+    ready.sfn.send_task_success(taskToken=second["taskToken"], output="{}")
+    described, events = finished(ready, publication["id"])
+    assert described["status"] == "SUCCEEDED"
+    states = entered(events)
+    assert "StillWaiting" in states and "TimeoutAsUnavailable" not in states
+    assert status_of(ready, publication["id"])["status"] == "published"
+
+
+@pytest.mark.task_timeout(3)
+def test_a_post_that_came_while_the_task_timed_out_ends_it_published(ready):
+    """The worker posted and recorded the publication published just after the task's
+    timeout, its answer lost: the state machine sees it settled and ends without a retry."""
+    publication = publish(ready)
+    first = next_task(ready)
+    died_at_work(first, lasting=0)
+    mark_published(publication["id"])
+    described, events = finished(ready, publication["id"], timeout=30)
+    assert described["status"] == "SUCCEEDED"
+    assert "SettledMeanwhile" in entered(events)
+    assert status_of(ready, publication["id"])["status"] == "published"
+
+
+@pytest.mark.task_timeout(3)
+def test_a_queue_that_never_reaches_the_message_fails_it_as_ours_not_the_platforms(ready, monkeypatch):
+    from autopost import runtime
+
+    monkeypatch.setenv("QUEUE_WAITS", "2")
+    runtime.reset()
+    publication = publish(ready)
+    for _ in range(3):  # the first message and two more; no worker ever starts one
+        next_task(ready, timeout=20)
+    described, events = finished(ready, publication["id"], timeout=40)
+    assert described["status"] == "SUCCEEDED"
+    assert entered(events).count("StillWaiting") == 3
+    failed = status_of(ready, publication["id"])
+    assert failed["status"] == "failed"
+    assert failed["error"]["code"] == "QueueBacklog"
+    assert failed["error"]["message"].startswith("Сервис перегружен")

@@ -394,7 +394,9 @@ ROTATED_KEYS = [SecretStr(f"rotation-key-{n}-" + "k" * 40) for n in range(3)]
 
 def cipher_for(current: int) -> TokenCipher:
     """Key `current` writes; every key of the test still reads (its previous keys)."""
-    return TokenCipher(ROTATED_KEYS[current], previous=[k for i, k in enumerate(ROTATED_KEYS) if i != current])
+    return TokenCipher(
+        ROTATED_KEYS[current], previous=[k for i, k in enumerate(ROTATED_KEYS) if i != current]
+    )
 
 
 @pytest.mark.parametrize("meanwhile", ["rotation", "settings", "expired_by_a_stale_worker"])
@@ -446,10 +448,14 @@ def test_a_reconnect_during_a_refresh_wins_and_stays_usable(harness, platforms):
     def reconnect() -> None:
         access, refresh = platforms.vk.issue_token(device_id="dev-2")
         approved["refresh"] = refresh
-        new = Credentials(SecretStr(access), SecretStr(refresh), account_id="1001", extra={"device_id": "dev-2"})
+        new = Credentials(
+            SecretStr(access), SecretStr(refresh), account_id="1001", extra={"device_id": "dev-2"}
+        )
         repository.connect("racer", Platform.VK, Account("1001", "VK"), new)
 
-    _, used = TokenRefresher(settings, repository).refresh(RefreshWith(settings, reconnect), connection, stale)
+    _, used = TokenRefresher(settings, repository).refresh(
+        RefreshWith(settings, reconnect), connection, stale
+    )
     assert used.refresh_token.get_secret_value() == approved["refresh"]
     _, stored = repository.credentials("racer", Platform.VK)
     assert stored.refresh_token.get_secret_value() == approved["refresh"]

@@ -57,6 +57,21 @@ def test_a_status_change_is_one_event(before, after, kind):
     assert event.at == datetime(2026, 11, 30, 12, 1, tzinfo=UTC)
 
 
+def test_a_late_post_adopted_after_the_failure_says_so():
+    failed = item(status="failed", error_code="PlatformUnavailable")
+    adopted_at = "2026-11-30T12:01:00.000Z"
+    # the post is out: failed -> published, told as adopted, then published with its link
+    published = item(status="published", post_url="https://vk.com/clip1_2", adopted_at=adopted_at)
+    assert kinds(failed, published) == [EventType.ADOPTED, EventType.PUBLISHED]
+    assert events_of(failed, published, "9", SEEN)[1].post_url == "https://vk.com/clip1_2"
+    # the platform still processes: failed -> publishing under a new execution, not a retry
+    going_on = item(status="publishing", attempt=1, adopted_at=adopted_at)
+    assert kinds(failed, going_on) == [EventType.ADOPTED]
+    # a user's retry of a publication adopted once before is a retry
+    retried = item(status="publishing", attempt=2, adopted_at=adopted_at)
+    assert kinds(item(status="failed", adopted_at=adopted_at), retried) == [EventType.RETRIED]
+
+
 def test_progress_within_publishing():
     old = item(attempt_retry=0, attempt_errors=1, error_code="PlatformUnavailable")
     assert kinds(old, item(attempt_retry=1, attempt_errors=1, error_code="PlatformUnavailable")) == [

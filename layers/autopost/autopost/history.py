@@ -31,6 +31,8 @@ class EventType(StrEnum):
     ATTEMPT_FAILED = "publication.attempt_failed"
     RATE_LIMITED = "publication.rate_limited"
     RETRIED = "publication.retried"
+    # A post the platform took after the state machine had given up: the publication goes on.
+    ADOPTED = "publication.adopted"
     PROCESSING = "publication.processing"
     PUBLISHED = "publication.published"
     FAILED = "publication.failed"
@@ -99,7 +101,11 @@ def events_of(
     if old is None:
         found.append((EventType.CREATED, {"scheduled_at": _time(new.get("scheduled_at"))}))
     elif status is not before:
-        if status is PublicationStatus.PUBLISHING:
+        if before is PublicationStatus.FAILED and new.get("adopted_at") and _changed(old, new, "adopted_at"):
+            found.append((EventType.ADOPTED, {}))
+            if status is PublicationStatus.PUBLISHED:
+                found.append((EventType.PUBLISHED, _outcome(status, new)))
+        elif status is PublicationStatus.PUBLISHING:
             kind = EventType.RETRIED if before is PublicationStatus.FAILED else EventType.STARTED
             found.append((kind, {"retry": _int(new.get("attempt")) if kind is EventType.RETRIED else None}))
         else:

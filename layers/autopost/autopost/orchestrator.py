@@ -20,7 +20,10 @@ def execution_arn(state_machine_arn: str, execution_name: str) -> str:
 
 
 def execution_input(
-    publication: Publication, retry_delays: tuple[int, ...], processing_timeout_seconds: int
+    publication: Publication,
+    retry_delays: tuple[int, ...],
+    processing_timeout_seconds: int,
+    queue_waits: int,
 ) -> dict[str, object]:
     """The state machine's input (statemachines/publish.asl.json reads exactly these keys).
     The retry bookkeeping starts here rather than in a Pass state: one transition less on
@@ -29,8 +32,9 @@ def execution_input(
         "publicationId": publication.publication_id,
         "platform": publication.platform.value,
         "retryDelays": list(retry_delays),
-        "retry": {"index": 0, "max": len(retry_delays)},
-        "limits": {"processingSeconds": processing_timeout_seconds},
+        # `waits`: task timeouts this retry spent on our side (queued, or an attempt at work).
+        "retry": {"index": 0, "max": len(retry_delays), "waits": {"n": 0}},
+        "limits": {"processingSeconds": processing_timeout_seconds, "queueWaits": queue_waits},
     }
     if publication.scheduled_at is not None and publication.attempt == 0:
         payload["scheduledAt"] = to_iso(publication.scheduled_at)
@@ -42,13 +46,18 @@ class PublishOrchestrator:
         self._state_machine_arn = settings.publish_state_machine_arn
         self._retry_delays = settings.retry_delays_seconds
         self._processing_timeout = settings.processing_timeout_seconds
+        self._queue_waits = settings.queue_waits
 
     def start(self, publication: Publication) -> None:
         try:
             client("stepfunctions").start_execution(
                 stateMachineArn=self._state_machine_arn,
                 name=publication.execution_name,
-                input=json.dumps(execution_input(publication, self._retry_delays, self._processing_timeout)),
+                input=json.dumps(
+                    execution_input(
+                        publication, self._retry_delays, self._processing_timeout, self._queue_waits
+                    )
+                ),
             )
         except ClientError as exc:
             # The same name means this very publication attempt is already being driven.

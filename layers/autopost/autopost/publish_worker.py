@@ -30,6 +30,8 @@ from autopost.aws import client
 from autopost.clip_validation import ALLOWED_EXTENSIONS, CONTENT_TYPES, UnusableKey, parse_clip_key
 from autopost.clock import to_iso, utcnow
 from autopost.errors import (
+    AutopostError,
+    DuplicatePublication,
     PlatformError,
     PlatformRateLimited,
     Rejected,
@@ -39,6 +41,7 @@ from autopost.errors import (
 )
 from autopost.models import Clip, Publication
 from autopost.observability import NAMESPACE, SERVICE, logger, metrics
+from autopost.orchestrator import PublishOrchestrator
 from autopost.platforms import Platform
 from autopost.providers import provider_for
 from autopost.providers.base import (
@@ -115,6 +118,8 @@ class UploadTask(BaseModel):
     publication_id: str = Field(alias="publicationId", min_length=1, max_length=200)
     platform: Platform
     retry: int = 0
+    # When the state machine sent it (its Dispatch state): recorded by the attempt it starts.
+    dispatch: str = Field(default="", max_length=64)
     task_token: SecretStr = Field(alias="taskToken")
 
     def body(self) -> str:
@@ -122,6 +127,7 @@ class UploadTask(BaseModel):
             "publicationId": self.publication_id,
             "platform": self.platform.value,
             "retry": self.retry,
+            "dispatch": self.dispatch,
             "taskToken": self.task_token.get_secret_value(),
         }
         return json.dumps(data)
@@ -141,6 +147,7 @@ class WorkerPorts:
     s3: Any
     sfn: Any
     sqs: Any
+    orchestrator: PublishOrchestrator
     bucket: str
     queue_urls: dict[Platform, str]
     # Bounds on how soon the state machine asks again about a clip still processing.
@@ -171,7 +178,9 @@ class PublishWorker:
         owner = secrets.token_hex(8)
         until = utcnow() + timedelta(seconds=max(1.0, remaining_seconds()))
         try:
-            held_until = publications.take_attempt(task.publication_id, owner, until, task.retry)
+            held_until = publications.take_attempt(
+                task.publication_id, owner, until, task.retry, task.dispatch
+            )
         except StatusConflict:
             self._still_to_do(task, publications.get(task.publication_id))
             return
@@ -344,6 +353,7 @@ class PublishWorker:
         try:
             since = self._ports.publications.record_processing(task.publication_id, outcome.state)
         except StatusConflict:
+            self._adopt(task.publication_id)
             self._answer_failure(
                 task, TaskError.PUBLICATION_GONE, "Публикация больше не публикуется", record=False
             )
@@ -392,8 +402,10 @@ class PublishWorker:
                         current.publication_id,
                         PublicationStatus.FAILED,
                         PublicationStatus.PUBLISHED,
+                        adopted_at=to_iso(utcnow()),
                         **changes,
                     )
+                    metrics.add_metric(name="LateUploadAdopted", unit=MetricUnit.Count, value=1)
                     logger.warning(
                         "published after the state machine gave up",
                         extra={"publication": current.publication_id},
@@ -408,6 +420,38 @@ class PublishWorker:
             return
         metrics.add_metric(name="Published", unit=MetricUnit.Count, value=1)
         self._answer_success(task, published)
+
+    def _adopt(self, publication_id: str) -> None:
+        """The state machine gave up on this publication while this attempt's upload went
+        through: the clip is at the platform, processing. Publishing goes on under a new
+        execution, whose attempt resumes from the checkpoint (the clip already uploaded)
+        and never uploads it again. A publication cancelled or retried meanwhile is left."""
+        publications = self._ports.publications
+        current = publications.get(publication_id)
+        if current is None or current.status is not PublicationStatus.FAILED:
+            return
+        try:
+            adopted = publications.retry(
+                current, execution_name=f"{publication_id}-adopt-{current.attempt + 1}", adopted=True
+            )
+        except (StatusConflict, DuplicatePublication):
+            # Retried by the user meanwhile (that execution resumes the same checkpoint), or
+            # the clip has another active publication on this platform.
+            logger.warning("late upload not adopted", extra={"publication": publication_id})
+            return
+        try:
+            self._ports.orchestrator.start(adopted)
+        except AutopostError:
+            publications.transition(
+                publication_id,
+                PublicationStatus.PUBLISHING,
+                PublicationStatus.FAILED,
+                error_code=current.error_code,
+                error_message=current.error_message,
+            )
+            raise
+        metrics.add_metric(name="LateUploadAdopted", unit=MetricUnit.Count, value=1)
+        logger.warning("late upload adopted", extra={"publication": publication_id})
 
     def _answer_success(self, task: UploadTask, publication: Publication) -> None:
         output = json.dumps(
@@ -490,6 +534,7 @@ def worker_from_settings(settings: Settings) -> PublishWorker:
         s3=client("s3"),
         sfn=client("stepfunctions"),
         sqs=client("sqs"),
+        orchestrator=PublishOrchestrator(settings),
         bucket=settings.clips_bucket,
         queue_urls=settings.upload_queue_urls,
         check_seconds=(settings.processing_check_min_seconds, settings.processing_check_max_seconds),

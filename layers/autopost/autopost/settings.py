@@ -63,6 +63,9 @@ class Settings(BaseModel):
     retry_delays_seconds: tuple[int, int, int] = Field(
         default=(300, 900, 3600), validation_alias="RETRY_DELAYS_SECONDS"
     )
+    # Task timeouts one retry may spend on our side (its message still queued, or an attempt
+    # at work) before the publication fails as "not started in time": never the platform's fault.
+    queue_waits: int = Field(default=12, ge=1, le=100, validation_alias="QUEUE_WAITS")
     publish_rate_per_minute: int = Field(default=20, ge=1, validation_alias="PUBLISH_RATE_PER_MINUTE")
     max_schedule_days: int = Field(default=365, ge=1, le=365, validation_alias="MAX_SCHEDULE_DAYS")
     max_request_bytes: int = Field(default=64 * 1024, ge=1024, validation_alias="MAX_REQUEST_BYTES")

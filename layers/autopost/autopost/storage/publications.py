@@ -132,8 +132,9 @@ class PublicationRepository:
                     raise
         raise DuplicatePublication(details={"platforms": [p.platform.value for p in publications]})
 
-    def retry(self, publication: Publication, execution_name: str) -> Publication:
-        """failed -> publishing for a manual retry, taking the clip/platform slot again."""
+    def retry(self, publication: Publication, execution_name: str, adopted: bool = False) -> Publication:
+        """failed -> publishing for a manual retry, taking the clip/platform slot again; or,
+        `adopted`, to go on with a post the platform took after the state machine gave up."""
         ensure_transition(publication.status, PublicationStatus.PUBLISHING)
         record = self._record
         for _ in range(_GUARD_ATTEMPTS):
@@ -154,6 +155,7 @@ class PublicationRepository:
                             record.error_code.remove(),
                             record.error_message.remove(),
                             record.processing_since.remove(),
+                            *([record.adopted_at.set(now)] if adopted else []),
                         ],
                         condition=(record.status == PublicationStatus.FAILED.value)
                         & (record.attempt == publication.attempt),
@@ -251,19 +253,22 @@ class PublicationRepository:
         )
 
     def take_attempt(
-        self, publication_id: str, owner: str, until: datetime, retry: int = 0
+        self, publication_id: str, owner: str, until: datetime, retry: int = 0, dispatch: str = ""
     ) -> datetime | None:
-        """Hold the publication's upload for one attempt (of the state machine's `retry`)
-        until `until`. None when taken; else until when another attempt holds it. Only a
-        `publishing` publication is held."""
+        """Hold the publication's upload for one attempt (of the state machine's `retry`, from
+        the message it sent at `dispatch`) until `until`. None when taken; else until when
+        another attempt holds it. Only a `publishing` publication is held."""
         record, now = self._record, to_iso(utcnow())
+        actions = [
+            record.attempt_owner.set(owner),
+            record.attempt_until.set(to_iso(until)),
+            record.attempt_retry.set(retry),
+        ]
+        if dispatch:
+            actions.append(record.attempt_dispatch.set(dispatch))
         try:
             record(publication_id).update(
-                actions=[
-                    record.attempt_owner.set(owner),
-                    record.attempt_until.set(to_iso(until)),
-                    record.attempt_retry.set(retry),
-                ],
+                actions=actions,
                 condition=(record.status == PublicationStatus.PUBLISHING.value)
                 & (record.attempt_until.does_not_exist() | (record.attempt_until < now)),
             )

@@ -124,6 +124,11 @@ def _publication_record(settings: _Where) -> type[Model]:
         # how many attempts have failed: the history tells each retry and failure from them.
         attempt_retry = NumberAttribute(null=True)
         attempt_errors = NumberAttribute(null=True)
+        # The message the last attempt came from (when the state machine sent it): on a task
+        # timeout the state machine tells a message still in our queue from one worked on.
+        attempt_dispatch = UnicodeAttribute(null=True)
+        # When a post made after the state machine had given up was adopted.
+        adopted_at = UnicodeAttribute(null=True)
         # Until when a platform asked us to wait (ISO time; the state machine's Wait reads it).
         retry_not_before = UnicodeAttribute(null=True)
         # Statistics: "{platform}#{0-9}" while due for syncing, the next sync time, the figures.
