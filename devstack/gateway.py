@@ -24,6 +24,8 @@ from devstack.provision import Stack
 from devstack.template import TemplateError
 
 MAX_BODY = 10 * 1024 * 1024
+# The names a browser on this machine uses for the gateway; any other Host is refused.
+LOCAL_NAMES = ("localhost", "127.0.0.1", "[::1]")
 LOG = logging.getLogger("devstack")  # API Gateway's payload limit
 
 
@@ -96,6 +98,7 @@ class Gateway:
         static: dict[str, Path] | None = None,
         emulators: Any = None,
     ) -> None:
+        self._hosts: set[str] = set()
         self._emulators = emulators
         self._routes = routes(stack, pools)
         self._static = static or {}
@@ -187,6 +190,12 @@ class Gateway:
                 self._reply(status, json.dumps(payload).encode(), {"Content-Type": "application/json"})
 
             def _serve(self) -> None:
+                if not gateway.serves_host(self.headers.get("host", "")):
+                    # DNS rebinding: a page on evil.example re-pointed at 127.0.0.1 sends its
+                    # own name as Host. Only this machine's names reach the local API.
+                    self.close_connection = True
+                    self._json(421, {"message": "Misdirected Request: unknown Host"})
+                    return
                 length = int(self.headers.get("content-length") or 0)
                 if length > MAX_BODY:
                     self.close_connection = True
@@ -286,11 +295,17 @@ class Gateway:
 
         self._server = _Server((host, port), Handler)
         self._server.daemon_threads = True
+        bound = self._server.server_address[1]
+        self._hosts = {f"{name}:{bound}" for name in {*LOCAL_NAMES, host.lower()}}
         threading.Thread(
             target=lambda: self._server.serve_forever(poll_interval=0.1), name="gateway", daemon=True
         ).start()
         self.url = f"http://{host}:{self._server.server_address[1]}"
         return self.url
+
+    def serves_host(self, host: str) -> bool:
+        """The Host header names this gateway on this machine (a name and its port)."""
+        return host.strip().lower() in self._hosts
 
     def _serve_static(self, handler: BaseHTTPRequestHandler, path: str) -> bool:
         for prefix, folder in self._static.items():

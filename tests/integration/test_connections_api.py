@@ -491,3 +491,79 @@ def test_a_return_address_that_is_not_the_consoles_is_refused(api):
     )
     assert response.status == 422
     assert response.body["error"]["details"] == {"field": "redirectUri"}
+
+
+def prove(api, platforms, channel, user="user-1"):
+    code = api.api("POST", "/connections/telegram/proof", body={"channel": channel}, user=user).body["code"]
+    assert telegram_says(api, platforms.telegram.post_in_channel(channel, code)).status == 200
+
+
+def test_reconnecting_a_proven_channel_with_ones_own_bot_stops_the_services_bot(api, platforms, service_bot):
+    """Reconnecting is a new grant: nothing of the old one stays, so posts go through the
+    user's own bot from then on, not the service's."""
+    own = platforms.telegram.add_bot()
+    platforms.telegram.add_channel("both_channel", admin_bots=(service_bot, own))
+    prove(api, platforms, "@both_channel")
+    stored = records(get_settings()).connection.get("user-1", "telegram")
+    assert stored.extra.as_dict()["service_bot"] == "1"
+
+    response = api.api("POST", "/connections/telegram", body={"channel": "@both_channel", "botToken": own})
+    assert response.status == 201, response.body
+    stored = records(get_settings()).connection.get("user-1", "telegram")
+    assert "service_bot" not in stored.extra.as_dict()
+
+
+def test_moving_to_another_channel_releases_the_first_for_its_owner(api, platforms):
+    first_bot, second_bot, owners_bot = (platforms.telegram.add_bot() for _ in range(3))
+    platforms.telegram.add_channel("left_channel", admin_bots=(first_bot, owners_bot))
+    platforms.telegram.add_channel("new_channel", admin_bots=(second_bot,))
+    body = {"channel": "@left_channel", "botToken": first_bot}
+    assert api.api("POST", "/connections/telegram", body=body).status == 201
+    body = {"channel": "@new_channel", "botToken": second_bot}
+    assert api.api("POST", "/connections/telegram", body=body).status == 201
+
+    body = {"channel": "@left_channel", "botToken": owners_bot}
+    taken = api.api("POST", "/connections/telegram", body=body, user="owner")
+    assert taken.status == 201, taken.body
+
+
+def test_a_claim_left_by_a_user_who_moved_on_passes_to_the_channels_owner(api, platforms, service_bot):
+    """Claims made before reconnects released them: the holder no longer posts there, so a
+    proof by the channel's owner takes it (a live holder's claim is still refused above)."""
+    from autopost.storage.channel_claims import ChannelClaims
+
+    chat_id = platforms.telegram.add_channel("stale_channel", admin_bots=(service_bot,))
+    assert ChannelClaims(get_settings()).claim(str(chat_id), "someone-long-gone")
+    started = api.api("POST", "/connections/telegram/proof", body={"channel": "@stale_channel"}, user="owner")
+    assert started.status == 202, started.body
+    prove(api, platforms, "@stale_channel", user="owner")
+    assert connections(api, "owner")["telegram"]["status"] == "active"
+    assert ChannelClaims(get_settings()).holder(str(chat_id)) == "owner"
+
+
+def test_the_migration_expires_service_bot_channels_never_proven(api, platforms, service_bot):
+    from pydantic import SecretStr
+
+    from autopost.migrations import expire_unproven_telegram_channels
+    from autopost.providers.base import Account, Credentials
+    from autopost.secrets import token_cipher
+    from autopost.storage.connections import ConnectionRepository
+
+    platforms.telegram.add_channel("proven_channel", admin_bots=(service_bot,))
+    prove(api, platforms, "@proven_channel", user="honest")
+    # A row from before proofs: the service bot, no claim (anyone could name any channel).
+    chat_id = platforms.telegram.add_channel("named_channel", admin_bots=(service_bot,))
+    extra = {"channel": "@named_channel", "chat_id": str(chat_id), "service_bot": "1"}
+    ConnectionRepository(get_settings(), token_cipher()).connect(
+        "early",
+        Platform.TELEGRAM,
+        Account(str(chat_id), "Канал", extra),
+        Credentials(SecretStr(""), extra=extra),
+    )
+
+    report = expire_unproven_telegram_channels(get_settings(), page_size=1)
+    assert (report.checked, report.proven, report.expired) == (2, 1, 1)
+    assert connections(api, "early")["telegram"]["status"] == "expired"
+    assert connections(api, "honest")["telegram"]["status"] == "active"
+    again = expire_unproven_telegram_channels(get_settings())
+    assert again.expired == 0

@@ -66,8 +66,8 @@ def test_publish_now_creates_one_publication_and_one_execution_per_platform(read
             "publicationId": publication["id"],
             "platform": publication["platform"],
             "retryDelays": [1, 1, 1],  # the RetryDelaysSeconds parameter of the test stack
-            "retry": {"index": 0, "max": 3},
-            "limits": {"processingSeconds": 7200},
+            "retry": {"index": 0, "max": 3, "waits": {"n": 0}},
+            "limits": {"processingSeconds": 7200, "queueWaits": 12},
         }
     assert sorted(p["id"] for p in publications_of(ready)) == sorted(p["id"] for p in items)
 

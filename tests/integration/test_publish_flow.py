@@ -627,3 +627,35 @@ def test_a_late_upload_the_user_retried_meanwhile_is_not_adopted_twice(flow, pla
     assert len(platforms.vk.calls_to("shortVideo.create")) == 1
     names = [e["name"] for e in flow.executions() if e["name"].startswith(ids["vk"])]
     assert sorted(names) == sorted([ids["vk"], f"{ids['vk']}-retry-1"])
+
+
+def test_the_services_bot_posts_only_to_a_channel_its_user_proved(flow, platforms, monkeypatch):
+    """A connection made before channels had to be proven holds no claim: the worker does
+    not post through the service's bot until the channel is bound to the user."""
+    from pydantic import SecretStr
+
+    from autopost import runtime
+    from autopost.providers.base import Account, Credentials
+    from autopost.storage.channel_claims import ChannelClaims
+
+    service_bot = platforms.telegram.add_bot("service_bot")
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", service_bot)
+    runtime.reset()
+    chat_id = str(platforms.telegram.add_channel("someones_channel", admin_bots=(service_bot,)))
+    extra = {"channel": "@someones_channel", "chat_id": chat_id, "service_bot": "1"}
+    ConnectionRepository(get_settings(), token_cipher()).connect(
+        "user-1", Platform.TELEGRAM, Account(chat_id, "Канал", extra), Credentials(SecretStr(""), extra=extra)
+    )
+    ids = publish(flow, "telegram")
+    flow.run_workers(flow.status_is(ids["telegram"], *FINAL), timeout=30)
+    refused = flow.publication(ids["telegram"])
+    assert refused["status"] == "failed"
+    assert refused["error"]["code"] == "ConnectionMissing"
+    assert "не подтверждён" in refused["error"]["message"]
+    assert platforms.telegram.messages == []
+
+    assert ChannelClaims(get_settings()).claim(chat_id, "user-1")  # proven now
+    assert flow.api("POST", f"/publications/{ids['telegram']}/retry").status == 200
+    flow.run_workers(flow.status_is(ids["telegram"], *FINAL), timeout=30)
+    assert flow.publication(ids["telegram"])["status"] == "published"
+    assert len(platforms.telegram.messages) == 1

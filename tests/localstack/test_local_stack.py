@@ -149,6 +149,25 @@ def test_methods_the_api_does_not_have_are_404_as_api_gateway_answers(local_stac
         assert (response.status_code, response.json()) == (404, {"message": "Not Found"}), method
 
 
+def test_a_page_rebound_to_this_machine_cannot_reach_the_local_api(local_stack):
+    """DNS rebinding: a page on another site re-points its name at 127.0.0.1, so the
+    browser sends that name as Host. Minting a token for any user must not answer it."""
+    api = local_stack.info["api"]
+    port = api.rsplit(":", 1)[1]
+    for host in (
+        f"evil.example:{port}",
+        "evil.example",
+        f"localhost.evil.example:{port}",
+        f"127.0.0.1:{int(port) + 1}",
+    ):
+        response = httpx.post(f"{api}/local/token", json={"user": "victim"}, headers={"Host": host})
+        assert response.status_code == 421, host
+        assert "token" not in response.text
+    for name in ("localhost", "127.0.0.1"):
+        response = httpx.post(f"{api}/local/token", json={"user": "me"}, headers={"Host": f"{name}:{port}"})
+        assert response.status_code == 200, name
+
+
 def test_the_console_is_served_with_its_security_headers(local_stack):
     response = httpx.get(f"{local_stack.info['api']}/console/")
     assert "script-src 'self'" in response.headers["content-security-policy"]

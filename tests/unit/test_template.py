@@ -139,3 +139,31 @@ def test_the_console_is_served_with_a_content_security_policy(template):
     assert "unsafe-inline" not in policy and "unsafe-eval" not in policy
     distribution = template["Resources"]["ConsoleDistribution"]["Properties"]["DistributionConfig"]
     assert distribution["DefaultCacheBehavior"]["ResponseHeadersPolicyId"] == {"Ref": "ConsoleHeaders"}
+
+
+def test_only_the_publication_events_function_may_put_on_the_bus(template):
+    """Whatever is put on the bus is signed and sent to users' endpoints: the bus's own
+    policy denies PutEvents to every principal but that function's role."""
+    resources = template["Resources"]
+    (policy,) = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Events::EventBusPolicy"]
+    assert policy["EventBusName"] == {"Ref": "EventBus"}
+    statement = policy["Statement"]
+    assert (statement["Effect"], statement["Principal"], statement["Action"]) == (
+        "Deny",
+        "*",
+        "events:PutEvents",
+    )
+    allowed = statement["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]
+    assert allowed == {"Fn::GetAtt": ["PublicationEventsFunctionRole", "Arn"]}
+    # and that role is the only one whose policies name PutEvents on the bus
+    putters = [
+        lid
+        for lid, r in resources.items()
+        if r["Type"] == "AWS::Serverless::Function"
+        and any(
+            "EventBridgePutEventsPolicy" in p
+            for p in r["Properties"].get("Policies", [])
+            if isinstance(p, dict)
+        )
+    ]
+    assert putters == ["PublicationEventsFunction"]

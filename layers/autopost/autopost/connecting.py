@@ -214,9 +214,8 @@ class ConnectionService:
         self._rate_limiter.hit(self._budget, caller.user_id)
         credentials = Credentials(access_token=bot_token, extra={"channel": channel})
         account = _checked(lambda: self._providers(Platform.TELEGRAM).check(credentials))
-        self._channels.claim_with_own_bot(caller.user_id, account)
         account = Account(account.account_id, account.name, {**account.extra, "channel": channel})
-        return self._connections.connect(caller.user_id, Platform.TELEGRAM, account, credentials)
+        return self._channels.connect_with_own_bot(caller.user_id, account, credentials)
 
     def telegram_proof(self, caller: Caller, channel: str) -> Proof:
         """Through the service's bot: a code the user posts in the channel (README)."""

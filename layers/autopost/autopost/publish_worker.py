@@ -58,6 +58,7 @@ from autopost.publishing import TOKEN_EXPIRED_MESSAGE
 from autopost.secrets import MissingSecret, service_bot_token, token_cipher
 from autopost.settings import Settings
 from autopost.statuses import PublicationStatus
+from autopost.storage.channel_claims import ChannelClaims
 from autopost.storage.clips import ClipRepository
 from autopost.storage.connections import ConnectionRepository
 from autopost.storage.publications import PublicationRepository
@@ -67,6 +68,7 @@ from autopost.throttling import TELEGRAM_POSTS, RequestBudgets
 from autopost.token_refresh import TokenRefresher
 
 CLIP_MISSING = "Файл клипа не найден"
+UNPROVEN_CHANNEL = "Канал Telegram не подтверждён: подключите его заново, разместив в канале код из консоли"
 # Leave this much of the Lambda's time for recording the outcome.
 SAFETY_SECONDS = 30.0
 # The stats index spreads each platform over this many partitions.
@@ -140,6 +142,7 @@ class WorkerPorts:
     publications: PublicationRepository
     clips: ClipRepository
     connections: ConnectionRepository
+    claims: ChannelClaims
     refresher: TokenRefresher
     budgets: RequestBudgets
     providers: Callable[[Platform, Callable[[Credentials], None] | None], Provider]
@@ -297,6 +300,12 @@ class PublishWorker:
             ports.connections.mark_expired(connection)
             raise TokenExpired()
         if connection.extra.get("service_bot"):
+            # Only to a channel this user proved is theirs (a connection made before proofs
+            # were required holds no claim, and a claim may have passed to its real owner).
+            if not ports.claims.held_by(
+                credentials.extra.get("chat_id", connection.account_id), connection.user_id
+            ):
+                raise TaskFailure(TaskError.CONNECTION_MISSING, UNPROVEN_CHANNEL)
             credentials = Credentials(access_token=ports.service_bot_token(), extra=credentials.extra)
         provider = ports.providers(publication.platform, ports.budgets.throttle_for(publication.platform))
         if publication.platform is Platform.TELEGRAM:
@@ -527,6 +536,7 @@ def worker_from_settings(settings: Settings) -> PublishWorker:
         publications=PublicationRepository(settings),
         clips=ClipRepository(settings),
         connections=connections,
+        claims=ChannelClaims(settings),
         refresher=TokenRefresher(settings, connections),
         budgets=RequestBudgets(RateLimiter(settings)),
         providers=lambda platform, throttle: provider_for(platform, settings, throttle),

@@ -20,6 +20,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from autopost.errors import ChannelTaken, PlatformError
+from autopost.models import Connection
 from autopost.observability import logger
 from autopost.platforms import Platform
 from autopost.providers.base import Account, Credentials
@@ -58,20 +59,45 @@ class TelegramChannels:
         code, expires = self._claims.new_proof(user_id, account.account_id, channel)
         return Proof(code, expires)  # type: ignore[arg-type]
 
-    def claim_with_own_bot(self, user_id: str, account: Account) -> None:
+    def connect_with_own_bot(self, user_id: str, account: Account, credentials: Credentials) -> Connection:
         """A user's own bot, administrator of the channel, is proof enough; the channel is
         still theirs alone."""
-        self._ensure_free(account.account_id, user_id)
-        if not self._claims.claim(account.account_id, user_id):
+        if not self._take(account.account_id, user_id):
             raise ChannelTaken()
+        return self._connect(user_id, account, credentials)
 
     def release(self, user_id: str, chat_id: str) -> None:
         self._claims.release(chat_id, user_id)
 
     def _ensure_free(self, chat_id: str, user_id: str) -> None:
         holder = self._claims.holder(chat_id)
-        if holder is not None and holder != user_id:
+        if holder is not None and holder != user_id and not self._stale(chat_id, holder):
             raise ChannelTaken()
+
+    def _take(self, chat_id: str, user_id: str) -> bool:
+        """Bind the channel to the user, taking it from a holder whose claim is stale."""
+        if self._claims.claim(chat_id, user_id):
+            return True
+        holder = self._claims.holder(chat_id)
+        if holder is None or self._stale(chat_id, holder):
+            if holder is not None:
+                self._claims.release(chat_id, holder)
+            return self._claims.claim(chat_id, user_id)
+        return False
+
+    def _stale(self, chat_id: str, holder: str) -> bool:
+        """The holder no longer posts to this channel through us (disconnected, or moved to
+        another channel before claims were released): the claim is not theirs to keep."""
+        connection = self._connections.get(holder, Platform.TELEGRAM)
+        return connection is None or connection.account_id != chat_id
+
+    def _connect(self, user_id: str, account: Account, credentials: Credentials) -> Connection:
+        """Store the connection; the channel it replaces (if another) is released."""
+        previous = self._connections.get(user_id, Platform.TELEGRAM)
+        connection = self._connections.connect(user_id, Platform.TELEGRAM, account, credentials)
+        if previous is not None and previous.account_id != account.account_id:
+            self._claims.release(previous.account_id, user_id)
+        return connection
 
     def confirm(self, update: dict[str, Any]) -> bool:
         """A post the service bot saw in a channel: if it carries a pending code for that
@@ -87,7 +113,7 @@ class TelegramChannels:
         if proof is None or str(chat["id"]) != proof.chat_id:
             logger.info("channel post with an unknown, used or foreign code")
             return False
-        if not self._claims.claim(proof.chat_id, proof.user_id):
+        if not self._take(proof.chat_id, proof.user_id):
             logger.info("channel already connected by another user")
             return False
         extra = {"channel": proof.channel, "chat_id": proof.chat_id, SERVICE_BOT: "1"}
@@ -95,9 +121,7 @@ class TelegramChannels:
             extra["username"] = str(chat["username"])
         account = Account(proof.chat_id, str(chat.get("title") or proof.channel), extra)
         # The service's own bot token lives in Secrets Manager, not in every row.
-        self._connections.connect(
-            proof.user_id, Platform.TELEGRAM, account, Credentials(access_token=SecretStr(""), extra=extra)
-        )
+        self._connect(proof.user_id, account, Credentials(access_token=SecretStr(""), extra=extra))
         try:
             self._provider.delete_message(
                 Credentials(self._service_bot()), proof.chat_id, int(post["message_id"])

@@ -44,6 +44,9 @@ class ChannelClaims:
         except self._control.DoesNotExist:
             return None
 
+    def held_by(self, chat_id: str, user_id: str) -> bool:
+        return self.holder(chat_id) == user_id
+
     def claim(self, chat_id: str, user_id: str) -> bool:
         """Bind the channel to the user; False when another user holds it."""
         control = self._control

@@ -23,6 +23,8 @@ from autopost.settings import Settings
 from autopost.storage.tables import records
 
 CONFLICT = "ConditionalCheckFailedException"
+# What a user chose for a connection (set_extra): kept when they reconnect the same account.
+SETTINGS = frozenset({"group_id", "group_name"})
 # Decrypted connections kept in a warm Lambda environment (the seed's Redis cache, 5 min).
 CACHE_SECONDS = 300.0
 # Each conflict means another write landed; a row rewritten this often in a row is a bug.
@@ -120,11 +122,16 @@ class ConnectionRepository:
         self, user_id: str, platform: Platform, account: Account, credentials: Credentials
     ) -> Connection:
         """Store a new connection, or replace the tokens of an existing one (reconnect: the
-        same account keeps its settings, such as where VK posts go). The tokens are a new
+        same account keeps its settings, such as where VK posts go, and nothing else of the
+        grant it replaces, such as posting through the service's bot). The tokens are a new
         grant, just handed out by the platform: a racing rewrite never loses them."""
 
         def change(record: Any) -> bool:
-            kept = _extra_of(record) if record.account_id == account.account_id else {}
+            kept = (
+                {k: v for k, v in _extra_of(record).items() if k in SETTINGS}
+                if record.account_id == account.account_id
+                else {}
+            )
             record.status = ConnectionStatus.ACTIVE.value
             record.account_id = account.account_id
             record.account_name = account.name

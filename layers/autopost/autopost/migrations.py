@@ -1,0 +1,63 @@
+"""One-off data migrations an operator runs after deploying: `python -m autopost.migrations`.
+
+`unproven-telegram-channels`: Telegram connections made through the service's bot before a
+channel had to be proven (a posted code) hold no claim on their channel, so anyone who knew
+a channel's name could have connected it. Each such connection whose channel is not bound
+to its user is marked expired: the console asks the user to connect the channel again with
+a code, and the worker refuses to post through it meanwhile. Safe to run again.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict, dataclass
+
+from autopost.models import ConnectionStatus
+from autopost.platforms import Platform
+from autopost.settings import Settings, get_settings
+from autopost.storage.channel_claims import ChannelClaims
+from autopost.storage.connections import ConnectionRepository
+from autopost.telegram_channels import SERVICE_BOT
+
+PAGE_SIZE = 100
+
+
+@dataclass
+class MigrationReport:
+    checked: int = 0
+    proven: int = 0
+    expired: int = 0
+
+
+def expire_unproven_telegram_channels(settings: Settings, page_size: int = PAGE_SIZE) -> MigrationReport:
+    connections, claims = ConnectionRepository(settings), ChannelClaims(settings)
+    report, start = MigrationReport(), None
+    while True:
+        rows, start = connections.scan_page(start, page_size)
+        for row in rows:
+            extra = row.extra.as_dict() if row.extra else {}
+            if row.platform != Platform.TELEGRAM.value or not extra.get(SERVICE_BOT):
+                continue
+            report.checked += 1
+            if claims.held_by(str(extra.get("chat_id", row.account_id)), row.user_id):
+                report.proven += 1
+                continue
+            connection = connections.get(row.user_id, Platform.TELEGRAM)
+            if connection is not None and connection.status is ConnectionStatus.ACTIVE:
+                report.expired += int(connections.mark_expired(connection))
+        if start is None:
+            return report
+
+
+MIGRATIONS = {"unproven-telegram-channels": expire_unproven_telegram_channels}
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) != 1 or argv[0] not in MIGRATIONS:
+        raise SystemExit(f"usage: python -m autopost.migrations {{{'|'.join(MIGRATIONS)}}}")
+    print(json.dumps(asdict(MIGRATIONS[argv[0]](get_settings()))))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
