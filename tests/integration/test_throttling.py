@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from pydantic import SecretStr
 
 from autopost.platforms import Platform
@@ -26,7 +27,48 @@ def test_vk_budgets_are_per_token_even_before_the_account_is_known(harness):
     for user in range(5):
         throttle(Credentials(SecretStr(f"token-of-user-{user}")))
     assert waits == []
-    # The same token again within its half-second: it waits.
-    throttle(Credentials(SecretStr("token-of-user-0")))
-    throttle(Credentials(SecretStr("token-of-user-0")))
+    # The same token's fourth call within a second: it waits.
+    for _ in range(3):
+        throttle(Credentials(SecretStr("token-of-user-0")))
     assert waits
+    assert 0 < waits[0] <= 1.0
+
+
+EDGE = 1_800_000_000.0  # a whole minute: a window starts here
+
+
+def test_no_one_gets_twice_the_budget_across_a_windows_edge(harness):
+    """Fixed windows let 2 x limit through around an edge (the end of one, the start of the
+    next); the sliding window lets no more than the limit through in any span of its length."""
+    from autopost.errors import RateLimited
+    from autopost.storage.rate_limits import Budget
+
+    limiter, budget = RateLimiter(get_settings()), Budget("edge", limit=10, window_seconds=60)
+    for _ in range(10):
+        limiter.hit(budget, "flooder", now=EDGE - 0.5)
+    refused = 0
+    for n in range(10):  # just past the edge: a fixed window would take all ten
+        try:
+            limiter.hit(budget, "flooder", now=EDGE + 0.5 + n * 0.01)
+        except RateLimited:
+            refused += 1
+    assert refused == 10
+    # ... and the wait it names is when one fits again: about a tenth of the window on
+    with pytest.raises(RateLimited) as limited:
+        limiter.hit(budget, "flooder", now=EDGE + 1)
+    assert 5 <= limited.value.wait_seconds <= 6
+    limiter.hit(budget, "flooder", now=EDGE + 6.1)
+    # another user's budget is their own
+    for _ in range(10):
+        limiter.hit(budget, "someone-else", now=EDGE + 0.5)
+
+
+def test_the_sliding_window_admits_the_limit_over_time(harness):
+    """Steady use just under the budget's rate is never refused (the sliding counter takes
+    the previous window as spread evenly and rounds up: use at exactly the limit's rate may
+    wait a moment at an edge)."""
+    from autopost.storage.rate_limits import Budget
+
+    limiter, budget = RateLimiter(get_settings()), Budget("steady", limit=6, window_seconds=60)
+    for n in range(30):  # one every 12 s, for six minutes: 5 a minute
+        limiter.hit(budget, "steady-user", now=EDGE + n * 12)

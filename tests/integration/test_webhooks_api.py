@@ -47,7 +47,7 @@ def test_an_endpoint_is_created_listed_and_its_secret_shown_only_once(harness):
 def test_without_event_types_an_endpoint_receives_every_type(harness):
     created = create(harness)
     assert created.status == 201
-    assert len(created.body["eventTypes"]) == 9 and "publication.published" in created.body["eventTypes"]
+    assert len(created.body["eventTypes"]) == 10 and "publication.published" in created.body["eventTypes"]
 
 
 def test_only_https_and_only_public_addresses(harness):

@@ -1,7 +1,10 @@
-"""Per-user request budgets shared by every Lambda instance: fixed windows in DynamoDB.
+"""Per-user request budgets shared by every Lambda instance: sliding windows in DynamoDB.
 
-Each window is one control item whose counter is incremented with a condition that it is
-still under the budget; the item expires by TTL soon after its window ends.
+Each fixed window is one control item whose counter is incremented with a condition; a
+request is let through while this window's count plus the previous window's, weighted by how
+much of it still lies within the last `window_seconds`, stays under the budget (the
+"sliding window counter"). So no one gets twice the budget across a window's edge, as fixed
+windows allow. The items expire by TTL soon after they stop counting.
 """
 
 from __future__ import annotations
@@ -30,23 +33,53 @@ class RateLimiter:
         self._control = records(settings).control
 
     def hit(self, budget: Budget, user_id: str, now: float | None = None) -> None:
-        """Count one request, or raise RateLimited with the seconds until the window ends."""
+        """Count one request, or raise RateLimited with the seconds until one fits again."""
         moment = time.time() if now is None else now
-        window_start = int(moment // budget.window_seconds) * budget.window_seconds
-        window_end = window_start + budget.window_seconds
+        window = budget.window_seconds
+        start = int(moment // window) * window
+        previous = self._hits(budget, user_id, start - window)
+        # The previous window's requests, weighted by how much of it the sliding one still
+        # covers (rounded up: the budget is never exceeded, only approached).
+        room = budget.limit - math.ceil(previous * (1 - (moment - start) / window))
         control = self._control
-        item = control(f"rate#{budget.name}#{user_id}#{window_start}")
+        item = control(_key(budget, user_id, start))
         try:
+            if room <= 0:
+                raise _full(budget, moment, start, previous, 0)
             item.update(
                 actions=[
                     control.hits.add(1),
-                    control.expires_at.set(datetime.fromtimestamp(window_end + budget.window_seconds, UTC)),
+                    control.expires_at.set(datetime.fromtimestamp(start + 3 * window, UTC)),
                 ],
-                condition=control.hits.does_not_exist() | (control.hits < budget.limit),
+                condition=control.hits.does_not_exist() | (control.hits < room),
             )
         except UpdateError as exc:
-            if exc.cause_response_code == "ConditionalCheckFailedException":
-                limited = RateLimited(retry_after=max(1, math.ceil(window_end - moment)))
-                limited.wait_seconds = max(0.01, window_end - moment)
-                raise limited from exc
-            raise
+            if exc.cause_response_code != "ConditionalCheckFailedException":
+                raise
+            raise _full(budget, moment, start, previous, self._hits(budget, user_id, start)) from exc
+
+    def _hits(self, budget: Budget, user_id: str, start: float) -> int:
+        try:
+            item = self._control.get(_key(budget, user_id, start), attributes_to_get=["hits"])
+        except self._control.DoesNotExist:
+            return 0
+        return int(item.hits or 0)
+
+
+def _key(budget: Budget, user_id: str, start: float) -> str:
+    return f"rate#{budget.name}#{user_id}#{start}"
+
+
+def _full(budget: Budget, moment: float, start: float, previous: int, current: int) -> RateLimited:
+    """RateLimited until one more request fits the sliding window: while this window lasts,
+    once enough of the previous one has slid out (previous * share <= limit - current - 1);
+    else in the next one, once enough of this one has."""
+    limit, window = budget.limit, budget.window_seconds
+    if current < limit and previous > 0:
+        at = start + window * (1 - (limit - current - 1) / previous)
+    else:
+        at = start + window + window * max(0.0, 1 - (limit - 1) / current) if current else start + window
+    wait = max(0.01, at - moment)
+    limited = RateLimited(retry_after=max(1, math.ceil(wait)))
+    limited.wait_seconds = wait
+    return limited
