@@ -233,7 +233,7 @@ def test_the_details_and_webhooks_fit_a_phone(browser, local_stack):
         sign_in(phone, local_stack, "history-7")
         details = open_details(phone, publication)
         expect(details.locator(".timeline li").last).to_have_attribute("data-event", "publication.published")
-        expect(phone.locator("#webhook-events input")).to_have_count(9)
+        expect(phone.locator("#webhook-events input")).to_have_count(10)
         assert phone.evaluate("document.documentElement.scrollWidth") <= 390
     finally:
         context.close()
@@ -256,7 +256,7 @@ def test_a_webhook_is_added_its_secret_shown_once_its_deliveries_listed_and_dele
         section = page.locator("#webhooks-section")
         expect(section.locator("#no-webhooks")).to_have_text("Вебхуков пока нет.", timeout=30_000)
         boxes = section.locator("#webhook-events input[type=checkbox]")
-        expect(boxes).to_have_count(9)
+        expect(boxes).to_have_count(10)
         for box in boxes.all():
             expect(box).to_be_checked()  # every event by default
         for name in ("Создана", "Публикация началась", "Отменена"):
