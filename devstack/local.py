@@ -190,8 +190,9 @@ class LocalStack:
         for lid, spec in self.stack.functions.items():
             # The template's variables, then what differs locally (log level, endpoints).
             variables = {**base, **spec.environment, **environment}
-            # The template's generated secret is read by ARN, never passed as a value.
+            # The template's generated secrets are read by ARN, never passed as values.
             variables.pop("PLATFORM_TOKEN_SECRET", None)
+            variables.pop("WEBHOOK_SECRET_KEY", None)
             worker = lid == WORKER
             pools[lid] = FunctionPool(
                 spec,

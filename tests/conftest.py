@@ -20,6 +20,7 @@ REGION = "eu-central-1"
 # The key the tests encrypt tokens with (a real deployment reads it from Secrets Manager);
 # random, so a log-leak test can look for pieces of it without matching ordinary words.
 TOKEN_SECRET = secrets.token_urlsafe(40)
+WEBHOOK_SECRET_KEY = secrets.token_urlsafe(40)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -35,6 +36,7 @@ def pytest_configure(config: pytest.Config) -> None:
             "POWERTOOLS_METRICS_NAMESPACE": "AutopostTest",
             "POWERTOOLS_SERVICE_NAME": "autopost",
             "PLATFORM_TOKEN_SECRET": TOKEN_SECRET,
+            "WEBHOOK_SECRET_KEY": WEBHOOK_SECRET_KEY,
         }
     )
     os.environ.pop("AWS_ENDPOINT_URL", None)

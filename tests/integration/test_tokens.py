@@ -548,3 +548,59 @@ def test_refreshes_against_rotations_reconnects_and_settings_lose_no_grant(harne
         assert connection.status is ConnectionStatus.ACTIVE
         TokenRefresher(settings, workers).refresh(VkProvider(settings), connection, credentials)
         assert usable(workers, user, platforms), user
+
+
+def make_endpoints(cipher, count=7):
+    from autopost.storage.webhooks import WebhookRepository
+
+    repository, made = WebhookRepository(get_settings(), cipher), {}
+    for index in range(count):
+        user = f"hook-user-{index % 3}"
+        endpoint, secret = repository.create(user, f"https://hooks.example.com/{index}", ())
+        made[(user, endpoint.endpoint_id)] = secret.get_secret_value()
+    return made
+
+
+def opens_with(cipher, made) -> bool:
+    from autopost.storage.webhooks import WebhookRepository
+
+    repository = WebhookRepository(get_settings(), cipher)
+    return all(
+        repository.with_secret(user, endpoint_id)[1].get_secret_value() == secret
+        for (user, endpoint_id), secret in made.items()
+    )
+
+
+def test_webhook_secrets_rotate_under_their_own_key_and_resume_after_a_crash(harness):
+    from autopost.rotation import WEBHOOKS
+
+    old, new = SecretStr("webhook-key-old-" + "o" * 40), SecretStr("webhook-key-new-" + "n" * 40)
+    made = make_endpoints(TokenCipher(old))
+    rotating = TokenCipher(new, previous=[old])
+    first = Rotation(get_settings(), rotating, WEBHOOKS).run(page_size=2, max_pages=1)
+    assert first.finished is False
+    report = Rotation(get_settings(), rotating, WEBHOOKS).run(page_size=2)
+    assert report.resumed is True and report.finished is True
+    assert first.rotated + report.rotated == len(made)
+    # The old key can go: every endpoint's secret opens with the new key alone.
+    assert opens_with(TokenCipher(new), made)
+    # A token rotation does not touch them, and the tokens' key never opened them.
+    assert not Rotation(get_settings(), TokenCipher(SecretStr(TOKEN_SECRET))).run().rotated
+
+
+def test_secrets_stored_under_the_token_key_move_to_the_webhook_key(harness):
+    """Endpoints made before webhook secrets had a key of their own: the migration moves
+    them, and from then on the webhook key alone opens them (the tokens' key does not)."""
+    from autopost.crypto import TokenDecryptError
+    from autopost.migrations import move_webhook_secrets_to_their_key
+    from autopost.secrets import webhook_cipher
+
+    made = make_endpoints(token_cipher(), count=4)
+    report = move_webhook_secrets_to_their_key(get_settings())
+    assert (report.rotated, report.finished) == (4, True)
+    assert opens_with(webhook_cipher(), made)
+    webhook_key = TokenCipher(SecretStr(get_settings().webhook_secret_key.get_secret_value()))
+    assert opens_with(webhook_key, made)
+    with pytest.raises(TokenDecryptError):
+        opens_with(TokenCipher(SecretStr(TOKEN_SECRET)), made)
+    assert move_webhook_secrets_to_their_key(get_settings()).rotated == 0

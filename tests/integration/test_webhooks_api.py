@@ -9,7 +9,7 @@ import threading
 from standardwebhooks import Webhook
 
 from autopost.errors import WebhookUrlInvalid
-from autopost.secrets import token_cipher
+from autopost.secrets import webhook_cipher
 from autopost.settings import get_settings
 from autopost.storage.tables import records
 from autopost.storage.webhooks import WebhookRepository
@@ -103,7 +103,7 @@ def test_five_endpoints_at_most_and_a_deleted_one_frees_its_place(harness):
 
 
 def test_five_is_the_limit_under_concurrent_registrations(harness):
-    repository = WebhookRepository(get_settings(), token_cipher)
+    repository = WebhookRepository(get_settings(), webhook_cipher)
     outcomes: list[str] = []
 
     def register(n: int) -> None:

@@ -169,3 +169,18 @@ def test_only_the_publication_events_function_may_put_on_the_bus(template):
         )
     ]
     assert putters == ["PublicationEventsFunction"]
+
+
+def test_only_the_api_and_the_webhook_function_read_the_webhook_key_and_it_no_token_key(template):
+    """The webhook function calls addresses users choose: it holds the key to webhook
+    secrets alone, never the platform tokens' key."""
+    readers: dict[str, set[str]] = {}
+    for lid, resource in template["Resources"].items():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        for policy in resource["Properties"].get("Policies", []):
+            if isinstance(policy, dict) and "AWSSecretsManagerGetSecretValuePolicy" in policy:
+                secret = policy["AWSSecretsManagerGetSecretValuePolicy"]["SecretArn"]["Ref"]
+                readers.setdefault(secret, set()).add(lid)
+    assert readers["WebhookSecretKey"] == {"ApiFunction", "WebhookFunction"}
+    assert "WebhookFunction" not in readers["TokenEncryptionSecret"]

@@ -5,6 +5,11 @@ channel had to be proven (a posted code) hold no claim on their channel, so anyo
 a channel's name could have connected it. Each such connection whose channel is not bound
 to its user is marked expired: the console asks the user to connect the channel again with
 a code, and the worker refuses to post through it meanwhile. Safe to run again.
+
+`webhook-secrets-own-key`: webhook signing secrets stored before they had a key of their own
+(under the platform tokens' key) are re-encrypted with the webhook key: a rotation from the
+one key to the other. Run it once after deploying, with both keys readable (an operator's
+role); until then those endpoints' deliveries fail and are retried. Safe to run again.
 """
 
 from __future__ import annotations
@@ -13,8 +18,11 @@ import json
 import sys
 from dataclasses import asdict, dataclass
 
+from autopost.crypto import TokenCipher
 from autopost.models import ConnectionStatus
 from autopost.platforms import Platform
+from autopost.rotation import WEBHOOKS, Rotation, RotationReport
+from autopost.secrets import token_secrets, webhook_secrets
 from autopost.settings import Settings, get_settings
 from autopost.storage.channel_claims import ChannelClaims
 from autopost.storage.connections import ConnectionRepository
@@ -50,7 +58,18 @@ def expire_unproven_telegram_channels(settings: Settings, page_size: int = PAGE_
             return report
 
 
-MIGRATIONS = {"unproven-telegram-channels": expire_unproven_telegram_channels}
+def move_webhook_secrets_to_their_key(settings: Settings) -> RotationReport:
+    current, previous = webhook_secrets(settings)
+    token, token_previous = token_secrets(settings)
+    # The webhook key writes; every key a secret may still be under reads.
+    cipher = TokenCipher(current, [*previous, token, *token_previous])
+    return Rotation(settings, cipher, WEBHOOKS).run()
+
+
+MIGRATIONS = {
+    "unproven-telegram-channels": expire_unproven_telegram_channels,
+    "webhook-secrets-own-key": move_webhook_secrets_to_their_key,
+}
 
 
 def main(argv: list[str]) -> None:

@@ -1,30 +1,46 @@
-"""Re-encrypt every connection's tokens with the current key: `python -m autopost.rotation`.
+"""Re-encrypt every secret a key protects with its current value:
+`python -m autopost.rotation` (platform tokens) or `python -m autopost.rotation webhooks`
+(webhook signing secrets, which have a key of their own).
 
-Run it after putting a new value in the token secret (Secrets Manager keeps the old one as
-`AWSPREVIOUS`; locally, PLATFORM_TOKEN_PREVIOUS_SECRETS). It records its scan position in
-the control table after every page, so a crashed run resumes where it stopped; rows already
-under the current key are skipped, rows changed meanwhile are read again. Once the scan is
-through, a verification pass reads every row again (warm environments may have written with
-the old key until they noticed the new one): `"finished": true` only when a pass finds no
-row under another key. Only then may the previous key go.
+Run it after putting a new value in the key's secret (Secrets Manager keeps the old one as
+`AWSPREVIOUS`; locally, PLATFORM_TOKEN_PREVIOUS_SECRETS or WEBHOOK_SECRET_PREVIOUS_KEYS). It
+records its scan position in the control table after every page, so a crashed run resumes
+where it stopped; rows already under the current key are skipped, rows changed meanwhile are
+read again. Once the scan is through, a verification pass reads every row again (warm
+environments may have written with the old key until they noticed the new one):
+`"finished": true` only when a pass finds no row under another key. Only then may the
+previous key go.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from autopost.crypto import TokenCipher
-from autopost.secrets import token_cipher
+from autopost.secrets import token_cipher, webhook_cipher
 from autopost.settings import Settings, get_settings
 from autopost.storage.connections import ConnectionRepository
 from autopost.storage.tables import records
+from autopost.storage.webhooks import WebhookRepository
 
 PAGE_SIZE = 25
-
-
 VERIFY_PASSES = 3
+TOKENS, WEBHOOKS = "tokens", "webhooks"
+
+
+class EncryptedRows(Protocol):
+    """Rows holding ciphertexts under one key: connections (tokens), webhook endpoints."""
+
+    def scan_page(
+        self, start: dict[str, Any] | None, limit: int
+    ) -> tuple[list[Any], dict[str, Any] | None]: ...
+
+    def ciphertexts(self, row: Any) -> list[str]: ...
+
+    def reencrypt(self, row: Any) -> bool: ...
 
 
 @dataclass
@@ -40,23 +56,27 @@ class RotationReport:
 
 
 class Rotation:
-    def __init__(self, settings: Settings, cipher: TokenCipher) -> None:
-        self._connections = ConnectionRepository(settings, cipher)
+    def __init__(self, settings: Settings, cipher: TokenCipher, secrets: str = TOKENS) -> None:
+        self._rows: EncryptedRows = (
+            WebhookRepository(settings, cipher)
+            if secrets == WEBHOOKS
+            else ConnectionRepository(settings, cipher)
+        )
+        self._cipher = cipher
         self._control = records(settings).control
-        self._key_id = cipher.current_key_id
-
-    @property
-    def _checkpoint_key(self) -> str:
-        return f"rotation#{self._key_id}"
+        # Tokens keep the checkpoint's first name: a run resumes across this change.
+        self._checkpoint_key = f"rotation#{cipher.current_key_id}" + (
+            f"#{secrets}" if secrets != TOKENS else ""
+        )
 
     def run(self, page_size: int = PAGE_SIZE, max_pages: int | None = None) -> RotationReport:
-        report = RotationReport(key_id=self._key_id)
+        report = RotationReport(key_id=self._cipher.current_key_id)
         start = self._load_checkpoint()
         report.resumed = start is not None
         while max_pages is None or report.pages < max_pages:
-            rows, next_key = self._connections.scan_page(start, page_size)
+            rows, next_key = self._rows.scan_page(start, page_size)
             for row in rows:
-                if self._connections.reencrypt(row):
+                if self._rows.reencrypt(row):
                     report.rotated += 1
                 else:
                     report.skipped += 1
@@ -73,16 +93,20 @@ class Rotation:
         for _ in range(VERIFY_PASSES):
             found, start = 0, None
             while True:
-                stale, start = self._connections.old_key_rows(start, page_size)
+                rows, start = self._rows.scan_page(start, page_size)
+                stale = [row for row in rows if not self._current(row)]
                 found += len(stale)
                 for row in stale:
-                    self._connections.reencrypt(row)
+                    self._rows.reencrypt(row)
                 if start is None:
                     break
             report.stragglers += found
             if found == 0:
                 return True
         return False
+
+    def _current(self, row: Any) -> bool:
+        return all(self._cipher.is_current(value) for value in self._rows.ciphertexts(row))
 
     def _load_checkpoint(self) -> dict[str, Any] | None:
         try:
@@ -98,10 +122,14 @@ class Rotation:
             self._control(self._checkpoint_key, payload=json.dumps(next_key)).save()
 
 
-def main() -> None:
-    report = Rotation(get_settings(), token_cipher()).run()
+def main(argv: list[str]) -> None:
+    secrets = argv[0] if argv else TOKENS
+    if secrets not in (TOKENS, WEBHOOKS) or len(argv) > 1:
+        raise SystemExit(f"usage: python -m autopost.rotation [{TOKENS}|{WEBHOOKS}]")
+    cipher = webhook_cipher() if secrets == WEBHOOKS else token_cipher()
+    report = Rotation(get_settings(), cipher, secrets).run()
     print(json.dumps(report.__dict__))
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -66,24 +66,51 @@ def telegram_webhook_secret(settings: Settings) -> SecretStr:
     )
 
 
+def _keys(
+    value: SecretStr | None, arn: str | None, previous: tuple[SecretStr, ...], name: str
+) -> tuple[SecretStr, tuple[SecretStr, ...]]:
+    """A key and the ones before it that may still be in rows: given directly (locally,
+    tests), or the secret's AWSCURRENT and AWSPREVIOUS stages."""
+    current = resolve(value, arn, name)
+    if arn and not (value and value.get_secret_value()):
+        before = _stage(arn, PREVIOUS)
+        return current, (SecretStr(before),) if before else ()
+    return current, previous
+
+
 def token_secrets(settings: Settings) -> tuple[SecretStr, tuple[SecretStr, ...]]:
     """The current token key and the ones before it that may still be in rows."""
-    current = resolve(
-        settings.platform_token_secret, settings.platform_token_secret_arn, "PLATFORM_TOKEN_SECRET"
+    return _keys(
+        settings.platform_token_secret,
+        settings.platform_token_secret_arn,
+        settings.platform_token_previous_secrets,
+        "PLATFORM_TOKEN_SECRET",
     )
-    if settings.platform_token_secret_arn and not (
-        settings.platform_token_secret and settings.platform_token_secret.get_secret_value()
-    ):
-        previous = _stage(settings.platform_token_secret_arn, PREVIOUS)
-        return current, (SecretStr(previous),) if previous else ()
-    return current, settings.platform_token_previous_secrets
+
+
+def webhook_secrets(settings: Settings) -> tuple[SecretStr, tuple[SecretStr, ...]]:
+    """The webhook signing secrets' key (a key of its own) and the ones before it."""
+    return _keys(
+        settings.webhook_secret_key,
+        settings.webhook_secret_key_arn,
+        settings.webhook_secret_previous_keys,
+        "WEBHOOK_SECRET_KEY",
+    )
 
 
 def token_cipher() -> TokenCipher:
     """The cipher for the keys as they are now: a new current key (a rotation) gives a new
     cipher within the secrets' cache time, so a warm environment never keeps writing rows
     under a key that is being retired."""
-    current, previous = token_secrets(get_settings())
+    return _cipher_for(*token_secrets(get_settings()))
+
+
+def webhook_cipher() -> TokenCipher:
+    """The same, for webhook signing secrets."""
+    return _cipher_for(*webhook_secrets(get_settings()))
+
+
+def _cipher_for(current: SecretStr, previous: tuple[SecretStr, ...]) -> TokenCipher:
     return _cipher(current.get_secret_value(), tuple(p.get_secret_value() for p in previous))
 
 

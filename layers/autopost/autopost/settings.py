@@ -136,6 +136,13 @@ class Settings(BaseModel):
     platform_token_previous_secrets: tuple[SecretStr, ...] = Field(
         default=(), validation_alias="PLATFORM_TOKEN_PREVIOUS_SECRETS"
     )
+    # Webhook signing secrets have a key of their own: the webhook function, which calls
+    # addresses users choose, reads it and never the platform tokens' key.
+    webhook_secret_key: SecretStr | None = Field(default=None, validation_alias="WEBHOOK_SECRET_KEY")
+    webhook_secret_key_arn: str | None = Field(default=None, validation_alias="WEBHOOK_SECRET_KEY_ARN")
+    webhook_secret_previous_keys: tuple[SecretStr, ...] = Field(
+        default=(), validation_alias="WEBHOOK_SECRET_PREVIOUS_KEYS"
+    )
     # How long a secret read from Secrets Manager is kept in a warm environment.
     secrets_cache_seconds: int = Field(default=300, ge=0, validation_alias="SECRETS_CACHE_SECONDS")
     telegram_bot_token: SecretStr | None = Field(default=None, validation_alias="TELEGRAM_BOT_TOKEN")
@@ -173,7 +180,7 @@ class Settings(BaseModel):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
 
-    @field_validator("platform_token_previous_secrets", mode="before")
+    @field_validator("platform_token_previous_secrets", "webhook_secret_previous_keys", mode="before")
     @classmethod
     def _split_secrets(cls, value: object) -> object:
         if isinstance(value, str):

@@ -29,7 +29,7 @@ secrets_module = lazy("autopost.secrets")
 
 @warm
 def repository() -> storage.WebhookRepository:
-    return storage.WebhookRepository(get_settings(), secrets_module.token_cipher)
+    return storage.WebhookRepository(get_settings(), secrets_module.webhook_cipher)
 
 
 @router.post("/webhooks", summary="Register an endpoint (up to 5): its signing secret is shown only now")

@@ -234,20 +234,8 @@ class ConnectionRepository:
 
         return self._rewrite(row.user_id, Platform(row.platform), change, first=row) is not None
 
-    def old_key_rows(
-        self, start: dict[str, Any] | None, limit: int
-    ) -> tuple[list[Any], dict[str, Any] | None]:
-        """A page of rows holding a ciphertext under another key than the current one."""
-        cipher = self._require_cipher()
-        rows, next_key = self.scan_page(start, limit)
-        stale = [
-            row
-            for row in rows
-            if not all(
-                cipher.is_current(v) for v in (row.tokens.as_dict() if row.tokens else {}).values() if v
-            )
-        ]
-        return stale, next_key
+    def ciphertexts(self, row: Any) -> list[str]:
+        return [v for v in (row.tokens.as_dict() if row.tokens else {}).values() if v]
 
     # -- helpers --------------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from datetime import timedelta
 from typing import Any
 
 from pydantic import SecretStr
-from pynamodb.exceptions import TransactWriteError
+from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from autopost.clock import from_iso, to_iso, utcnow
@@ -140,6 +140,38 @@ class WebhookRepository:
         return [_to_delivery(item) for item in items]
 
     # -- helpers --------------------------------------------------------------------------
+
+    # -- key rotation (autopost.rotation) ------------------------------------------------
+
+    def scan_page(self, start: dict[str, Any] | None, limit: int) -> tuple[list[Any], dict[str, Any] | None]:
+        """A page of endpoint rows (those holding a secret) for the rotation command."""
+        record = self._record
+        page = record.scan(filter_condition=record.secret.exists(), limit=limit, last_evaluated_key=start)
+        rows = list(page)
+        return rows, page.last_evaluated_key
+
+    def ciphertexts(self, row: Any) -> list[str]:
+        return [row.secret] if row.secret else []
+
+    def reencrypt(self, row: Any) -> bool:
+        """Re-encrypt one endpoint's secret with the current key; False if it already was (or
+        the endpoint is gone). Written only over the ciphertext it read: a row changed
+        meanwhile is read again."""
+        cipher, record = cipher_of(self._require_cipher()), self._record
+        for _ in range(_CREATE_ATTEMPTS):
+            if row is None or not row.secret or cipher.is_current(row.secret):
+                return False
+            context = _context(row.user_id, row.sk[len(ENDPOINT) :])
+            fresh = cipher.encrypt(cipher.decrypt(row.secret, context), context)
+            try:
+                row.update(actions=[record.secret.set(fresh)], condition=record.secret == row.secret)
+            except UpdateError as exc:
+                if exc.cause_response_code != "ConditionalCheckFailedException":
+                    raise
+                row = self._load(row.user_id, row.sk[len(ENDPOINT) :])
+                continue
+            return True
+        raise RuntimeError("a webhook endpoint kept changing during re-encryption")
 
     def _query(self, user_id: str, prefix: str) -> list[Any]:
         return list(

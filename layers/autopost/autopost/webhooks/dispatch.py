@@ -37,7 +37,7 @@ from typing import Any
 from autopost.aws import client
 from autopost.clock import utcnow
 from autopost.observability import logger
-from autopost.secrets import token_cipher
+from autopost.secrets import webhook_cipher
 from autopost.settings import Settings
 from autopost.storage.webhooks import WebhookRepository
 from autopost.webhooks import Delivery
@@ -253,4 +253,4 @@ def dispatcher_from_settings(settings: Settings) -> WebhookDispatcher:
         allow_private=settings.webhook_allow_private_targets,
         ca_file=settings.webhook_ca_file,
     )
-    return WebhookDispatcher(settings, WebhookRepository(settings, token_cipher), sender, client("sqs"))
+    return WebhookDispatcher(settings, WebhookRepository(settings, webhook_cipher), sender, client("sqs"))
