@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+CHECKOV_VENV := .tools/checkov
+CHECKOV := $(CHECKOV_VENV)/bin/checkov
 
 .PHONY: setup test test-unit test-integration lint format openapi build dev token demo chromium clean live-check live-publish telegram-webhook upload
 
@@ -30,10 +32,11 @@ test-unit: setup
 test-integration: setup
 	$(PY) -m pytest -n 2 --dist loadfile tests/integration
 
-lint: setup
+lint: setup $(CHECKOV)
 	$(VENV)/bin/ruff check --output-format concise .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/cfn-lint template.yaml
+	$(CHECKOV) --file template.yaml --framework cloudformation --compact --quiet --skip-download
 
 format: setup
 	$(VENV)/bin/ruff format .
@@ -73,6 +76,12 @@ telegram-webhook: setup
 ## Regenerate docs/openapi.json from the API's routes (a test fails while it is stale).
 openapi: setup
 	$(PY) -m autopost.api.openapi > docs/openapi.json
+
+## The template's security scan: checkov pins libraries of its own, so it lives in a
+## virtualenv of its own. Every finding is fixed, or skipped in the template with its reason.
+$(CHECKOV):
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check checkov==3.2.495
 
 ## sam build, offline: aws-sam-cli pins its own boto3, so it lives in a virtualenv of its own,
 ## and it needs a Python 3.12 interpreter (the Lambda runtime) on PATH.

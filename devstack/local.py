@@ -250,6 +250,13 @@ class LocalStack:
             "region": REGION,
             "emulators": {e.name: e.base_url for e in self.platforms.all()},
             "accounts": self.accounts,
+            # What an operator's command run against this stack needs (table names, secret
+            # ARNs; no secret values): the functions' shared variables.
+            "environment": {
+                key: value
+                for key, value in self.stack.functions["ApiFunction"].environment.items()
+                if key.isupper() and not key.startswith(("AWS_", "POWERTOOLS_"))
+            },
         }
 
     def _write_state(self) -> None:

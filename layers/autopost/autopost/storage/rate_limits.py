@@ -1,4 +1,4 @@
-"""Per-user request budgets shared by every Lambda instance: sliding windows in DynamoDB.
+"""Request budgets shared by every Lambda instance: sliding windows in DynamoDB.
 
 Each fixed window is one control item whose counter is incremented with a condition; a
 request is let through while this window's count plus the previous window's, weighted by how
@@ -26,6 +26,10 @@ class Budget:
     name: str
     limit: int
     window_seconds: float
+    # False: plain fixed windows, for a platform's own limit where the sliding estimate (which
+    # takes the previous window's requests as spread evenly) could let a burst through that the
+    # platform would refuse; such a budget is cut into windows small enough to be strict.
+    sliding: bool = True
 
 
 class RateLimiter:
@@ -37,7 +41,7 @@ class RateLimiter:
         moment = time.time() if now is None else now
         window = budget.window_seconds
         start = int(moment // window) * window
-        previous = self._hits(budget, user_id, start - window)
+        previous = self._hits(budget, user_id, start - window) if budget.sliding else 0
         # The previous window's requests, weighted by how much of it the sliding one still
         # covers (rounded up: the budget is never exceeded, only approached).
         room = budget.limit - math.ceil(previous * (1 - (moment - start) / window))
@@ -75,7 +79,9 @@ def _full(budget: Budget, moment: float, start: float, previous: int, current: i
     once enough of the previous one has slid out (previous * share <= limit - current - 1);
     else in the next one, once enough of this one has."""
     limit, window = budget.limit, budget.window_seconds
-    if current < limit and previous > 0:
+    if not budget.sliding:
+        at = start + window
+    elif current < limit and previous > 0:
         at = start + window * (1 - (limit - current - 1) / previous)
     else:
         at = start + window + window * max(0.0, 1 - (limit - 1) / current) if current else start + window
