@@ -9,8 +9,9 @@ Its own local stack (a 60 s upload task timeout, so backlogs outlast it; the tok
 from its Secrets Manager secret, cached 20 s) and, side by side:
 - publishers: a publication every couple of seconds, a random user, one to four platforms,
   each with a title of its own (`repost`: the same clip again is a choice, made here);
-- refreshes: every few seconds VK is told to refuse the next call's token as expired, so
-  the worker refreshes the connection (VK ID's refresh tokens are single use);
+- refreshes: VK ID's access tokens live 60 s here (VK says an hour), so every VK connection
+  refreshes again and again, in the worker and the stats sync (its refresh tokens are
+  single use: a refresh lost to a race is a user sent to reconnect);
 - rotations: every few minutes a new token key (`put-secret-value`), then the rotation
   command until it reports finished (the next key only after that);
 - reconnects: every half minute a user connects VK again through the consent page.
@@ -39,7 +40,8 @@ import httpx
 
 from devstack.accounts import PLATFORMS, connect_everywhere, posts_by_title
 from devstack.demo import connect_vk
-from devstack.process import Running, running
+from devstack.process import Running, running, wait_until
+from devstack.upload import put_clip
 from devstack.videos import make_video
 
 FINAL = {"published", "failed", "cancelled"}
@@ -70,16 +72,17 @@ class Soak:
         thread.start()
         return thread
 
-    def publish(self, user: str, platforms: list[str]) -> None:
+    def publish(self, user: str, platforms: list[str], clip: str = "clip") -> None:
         with self.lock:
             self.serial += 1
             title = f"soak {self.serial:05d}"
         answer = self.stack.api(user).post(
-            "/clips/clip/publications", json={"platforms": platforms, "title": title, "repost": True}
+            f"/clips/{clip}/publications", json={"platforms": platforms, "title": title, "repost": True}
         )
-        if answer.status_code == 429:
+        if answer.status_code in (409, 429):
+            # The user's budget, or this clip still publishing there: what a user would meet.
             with self.lock:
-                self.counts["publish limited (429)"] += 1
+                self.counts[f"publish refused ({answer.status_code})"] += 1
             return
         if answer.status_code != 201:
             raise RuntimeError(f"publish answered {answer.status_code}: {answer.text[:200]}")
@@ -89,16 +92,8 @@ class Soak:
 
     def random_publication(self) -> None:
         platforms = random.sample(PLATFORMS, random.randint(1, len(PLATFORMS)))  # noqa: S311
-        self.publish(random.choice(self.users), platforms)  # noqa: S311
-
-    def expire_a_vk_token(self) -> None:
-        # The next VK API call (whoever makes it) is refused as an expired token: the worker
-        # or the stats sync refreshes that connection.
-        answer = httpx.post(
-            f"{self.stack.emulator('vk')}/_emulator/faults",
-            json={"endpoint": "video.save", "kind": "token_expired"},
-        )
-        answer.raise_for_status()
+        clip = random.choice(CLIPS)  # noqa: S311
+        self.publish(random.choice(self.users), platforms, clip)  # noqa: S311
 
     def reconnect(self) -> None:
         answer = connect_vk(self.stack.api(random.choice(self.users)))  # noqa: S311
@@ -119,6 +114,13 @@ class Soak:
         return found
 
 
+def connect_everywhere_clip(stack: Running, user: str, clip_id: str, data: bytes) -> None:
+    """Another ready clip of the user's."""
+    put_clip(stack.info, user, clip_id, data)
+    api = stack.api(user)
+    wait_until(lambda: api.get(f"/clips/{clip_id}").json().get("status") == "ready", 60, f"{clip_id} ready")
+
+
 class Rotator:
     """A new token key, then the rotation command until it reports finished: the stack's own
     secret and tables, as an operator would run it."""
@@ -126,13 +128,13 @@ class Rotator:
     def __init__(self, stack: Running) -> None:
         environment = stack.info["environment"]
         self.arn = environment["PLATFORM_TOKEN_SECRET_ARN"]
-        self.secrets = boto3.client(
-            "secretsmanager", endpoint_url=stack.info["s3"], region_name=stack.info["region"]
-        )
         os.environ.update({**environment, "AWS_ENDPOINT_URL": stack.info["s3"], "SECRETS_CACHE_SECONDS": "0"})
         for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
             os.environ.setdefault(name, "local")
         os.environ.pop("PLATFORM_TOKEN_SECRET", None)
+        self.secrets = boto3.client(
+            "secretsmanager", endpoint_url=stack.info["s3"], region_name=stack.info["region"]
+        )
         self.reports: list[dict[str, Any]] = []
 
     def rotate(self) -> None:
@@ -153,6 +155,8 @@ class Rotator:
 
 
 CACHE_SECONDS = 20
+TOKEN_SECONDS = 60
+CLIPS = ("clip", "clip-2", "clip-3", "clip-4")
 
 
 def main() -> None:
@@ -170,15 +174,19 @@ def main() -> None:
         tempfile.TemporaryDirectory() as folder,
         running(Path(folder), *options, environment=environment) as stack,
     ):
+        httpx.post(
+            f"{stack.emulator('vk')}/_emulator/token-lifetime", json={"seconds": TOKEN_SECONDS}
+        ).raise_for_status()
         for number, user in enumerate(users):
             connect_everywhere(stack, user, number, clip)
+            for extra in CLIPS[1:]:
+                connect_everywhere_clip(stack, user, extra, clip)
         began = time.monotonic()
         soak = Soak(stack, users, began + args.minutes * 60)
         rotator = Rotator(stack)
         threads = [
             soak.every(2, "publications", soak.random_publication),
             soak.every(2, "publications", soak.random_publication),
-            soak.every(5, "VK tokens expired", soak.expire_a_vk_token),
             soak.every(30, "reconnects", soak.reconnect),
             soak.every(180, "rotations", rotator.rotate),
         ]
@@ -204,6 +212,10 @@ def main() -> None:
             time.sleep(10)
         found = soak.statuses()
         posts = posts_by_title(stack)
+        calls = httpx.get(f"{stack.emulator('vk')}/_emulator/state", timeout=120).json()["calls"]
+        refreshes = sum(
+            1 for c in calls if c["endpoint"] == "oauth2/auth" and c.get("grant_type") == "refresh_token"
+        )
 
     outcome = Counter(found[pid]["status"] if pid in found else "lost" for pid in soak.created)
     doubled = sum(1 for (_, platform, title) in soak.created.values() if posts.get((platform, title), 0) > 1)
@@ -224,7 +236,7 @@ def main() -> None:
         for pid in soak.created
         if found.get(pid, {}).get("status") == "failed"
     )
-    print(f"soak: {args.minutes:.0f} min, {args.users} users; {dict(soak.counts)}")
+    print(f"soak: {args.minutes:.0f} min, {args.users} users; {dict(soak.counts)}; VK refreshes {refreshes}")
     print(
         f"rotations finished: {len(rotator.reports)}; rotated rows: {[r['rotated'] for r in rotator.reports]}"
     )

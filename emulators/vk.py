@@ -108,6 +108,8 @@ class VkEmulator(Emulator):
         self.clip_methods_allowed = False
         # How many status reads a new upload stays "processing" for.
         self.processing_checks = 1
+        # How long an access token from VK ID lives (its `expires_in`; VK ID says 3600 s).
+        self.token_lifetime = 3600
         self._recent: dict[str, deque[float]] = defaultdict(deque)
         self._next_video = 456239000
         self._state_lock = threading.Lock()
@@ -187,6 +189,10 @@ class VkEmulator(Emulator):
             for token in self.tokens.values():
                 token.clips = self.clip_methods_allowed
             return Response.json({"allowed": self.clip_methods_allowed})
+        if request.path == "/_emulator/token-lifetime" and request.method == "POST":
+            # Short-lived tokens: every connection refreshes often (a soak's setting).
+            self.token_lifetime = max(1.0, float(request.json().get("seconds", 3600)))
+            return Response.json({"seconds": self.token_lifetime})
         if request.path == "/_emulator/processing" and request.method == "POST":
             self.processing_checks = max(0, int(request.json().get("checks", 1)))
             return Response.json({"checks": self.processing_checks})
@@ -643,7 +649,9 @@ class VkEmulator(Emulator):
             user_id = found[0]
         else:
             return Response.json({"error": "unsupported_grant_type"}, 400)
-        access, refresh = self.issue_token(user_id, device_id=form.get("device_id", ""))
+        access, refresh = self.issue_token(
+            user_id, device_id=form.get("device_id", ""), lifetime=self.token_lifetime
+        )
         self.record("oauth2/auth", grant_type=grant_type)
         return Response.json(
             {
@@ -651,7 +659,7 @@ class VkEmulator(Emulator):
                 "refresh_token": refresh,
                 "id_token": "eyJ." + secrets.token_urlsafe(16),
                 "token_type": "Bearer",
-                "expires_in": 3600,
+                "expires_in": int(self.token_lifetime),
                 "user_id": user_id,
                 "state": form.get("state", ""),
                 "scope": "vkid.personal_info video groups",

@@ -268,6 +268,24 @@ class TestRotationThroughSecretsManager:
             == "access-token-value"
         )
 
+    def test_a_row_written_under_the_new_key_opens_where_the_old_key_is_still_cached(
+        self, secret, monkeypatch
+    ):
+        """Right after put-secret-value, an environment that has read the new key writes with
+        it while another still holds the old keys in its cache (5 minutes in AWS): that one
+        reads the keys again, rather than telling the user their token is broken."""
+        monkeypatch.setenv("SECRETS_CACHE_SECONDS", "300")
+        runtime.reset()
+        stale = ConnectionRepository(get_settings(), token_cipher)
+        store(stale, "before")  # this environment has the old key cached now
+        self.rotate(secret)
+        fresh = ConnectionRepository(get_settings(), TokenCipher(SecretStr(self.NEW)))
+        store(fresh, "after", access="written-under-the-new-key")
+        _, credentials = stale.credentials("after", Platform.RUTUBE)
+        assert credentials.access_token.get_secret_value() == "written-under-the-new-key"
+        # and the old row still opens (AWSPREVIOUS)
+        assert stale.credentials("before", Platform.RUTUBE)[1].access_token.get_secret_value()
+
     def test_a_row_changed_during_its_reencryption_is_reencrypted_again(self, secret):
         settings = get_settings()
         old_writer = ConnectionRepository(settings, TokenCipher(SecretStr(self.OLD)))

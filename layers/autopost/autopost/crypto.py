@@ -32,6 +32,10 @@ class TokenDecryptError(Exception):
     """A stored token cannot be read: tampered, moved to another row, or its key is gone."""
 
 
+class UnknownKey(TokenDecryptError):
+    """Encrypted under a key this cipher does not hold (yet, or any more)."""
+
+
 class WeakSecret(ValueError):
     pass
 
@@ -83,7 +87,7 @@ class TokenCipher:
         _, key_id, payload = self._parts(ciphertext)
         key = self._keys.get(key_id)
         if key is None:
-            raise TokenDecryptError(f"token encrypted with key {key_id}, which is not configured")
+            raise UnknownKey(f"token encrypted with key {key_id}, which is not configured")
         try:
             raw = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
             plaintext = key.decrypt(raw[:_NONCE], raw[_NONCE:], context.associated_data())
@@ -105,10 +109,23 @@ class TokenCipher:
         return parts[0], parts[1], parts[2]
 
 
-# A cipher, or where to get the current one (secrets.token_cipher): long-lived objects take
-# the latter, so a key rotation reaches them without a restart.
-CipherSource = Union["TokenCipher", Callable[[], "TokenCipher"]]
+# A cipher, or where to get the current one (secrets.token_cipher, which takes `fresh=True`
+# to read the keys again now): long-lived objects take the latter, so a key rotation reaches
+# them without a restart.
+CipherSource = Union["TokenCipher", Callable[..., "TokenCipher"]]
 
 
 def cipher_of(source: CipherSource) -> TokenCipher:
     return source if isinstance(source, TokenCipher) else source()
+
+
+def decrypt_with(source: CipherSource, ciphertext: str, context: TokenContext) -> SecretStr:
+    """Decrypt with the source's keys; under a key they do not hold, read them again once.
+    Right after a rotation, an environment that already read the new key writes with it
+    while this one still has the old keys in its cache (minutes, in AWS)."""
+    try:
+        return cipher_of(source).decrypt(ciphertext, context)
+    except UnknownKey:
+        if isinstance(source, TokenCipher):
+            raise
+        return source(fresh=True).decrypt(ciphertext, context)

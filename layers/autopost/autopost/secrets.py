@@ -33,11 +33,12 @@ def _provider(stage: str) -> parameters.SecretsProvider:
     return parameters.SecretsProvider(boto3_client=client("secretsmanager"))
 
 
-def _stage(arn: str, stage: str) -> str | None:
-    """The secret's value at a stage, or None when the stage does not exist (yet)."""
+def _stage(arn: str, stage: str, fresh: bool = False) -> str | None:
+    """The secret's value at a stage (read anew when `fresh`), or None when the stage does
+    not exist (yet)."""
     seconds = get_settings().secrets_cache_seconds
     try:
-        return str(_provider(stage).get(arn, max_age=seconds, VersionStage=stage))
+        return str(_provider(stage).get(arn, max_age=seconds, force_fetch=fresh, VersionStage=stage))
     except GetParameterError as exc:
         cause = exc.__context__
         if isinstance(cause, ClientError) and cause.response["Error"]["Code"] == "ResourceNotFoundException":
@@ -45,11 +46,11 @@ def _stage(arn: str, stage: str) -> str | None:
         raise
 
 
-def resolve(value: SecretStr | None, arn: str | None, name: str) -> SecretStr:
+def resolve(value: SecretStr | None, arn: str | None, name: str, fresh: bool = False) -> SecretStr:
     if value is not None and value.get_secret_value() not in ("", NOT_SET):
         return value
     if arn:
-        found = _stage(arn, CURRENT)
+        found = _stage(arn, CURRENT, fresh)
         if found not in (None, "", NOT_SET):
             return SecretStr(found)
     raise MissingSecret(f"{name} is not configured (set it, or its _ARN variable)")
@@ -67,47 +68,53 @@ def telegram_webhook_secret(settings: Settings) -> SecretStr:
 
 
 def _keys(
-    value: SecretStr | None, arn: str | None, previous: tuple[SecretStr, ...], name: str
+    value: SecretStr | None,
+    arn: str | None,
+    previous: tuple[SecretStr, ...],
+    name: str,
+    fresh: bool = False,
 ) -> tuple[SecretStr, tuple[SecretStr, ...]]:
     """A key and the ones before it that may still be in rows: given directly (locally,
     tests), or the secret's AWSCURRENT and AWSPREVIOUS stages."""
-    current = resolve(value, arn, name)
+    current = resolve(value, arn, name, fresh)
     if arn and not (value and value.get_secret_value()):
-        before = _stage(arn, PREVIOUS)
+        before = _stage(arn, PREVIOUS, fresh)
         return current, (SecretStr(before),) if before else ()
     return current, previous
 
 
-def token_secrets(settings: Settings) -> tuple[SecretStr, tuple[SecretStr, ...]]:
+def token_secrets(settings: Settings, fresh: bool = False) -> tuple[SecretStr, tuple[SecretStr, ...]]:
     """The current token key and the ones before it that may still be in rows."""
     return _keys(
         settings.platform_token_secret,
         settings.platform_token_secret_arn,
         settings.platform_token_previous_secrets,
         "PLATFORM_TOKEN_SECRET",
+        fresh,
     )
 
 
-def webhook_secrets(settings: Settings) -> tuple[SecretStr, tuple[SecretStr, ...]]:
+def webhook_secrets(settings: Settings, fresh: bool = False) -> tuple[SecretStr, tuple[SecretStr, ...]]:
     """The webhook signing secrets' key (a key of its own) and the ones before it."""
     return _keys(
         settings.webhook_secret_key,
         settings.webhook_secret_key_arn,
         settings.webhook_secret_previous_keys,
         "WEBHOOK_SECRET_KEY",
+        fresh,
     )
 
 
-def token_cipher() -> TokenCipher:
+def token_cipher(fresh: bool = False) -> TokenCipher:
     """The cipher for the keys as they are now: a new current key (a rotation) gives a new
     cipher within the secrets' cache time, so a warm environment never keeps writing rows
-    under a key that is being retired."""
-    return _cipher_for(*token_secrets(get_settings()))
+    under a key that is being retired; `fresh` reads them again at once."""
+    return _cipher_for(*token_secrets(get_settings(), fresh))
 
 
-def webhook_cipher() -> TokenCipher:
+def webhook_cipher(fresh: bool = False) -> TokenCipher:
     """The same, for webhook signing secrets."""
-    return _cipher_for(*webhook_secrets(get_settings()))
+    return _cipher_for(*webhook_secrets(get_settings(), fresh))
 
 
 def _cipher_for(current: SecretStr, previous: tuple[SecretStr, ...]) -> TokenCipher:

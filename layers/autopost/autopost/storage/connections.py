@@ -14,7 +14,7 @@ from pydantic import SecretStr
 from pynamodb.exceptions import DeleteError, PutError
 
 from autopost.clock import from_iso, to_iso, utcnow
-from autopost.crypto import CipherSource, TokenCipher, TokenContext, cipher_of
+from autopost.crypto import CipherSource, TokenCipher, TokenContext, cipher_of, decrypt_with
 from autopost.errors import StatusConflict
 from autopost.models import Connection, ConnectionStatus
 from autopost.platforms import Platform
@@ -98,14 +98,16 @@ class ConnectionRepository:
         if record is None:
             return None
         tokens = record.tokens.as_dict() if record.tokens else {}
-        cipher = self._require_cipher()
+        source = self._source()
         access = (
-            cipher.decrypt(tokens["access"], _context(record, "access"))
+            decrypt_with(source, tokens["access"], _context(record, "access"))
             if tokens.get("access")
             else SecretStr("")
         )
         refresh = (
-            cipher.decrypt(tokens["refresh"], _context(record, "refresh")) if tokens.get("refresh") else None
+            decrypt_with(source, tokens["refresh"], _context(record, "refresh"))
+            if tokens.get("refresh")
+            else None
         )
         connection = _to_connection(record)
         return connection, Credentials(
@@ -279,10 +281,13 @@ class ConnectionRepository:
         except self._record.DoesNotExist:
             return None
 
-    def _require_cipher(self) -> TokenCipher:
+    def _source(self) -> CipherSource:
         if self._cipher is None:
             raise RuntimeError("this repository was built without a token cipher")
-        return cipher_of(self._cipher)
+        return self._cipher
+
+    def _require_cipher(self) -> TokenCipher:
+        return cipher_of(self._source())
 
     def _encrypt(self, record: Any, credentials: Credentials) -> dict[str, str]:
         cipher = self._require_cipher()

@@ -16,7 +16,7 @@ from pydantic import SecretStr
 from pynamodb.exceptions import DeleteError
 
 from autopost.clock import utcnow
-from autopost.crypto import CipherSource, TokenContext, TokenDecryptError, cipher_of
+from autopost.crypto import CipherSource, TokenContext, TokenDecryptError, cipher_of, decrypt_with
 from autopost.errors import OAuthStateInvalid
 from autopost.platforms import Platform
 from autopost.settings import Settings
@@ -78,9 +78,7 @@ class OAuthStateStore:
             raise OAuthStateInvalid(details={"reason": "other_platform"})
         try:
             stored = json.loads(item.payload)
-            verifier = cipher_of(self._cipher).decrypt(
-                stored["verifier"], _context(state, item.user_id, platform)
-            )
+            verifier = decrypt_with(self._cipher, stored["verifier"], _context(state, item.user_id, platform))
         except (TokenDecryptError, ValueError, KeyError, TypeError) as exc:
             raise OAuthStateInvalid(details={"reason": "tampered"}) from exc
         return PendingAuthorization(item.user_id, platform, verifier, str(stored["redirect_uri"]))

@@ -20,7 +20,7 @@ from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from autopost.clock import from_iso, to_iso, utcnow
-from autopost.crypto import CipherSource, TokenContext, cipher_of
+from autopost.crypto import CipherSource, TokenContext, cipher_of, decrypt_with
 from autopost.errors import WebhookLimitReached
 from autopost.settings import Settings
 from autopost.storage.tables import records, transactions
@@ -86,7 +86,7 @@ class WebhookRepository:
         item = self._load(user_id, endpoint_id)
         if item is None:
             return None
-        secret = cipher_of(self._require_cipher()).decrypt(item.secret, _context(user_id, endpoint_id))
+        secret = decrypt_with(self._require_cipher(), item.secret, _context(user_id, endpoint_id))
         return _to_endpoint(item), secret
 
     def delete(self, user_id: str, endpoint_id: str) -> bool:
