@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from secrets import randbelow, token_urlsafe
 
@@ -379,9 +380,12 @@ def test_a_refresh_that_outlived_its_lease_does_not_free_the_next_holders(vk_con
     worker.start()
     control = records(get_settings()).control
     lease = "refresh#user-1#vk"
+    # B takes the lease while A is inside VK's slow answer (A holds it by then, and it has
+    # run out): not the moment it appears, when A's own write may not have returned yet.
     time_limit = datetime.now(UTC) + timedelta(seconds=5)
-    while not control.count(lease, consistent_read=True) and datetime.now(UTC) < time_limit:
-        pass
+    while not platforms.vk.calls_to("oauth2/auth") and datetime.now(UTC) < time_limit:
+        time.sleep(0.01)
+    assert control.get(lease, consistent_read=True).payload != "worker-b"
     control(lease, payload="worker-b", expires_at=datetime.now(UTC) + timedelta(seconds=30)).save()
     worker.join()
     assert control.get(lease, consistent_read=True).payload == "worker-b"
