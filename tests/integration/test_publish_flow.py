@@ -7,6 +7,7 @@ import hashlib
 import json
 import threading
 import time
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -563,14 +564,14 @@ def test_the_worker_never_posts_before_the_scheduled_time_whatever_woke_it(flow,
     assert flow.publication(ids["telegram"])["status"] == "published"
 
 
-def test_a_clip_vk_took_after_the_state_machine_gave_up_is_adopted_not_uploaded_again(flow, platforms):
-    """The attempt's upload went through just as the state machine failed the publication:
-    VK is processing the clip. The publication goes on under a new execution (adopted), ends
-    published, and VK holds one clip: it was never uploaded again."""
+@contextmanager
+def vk_took_the_clip_as_the_state_machine_gave_up(flow, platforms):
+    """A VK clip whose attempt is inside VK's (slow) first status read when the publication
+    is failed, as the state machine's MarkFailed does; the body runs then, before the
+    attempt's answer comes back."""
     flow.connect_platform(platforms, Platform.VK, clips=True)
     platforms.vk.processing_checks = 1
     ids = publish(flow, "vk")
-    # The first status read is slow: meanwhile the state machine gives up.
     platforms.vk.inject("shortVideo.encodeProgress", "slow", delay=2)
     attempt = threading.Thread(
         target=lambda: flow.run_workers(
@@ -588,45 +589,38 @@ def test_a_clip_vk_took_after_the_state_machine_gave_up_is_adopted_not_uploaded_
         error_code="PlatformUnavailable",
         error_message="Платформа не ответила вовремя",
     )
+    yield ids["vk"]
     attempt.join()
 
-    flow.run_workers(flow.status_is(ids["vk"], "published"), timeout=60)
 
-    publication = flow.publication(ids["vk"])
+def test_a_clip_vk_took_after_the_state_machine_gave_up_is_adopted_not_uploaded_again(flow, platforms):
+    """The attempt's upload went through just as the state machine failed the publication:
+    VK is processing the clip. The publication goes on under a new execution (adopted), ends
+    published, and VK holds one clip: it was never uploaded again."""
+    with vk_took_the_clip_as_the_state_machine_gave_up(flow, platforms) as publication_id:
+        pass
+
+    flow.run_workers(flow.status_is(publication_id, "published"), timeout=60)
+
+    publication = flow.publication(publication_id)
     assert publication["status"] == "published"
     assert publication.get("error") is None
     assert len(platforms.vk.calls_to("shortVideo.create")) == 1
-    stored = PublicationRepository(get_settings()).get(ids["vk"])
-    assert stored.execution_name == f"{ids['vk']}-adopt-1"
+    stored = PublicationRepository(get_settings()).get(publication_id)
+    assert stored.execution_name == f"{publication_id}-adopt-1"
 
 
 def test_a_late_upload_the_user_retried_meanwhile_is_not_adopted_twice(flow, platforms):
     """The user pressed «retry» while the late upload went through: the retry's execution
     resumes that very upload; no second execution is started and VK holds one clip."""
-    flow.connect_platform(platforms, Platform.VK, clips=True)
-    platforms.vk.processing_checks = 1
-    ids = publish(flow, "vk")
-    platforms.vk.inject("shortVideo.encodeProgress", "slow", delay=2)
-    attempt = threading.Thread(
-        target=lambda: flow.run_workers(
-            lambda: bool(platforms.vk.calls_to("shortVideo.encodeProgress")), timeout=30
-        )
-    )
-    attempt.start()
-    deadline = time.monotonic() + 30
-    while not platforms.vk.calls_to("shortVideo.encodeProgress") and time.monotonic() < deadline:
-        time.sleep(0.05)
-    PublicationRepository(get_settings()).transition(
-        ids["vk"], PublicationStatus.PUBLISHING, PublicationStatus.FAILED, error_code="PlatformUnavailable"
-    )
-    assert flow.api("POST", f"/publications/{ids['vk']}/retry").status == 200
-    attempt.join()
+    with vk_took_the_clip_as_the_state_machine_gave_up(flow, platforms) as publication_id:
+        assert flow.api("POST", f"/publications/{publication_id}/retry").status == 200
 
-    flow.run_workers(flow.status_is(ids["vk"], "published"), timeout=60)
+    flow.run_workers(flow.status_is(publication_id, "published"), timeout=60)
 
     assert len(platforms.vk.calls_to("shortVideo.create")) == 1
-    names = [e["name"] for e in flow.executions() if e["name"].startswith(ids["vk"])]
-    assert sorted(names) == sorted([ids["vk"], f"{ids['vk']}-retry-1"])
+    names = [e["name"] for e in flow.executions() if e["name"].startswith(publication_id)]
+    assert sorted(names) == sorted([publication_id, f"{publication_id}-retry-1"])
 
 
 def test_the_services_bot_posts_only_to_a_channel_its_user_proved(flow, platforms, monkeypatch):

@@ -67,14 +67,28 @@ def fail_task(harness, task, error, message):
     harness.sfn.send_task_failure(taskToken=task["taskToken"], error=error.value, cause=message)
 
 
-def died_at_work(task, lasting=1.0):
+def died_at_work(task, lasting=0.0):
     """A worker took the message and began the attempt, holding the upload for `lasting`
-    seconds (its Lambda's deadline), then never answered."""
+    seconds (its Lambda's deadline), then never answered. By default its hold has lapsed
+    already: a hold still running when the task times out is rightly waited for (on a loaded
+    machine a 1 s hold taken late was still running at the 4 s timeout)."""
     until = datetime.now(UTC) + timedelta(seconds=lasting)
     held = PublicationRepository(get_settings()).take_attempt(
         task["publicationId"], f"worker-{task['dispatch']}", until, task["retry"], task["dispatch"]
     )
     assert held is None
+
+
+def answer_if_still_waited_for(harness, task):
+    """Success, as the worker answers: if this message's task timed out too meanwhile (a
+    loaded machine), the state machine finds the publication settled by itself."""
+    from botocore.exceptions import ClientError
+
+    try:
+        harness.sfn.send_task_success(taskToken=task["taskToken"], output="{}")
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] not in ("TaskTimedOut", "InvalidToken", "TaskDoesNotExist"):
+            raise
 
 
 def entered(events):
@@ -270,7 +284,7 @@ def test_a_message_still_in_our_queue_is_sent_again_and_not_blamed_on_the_platfo
 
     died_at_work(second, lasting=0)  # the worker takes it now...
     mark_published(publication["id"])  # ...and posts
-    ready.sfn.send_task_success(taskToken=second["taskToken"], output="{}")
+    answer_if_still_waited_for(ready, second)
     described, events = finished(ready, publication["id"])
     assert described["status"] == "SUCCEEDED"
     states = entered(events)
@@ -291,7 +305,7 @@ def test_an_attempt_still_uploading_at_the_timeout_is_waited_for_then_its_post_k
     assert second["retry"] == 0
 
     mark_published(publication["id"])  # the slow attempt's post is out
-    ready.sfn.send_task_success(taskToken=second["taskToken"], output="{}")
+    answer_if_still_waited_for(ready, second)
     described, events = finished(ready, publication["id"])
     assert described["status"] == "SUCCEEDED"
     states = entered(events)
