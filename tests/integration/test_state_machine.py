@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from autopost.platforms import Platform
+from autopost.publish_worker import STALE_TASK_TOKEN_ERRORS
 from autopost.settings import get_settings
 from autopost.statuses import PublicationStatus
 from autopost.storage.publications import PublicationRepository
@@ -87,7 +88,7 @@ def answer_if_still_waited_for(harness, task):
     try:
         harness.sfn.send_task_success(taskToken=task["taskToken"], output="{}")
     except ClientError as exc:
-        if exc.response["Error"]["Code"] not in ("TaskTimedOut", "InvalidToken", "TaskDoesNotExist"):
+        if exc.response["Error"]["Code"] not in STALE_TASK_TOKEN_ERRORS:
             raise
 
 

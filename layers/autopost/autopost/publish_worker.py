@@ -80,8 +80,8 @@ SHORT_WAIT_SECONDS = 60.0
 # this short is slept through, a longer one delays the message. Never post early.
 EARLY_SLEEP_SECONDS = 5.0
 SQS_MAX_DELAY = 900
-# The state machine no longer waits for this token (it timed out and moved on).
-_STALE_TOKEN_ERRORS = {"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"}
+# What Step Functions answers to a task token it no longer waits for.
+STALE_TASK_TOKEN_ERRORS = frozenset({"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"})
 
 
 def stats_schedule(publication_id: str, platform: Platform) -> dict[str, str | None]:
@@ -498,7 +498,7 @@ class PublishWorker:
         try:
             send(task.task_token.get_secret_value())
         except ClientError as exc:
-            if exc.response["Error"]["Code"] not in _STALE_TOKEN_ERRORS:
+            if exc.response["Error"]["Code"] not in STALE_TASK_TOKEN_ERRORS:
                 raise
             logger.info(
                 "state machine no longer waits for this attempt", extra={"publication": task.publication_id}
