@@ -92,8 +92,14 @@ class Chaos:
     def killed(self, publication: str) -> None:
         with self._lock:
             self.kills[publication] += 1
-        # One line per kill: the tests count them in the stack's log.
-        print(f"chaos: killed an environment working on {publication}", file=sys.stderr, flush=True)
+        # One line per kill: the tests count them in the stack's log. One write, so lines
+        # from kills at the same moment do not interleave (print writes text and newline apart).
+        _say(f"chaos: killed an environment working on {publication}")
+
+
+def _say(line: str) -> None:
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
 
 
 def _publication_of(event: dict[str, Any]) -> str | None:
@@ -125,6 +131,7 @@ class FunctionPool:
         self._slots = threading.BoundedSemaphore(concurrency)
         self._free: queue.SimpleQueue[_Running] = queue.SimpleQueue()
         self._all: list[_Running] = []
+        self._busy: list[_Running] = []
         self._lock = threading.Lock()
         self._stopped = False
 
@@ -157,6 +164,16 @@ class FunctionPool:
             self._drop(running)
             raise FunctionCrashed(f"{self.spec.logical_id}: init failed (its log says why)") from exc
         return running
+
+    def kill_busy(self) -> int:
+        """Kill every environment that is inside a call now, as a crashed Lambda dies
+        (a test's chosen moment: the platform is in the middle of its answer)."""
+        with self._lock:
+            busy = list(self._busy)
+        for running in busy:
+            running.kill()
+            _say(f"chaos: killed a busy {self.spec.logical_id} environment")
+        return len(busy)
 
     def _drop(self, running: _Running) -> None:
         running.kill()
@@ -192,6 +209,8 @@ class FunctionPool:
             timer = threading.Timer(delay, kill)
             timer.daemon = True
         began = time.monotonic()
+        with self._lock:
+            self._busy.append(running)
         try:
             running.connection.send((event, trace))
             if timer is not None:
@@ -207,6 +226,8 @@ class FunctionPool:
             answered.set()
             if timer is not None:
                 timer.cancel()
+            with self._lock:
+                self._busy = [r for r in self._busy if r is not running]
         if self._chaos is not None:
             self._chaos.took(time.monotonic() - began)
         if self._stopped or not running.process.is_alive():

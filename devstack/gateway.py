@@ -100,6 +100,7 @@ class Gateway:
     ) -> None:
         self._hosts: set[str] = set()
         self._emulators = emulators
+        self._pools = pools
         self._routes = routes(stack, pools)
         self._static = static or {}
         self._static_headers = stack.console_headers()
@@ -234,6 +235,14 @@ class Gateway:
                         self._json(400, {"message": "channel and text are required"})
                         return
                     self._json(200, {"ok": True})
+                    return
+                if path == "/local/kill-busy" and self.command == "POST":
+                    # Local only: crash a function's environments mid-call (the tests' chaos).
+                    pool = gateway._pools.get(str(json.loads(body or b"{}").get("function", "")))
+                    if pool is None:
+                        self._json(404, {"message": "no such function"})
+                        return
+                    self._json(200, {"killed": pool.kill_busy()})
                     return
                 if path == "/console/config.json":
                     # The API on the console's own origin, whatever name the browser used.
