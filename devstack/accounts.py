@@ -16,9 +16,12 @@ PLATFORMS = ("vk", "telegram", "rutube", "dzen")
 REFUSED_BY_RUTUBE = {"download_error", "blocked"}
 
 
-def connect_everywhere(stack: Running, user: str, number: int, clip: bytes, clip_id: str = "clip") -> None:
+def connect_everywhere(
+    stack: Running, user: str, number: int, clip: bytes, clip_id: str = "clip", vk_session: bool = False
+) -> None:
     """A ready clip, and the user's own VK, Telegram channel, Rutube and Дзен accounts
-    (`number` makes their platform ids distinct)."""
+    (`number` makes their platform ids distinct); VK through VK ID, or with `vk_session`
+    through the signed-in session (clips)."""
     put_clip(stack.info, user, clip_id, clip)
     api = stack.api(user)
     telegram, name = stack.emulator("telegram"), user.replace("-", "_")
@@ -31,7 +34,9 @@ def connect_everywhere(stack: Running, user: str, number: int, clip: bytes, clip
     )
     answers = [
         api.post("/connections/telegram", json={"channel": f"@{name}_ch", "botToken": bot}),
-        demo.connect_vk(api, vk_user=20_000 + number),
+        demo.connect_vk_session(api, stack.emulator("vk"), 20_000 + number)
+        if vk_session
+        else demo.connect_vk(api, vk_user=20_000 + number),
         api.post("/connections/rutube", json={"token": rutube.json()["token"]}),
         api.post("/connections/dzen", json={"session": dzen.json()["cookies"]}),
     ]

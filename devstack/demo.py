@@ -92,6 +92,13 @@ def connect_vk(api: httpx.Client, vk_user: int | None = None) -> httpx.Response:
     return api.post("/connections/vk/complete", json={k: v for k, v in body.items() if v is not None})
 
 
+def connect_vk_session(api: httpx.Client, vk: str, vk_user: int) -> httpx.Response:
+    """What the console does with the Cookie header the user copied from vkvideo.ru, signed
+    in to VK as `vk_user` (here the emulator makes that session)."""
+    cookies = httpx.post(f"{vk}/_emulator/session", json={"user_id": vk_user}).json()["cookies"]
+    return api.post("/connections/vk/session", json={"session": cookies})
+
+
 def wait(check, what: str, seconds: float = 30) -> None:
     deadline = time.monotonic() + seconds
     while not check():

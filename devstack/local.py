@@ -127,6 +127,8 @@ class LocalStack:
             "VkClientId": self.platforms.environment()["VK_CLIENT_ID"],
             "TelegramBotToken": service_bot,
             "ConsoleUrl": f"{self.api_url}/console/",
+            # The RutubeImportSigner user's key (moto takes any): import URLs without a token.
+            "RutubeImportSignerKey": "AKIALOCALRUTUBESIGNR:local-signer-secret",
             "StatsIntervalMinutes": self.options.stats_every_minutes,
         }
         if self.options.retry_delays:
@@ -167,6 +169,9 @@ class LocalStack:
                 # Webhooks may go to a receiver on this machine (in AWS: public addresses only);
                 # WEBHOOK_CA_FILE from the shell trusts its self-signed certificate.
                 "WEBHOOK_ALLOW_PRIVATE_TARGETS": "true",
+                # As Lambda's runtime does: a role's temporary credentials, with their
+                # session token (long: a URL presigned with it does not fit Rutube's 512 bytes).
+                "AWS_SESSION_TOKEN": LAMBDA_SESSION_TOKEN,
             }
         )
         if self.options.trace_file is not None:
@@ -293,6 +298,10 @@ SERVICE_BOT = "autopost_service_bot"
 WORKER = "PublishWorkerFunction"
 
 
+# The length of a real one (~1 KB), which is what matters here.
+LAMBDA_SESSION_TOKEN = "IQoJb3JpZ2luX2VjELocal" + "A" * 1000
+
+
 def _demo_accounts(platforms: Platforms) -> dict[str, Any]:
     """What a local user connects with, made in the emulators at start (README, make dev)."""
     telegram = platforms.telegram
@@ -310,6 +319,7 @@ def _demo_accounts(platforms: Platforms) -> dict[str, Any]:
         },
         "rutube": {"login": DEMO_LOGIN, "password": DEMO_PASSWORD},
         "dzen": {"session": platforms.dzen.issue_session(name="Демо-канал Дзена")},
+        "vk": {"session": platforms.vk.issue_session()},
     }
 
 

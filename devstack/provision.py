@@ -20,7 +20,12 @@ from devstack.template import ROOT, Resolver, TemplateError, load_template, subs
 ACCOUNT_ID = "123456789012"
 LOCAL_ROLE = f"arn:aws:iam::{ACCOUNT_ID}:role/autopost-local"
 # Resources that only grant permissions: moto does not enforce IAM, so nothing to create.
-NOT_ENFORCED_LOCALLY = {"AWS::SQS::QueuePolicy", "AWS::S3::BucketPolicy", "AWS::Events::EventBusPolicy"}
+NOT_ENFORCED_LOCALLY = {
+    "AWS::SQS::QueuePolicy",
+    "AWS::S3::BucketPolicy",
+    "AWS::Events::EventBusPolicy",
+    "AWS::IAM::User",
+}
 # Resources whose job the local stack does itself: the gateway serves web/ at /console/,
 # with the response headers policy's security headers.
 SERVED_BY_THE_LOCAL_GATEWAY = {

@@ -9,11 +9,17 @@ README ("What rests on what"):
   figure) and is then refused with 403;
 - `/profile/editor` redirects to `/profile/editor/id/{publisher id}`;
   `GET /editor-api/v3/publishers/{id}` (fromgate/ProzenExtension);
-- the video flow of LiberSynth/VIPilot (clients/dzen.py): `add-publication`,
-  `start-upload-video` (a tus URL on the CDN, no cookies), tus `HEAD`/`PATCH`,
-  `finish-upload-video`, the publication polled until `isConverted`, then
-  `update-publication-content-and-publish`, which may answer
-  `400 {"errors": [{"type": "captcha-required-error"}]}` (fault `captcha`);
+- the video flow of LiberSynth/VIPilot (clients/dzen.py, cbb70387: the last version that
+  used this API): `add-publication` with `{"publicationType":"gif","content":{"gifContent":
+  {}}}` (any other body is refused: no public client sends one), `start-upload-video` (a
+  tus URL on the CDN, no cookies), tus `HEAD`/`PATCH`, `finish-upload-video`, the
+  publication polled until `gifContent.isConverted`, then
+  `update-publication-content-and-publish` with `gifContent` at the top level (refused
+  without it, or without the converted video's id), answered `{"result": "OK"}`; or, as
+  other tools report, `400 {"errors": [{"type": "captcha-required-error"}]}` (fault
+  `captcha`; vetalione/content_pipeline), `400 illegal-argument-exception` when it wants the
+  page's anti-bot `fp` (fault `fp_required`; Conkormedia/dzen-ai-factory), or another
+  `result` (fault `not_ok`);
 - `GET /editor-api/v2/publisher/{id}/stats2?publicationIds=…&fields=…` (ProzenExtension).
 """
 
@@ -242,7 +248,7 @@ class DzenEmulator(Emulator):
     def _add_publication(self, request: Request, session: Session) -> Response:
         body = request.json()
         kind = body.get("publicationType")
-        if kind not in ("gif", "short_video"):
+        if kind != "gif" or not isinstance((body.get("content") or {}).get("gifContent"), dict):
             return _errors(400, "validation-error")
         video = DzenVideo(secrets.token_hex(12), session.publisher_id, kind)
         self.videos[video.publication_id] = video
@@ -319,11 +325,13 @@ class DzenEmulator(Emulator):
             "size": video.size,
         }
         self.record("publication", publication_id=video.publication_id, converted=content["isConverted"])
-        key = "gifContent" if video.publication_type == "gif" else "shortVideoContent"
         return Response.json(
             {
                 "publications": [
-                    {"id": video.publication_id, "content": {"type": video.publication_type, key: content}}
+                    {
+                        "id": video.publication_id,
+                        "content": {"type": video.publication_type, "gifContent": content},
+                    }
                 ]
             }
         )
@@ -336,10 +344,21 @@ class DzenEmulator(Emulator):
         if not video.converted:
             return _errors(400, "video-not-ready")
         preview = body.get("preview") or {}
-        if not preview.get("title"):
+        content = body.get("gifContent")
+        if (
+            not preview.get("title")
+            or not isinstance(content, dict)
+            or content.get("videoId") != video.upload_id
+        ):
             return _errors(400, "validation-error")
+        answer = self.take_fault("publish-answer")
+        if answer is not None and answer.kind == "fp_required":
+            return _errors(400, "illegal-argument-exception")
+        if answer is not None:  # not_ok: an answer VIPilot would not count as published
+            self.record("publish", publication_id=video.publication_id, result="IN_PROGRESS")
+            return Response.json({"result": "IN_PROGRESS"})
         video.title, video.description, video.published = preview["title"], preview.get("snippet", ""), True
-        self.record("publish", publication_id=video.publication_id)
+        self.record("publish", publication_id=video.publication_id, body=sorted(body))
         return Response.json({"result": "OK"})
 
     def _stats(self, request: Request, session: Session) -> Response:

@@ -27,6 +27,8 @@ class Request:
     body: BinaryIO
     length: int | None
     raw_query: str = ""
+    # The caller's address: VK binds some tokens to the address that got them.
+    client: str = ""
 
     def query_all(self, name: str) -> list[str]:
         """Every value of a repeated query parameter (`ids=a&ids=b`)."""
@@ -335,6 +337,7 @@ class Emulator(ABC):
                     body=body,  # type: ignore[arg-type]
                     length=None,
                     raw_query=parts.query,
+                    client=self.client_address[0],
                 )
                 try:
                     response = emulator.dispatch(request)

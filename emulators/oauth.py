@@ -20,6 +20,7 @@ class Grant:
     user_id: int
     code_challenge: str | None
     expires_at: float
+    scope: str = ""
 
 
 def s256(verifier: str) -> str:
@@ -46,6 +47,7 @@ def new_code(grants: dict[str, Grant], request: Request, user_id: int) -> str:
         user_id=user_id,
         code_challenge=request.query.get("code_challenge"),
         expires_at=time.time() + 600,
+        scope=request.query.get("scope", ""),
     )
     return code
 

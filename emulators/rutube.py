@@ -9,7 +9,9 @@ are 400; no token is 401; a missing or non-http(s) or over-512-byte `url` is 400
 field named. How an import shows its progress follows the one public client that reads it
 (crosspostly/fac, sync_production.py): `is_deleted` with `action_reason.name`
 "downloading_video" while fetching, then "moderation"; any other reason on a deleted video
-is a refusal. `GET /api/video/person/` lists the owner's videos newest first, imports still
+is a refusal. An import that is still starting reads as deleted with no reason at all for a
+while (fac's log shows it within 10 s; fac waits 5 minutes before believing it):
+`starting_reads` plays that. `GET /api/video/person/` lists the owner's videos newest first, imports still
 being fetched included: an assumption (no client shows it either way) that autopost's
 recovery of a lost import answer relies on. The names "download_error" (the fetch failed) and "blocked" (moderation said
 no) are this emulator's own: Rutube's are not published.
@@ -53,6 +55,7 @@ class RutubeVideo:
     sha256: str = ""
     hits: int = 0
     reads_left: int = 1
+    starting_left: int = 0  # status reads that show a deleted video with no reason yet
     fetched: threading.Event = field(default_factory=threading.Event)
     outcome: str | None = None  # after the fetch: None (fine), "download_error", "blocked"
     # Moscow time without an offset, as Rutube writes it.
@@ -79,6 +82,8 @@ class RutubeEmulator(Emulator):
         self.videos: dict[str, RutubeVideo] = {}
         # Status reads an import stays "downloading_video" for (then its fetch's outcome).
         self.download_reads = 1
+        # Status reads before that, while the import starts: deleted, no reason.
+        self.starting_reads = 0
         self._lock_state = threading.Lock()
 
     def issue_token(self, user_id: int = 501) -> str:
@@ -189,6 +194,7 @@ class RutubeEmulator(Emulator):
             url,
             is_hidden=bool(body.get("is_hidden")),
             reads_left=self.download_reads,
+            starting_left=self.starting_reads,
         )
         with self._lock_state:
             self.videos[video.video_id] = video
@@ -221,7 +227,7 @@ class RutubeEmulator(Emulator):
     def _advance(self, video: RutubeVideo) -> None:
         """A status read: downloading for `download_reads` reads, then what the fetch found."""
         with self._lock_state:
-            if video.reason != "downloading_video":
+            if video.reason != "downloading_video" or video.starting_left > 0:
                 return
             if video.reads_left > 0:
                 video.reads_left -= 1
@@ -234,6 +240,10 @@ class RutubeEmulator(Emulator):
                 video.is_deleted, video.reason = True, video.outcome
 
     def _video_object(self, video: RutubeVideo) -> dict[str, Any]:
+        with self._lock_state:
+            starting = video.starting_left > 0
+            if starting:
+                video.starting_left -= 1
         return {
             "id": video.video_id,
             "title": video.title,
@@ -250,7 +260,7 @@ class RutubeEmulator(Emulator):
             "created_ts": video.created_ts,
             "publication_ts": video.created_ts,
             "author": {"id": video.user_id, "name": f"Канал {video.user_id}"},
-            "action_reason": {"id": 1, "name": video.reason} if video.reason else None,
+            "action_reason": {"id": 1, "name": video.reason} if video.reason and not starting else None,
         }
 
     def _video(self, request: Request, user_id: int) -> Response:

@@ -26,6 +26,8 @@ class Platforms:
             "VK_API_URL": self.vk.base_url,
             "VK_ID_URL": self.vk.base_url,
             "VK_OAUTH_URL": self.vk.base_url,
+            "VK_WEB_URL": self.vk.base_url,
+            "VK_WEB_API_URL": self.vk.base_url,
             "VK_CLIENT_ID": CLIENT_ID,
             "TELEGRAM_API_URL": self.telegram.base_url,
             "RUTUBE_API_URL": self.rutube.base_url,

@@ -4,8 +4,15 @@ Modelled on the official Bot API documentation (core.telegram.org/bots/api), as 
 machine-readable spec in tests/reference/telegram-bot-api.json has it (tests validate the
 answers with it): `{"ok": true, "result": ...}`,
 failures `{"ok": false, "error_code", "description", "parameters": {"retry_after"}}`.
-Bots may upload up to 50 MB (2000 MB in `local_mode`, as a local Bot API server allows);
-a channel takes about 20 messages a minute.
+Bots may upload up to 50 MB (2000 MB in `local_mode`, as a local Bot API server started
+with `--local` allows; without it a local server answers 413 at 50 MB too,
+tdlib/telegram-bot-api#720); a channel takes about 20 messages a minute.
+
+Refusals as the service words them: a caption over 1,024 characters counted in UTF-16 code
+units (an emoji outside the BMP is two) is "Bad Request: message caption is too long"
+(NousResearch/hermes-agent#49324, elizaOS/eliza#24479); a bot that is an administrator
+without the right to post gets 400 "Bad Request: need administrator rights in the channel
+chat" (teloxide/teloxide#450); one that is not a member, 403.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from emulators.http import Emulator, Fault, Request, Response, read_multipart
 
 MB = 1024 * 1024
 MESSAGES_PER_MINUTE = 20
+CAPTION_UNITS = 1024  # UTF-16 code units, as Telegram counts
 
 
 @dataclass
@@ -335,8 +343,13 @@ class TelegramEmulator(Emulator):
         video = next((f for f in files if f.field == "video"), None)
         if channel is None:
             return _fail(400, "Bad Request: chat not found")
-        if not channel.admins.get(bot.user_id):
+        if bot.user_id not in channel.admins:
             return _fail(403, "Forbidden: bot is not a member of the channel chat")
+        if not channel.admins[bot.user_id]:
+            return _fail(400, "Bad Request: need administrator rights in the channel chat")
+        if len(fields.get("caption", "").encode("utf-16-le")) // 2 > CAPTION_UNITS:
+            self.record("sendVideo", refused="caption too long")
+            return _fail(400, "Bad Request: message caption is too long")
         if video is None:
             return _fail(400, "Bad Request: there is no video in the request")
         if video.size > (2000 if self.local_mode else 50) * MB:

@@ -10,7 +10,9 @@ so they stay out of shell history); base URLs are the service's own settings
 (VK_API_URL, TELEGRAM_API_URL, RUTUBE_API_URL, DZEN_API_URL), so CI runs both against the
 emulators.
 
-    vk        VK_ACCESS_TOKEN, optional VK_GROUP_ID (a community to post to), VK_FORMAT (clip|video)
+    vk        VK_SESSION (the Cookie header of a signed-in vkvideo.ru page: clips, unofficial) or
+              VK_ACCESS_TOKEN (OAuth: regular videos); optional VK_GROUP_ID (a community to post
+              to), VK_FORMAT (clip|video)
     telegram  TELEGRAM_BOT_TOKEN, TELEGRAM_CHANNEL (@name or -100…)
     rutube    RUTUBE_TOKEN, or RUTUBE_LOGIN and RUTUBE_PASSWORD; publish also needs CLIP_URL
               (where Rutube can download the same file: it imports by URL)
@@ -37,7 +39,10 @@ from autopost.providers.base import ClipSource, Credentials, PostDraft, Processi
 from autopost.providers.dzen import DzenProvider
 from autopost.providers.rutube import RutubeProvider
 from autopost.providers.telegram import TelegramProvider
-from autopost.providers.vk import CLIP_METHODS_REFUSED, VkApiError, VkProvider, platform_error
+from autopost.providers.vk import VkProvider
+from autopost.providers.vk_api import VkApiError, platform_error
+from autopost.providers.vk_session import AUTH as SESSION_AUTH
+from autopost.providers.vk_session import is_session, session_cookies
 from autopost.settings import Settings
 
 # The tables and bucket are not used here; Settings asks for them.
@@ -48,6 +53,8 @@ _UNUSED = {
 PUBLISH_TIMEOUT = 30 * 60
 # VK's answers to a clip method asked about a video that is not there: the method exists.
 PROBE_SAYS_OPEN = frozenset({100, 104, 204})
+# ... and when the clip methods are not for this token: "Unknown method", "Access denied".
+CLIP_METHODS_REFUSED = frozenset({3, 15})
 # About 3 requests a second per token, as the service keeps to (autopost.throttling).
 PACE_SECONDS = 0.4
 
@@ -101,9 +108,13 @@ def need(*names: str) -> list[str]:
 
 def credentials_for(platform: Platform, config: Settings) -> Credentials:
     if platform is Platform.VK:
-        (token,) = need("VK_ACCESS_TOKEN")
         group = os.environ.get("VK_GROUP_ID", "")
-        return Credentials(SecretStr(token), extra={"group_id": group} if group else {})
+        extra = {"group_id": group} if group else {}
+        if os.environ.get("VK_SESSION"):
+            cookies = session_cookies(os.environ["VK_SESSION"])
+            return Credentials(SecretStr(cookies), extra={**extra, "auth": SESSION_AUTH})
+        (token,) = need("VK_ACCESS_TOKEN")
+        return Credentials(SecretStr(token), extra=extra)
     if platform is Platform.TELEGRAM:
         token, channel = need("TELEGRAM_BOT_TOKEN", "TELEGRAM_CHANNEL")
         return Credentials(SecretStr(token), extra={"channel": channel})
@@ -126,7 +137,7 @@ def check(platform: Platform, config: Settings) -> Report:
     credentials = credentials_for(platform, config)
     provider = provider_for(platform, config, paced())
     if isinstance(provider, VkProvider):
-        _check_vk(report, provider, credentials)
+        _check_vk(report, provider, credentials, config)
     elif isinstance(provider, TelegramProvider):
         report.check(
             "getMe, getChat, getChatMember: the bot is an administrator that may post",
@@ -145,15 +156,21 @@ def check(platform: Platform, config: Settings) -> Report:
     return report
 
 
-def _check_vk(report: Report, provider: VkProvider, credentials: Credentials) -> None:
-    account = report.check("users.get names the token's user", lambda: _named(provider.check(credentials)))
+def _check_vk(report: Report, provider: VkProvider, credentials: Credentials, config: Settings) -> None:
+    session = is_session(credentials)
+    if session:
+        report.check(
+            "the session mints a web token of VK's video app (al_video.php?act=web_token)",
+            lambda: f"yes ({len(provider._session.web_token(credentials, fresh=True))} characters)",
+        )
+    elif config.vk_auth_flow == "implicit":
+        report.check("VK lets this app use the legacy implicit flow", lambda: _legacy_flow_open(provider))
+    account = report.check(
+        "users.get names the connection's user, and a video method answers (the right to video)",
+        lambda: _named(provider.check(credentials)),
+    )
     if account is None:
         return
-    owner = provider.check(credentials).account_id
-    report.check(
-        "video.get reads the user's videos (the token has `video`)",
-        lambda: f"{provider.call('video.get', credentials, owner_id=owner, count=1).get('count', 0)} videos",
-    )
     communities = report.check(
         "groups.get lists communities the user edits (the token has `groups`)",
         lambda: ", ".join(f"{name} ({gid})" for gid, name in provider.communities(credentials)) or "none",
@@ -168,7 +185,8 @@ def _check_vk(report: Report, provider: VkProvider, credentials: Credentials) ->
                 else _fail("no")
             ),
         )
-    report.check("shortVideo.* (clips) are open to this token", lambda: _clip_methods(provider, credentials))
+    what = "this session" if session else "this token"
+    report.check(f"shortVideo.* (clips) are open to {what}", lambda: _clip_methods(provider, credentials))
 
 
 def _clip_methods(provider: VkProvider, credentials: Credentials) -> str:
@@ -177,12 +195,26 @@ def _clip_methods(provider: VkProvider, credentials: Credentials) -> str:
     try:
         provider._raw_call("shortVideo.encodeProgress", credentials, owner_id=0, video_id=0, hash="0")
     except VkApiError as exc:
-        if exc.code in CLIP_METHODS_REFUSED:
-            return f"no (error {exc.code}): clips go out through video.save and may become regular videos"
-        if exc.code in PROBE_SAYS_OPEN:
-            return f"yes (a probe for a missing video got error {exc.code}, as expected)"
+        if exc.vk_code in CLIP_METHODS_REFUSED:
+            if is_session(credentials):
+                return _fail(f"no (error {exc.vk_code}): VK no longer takes clips this way")
+            return f"no (error {exc.vk_code}): an OAuth connection publishes regular videos"
+        if exc.vk_code in PROBE_SAYS_OPEN:
+            return f"yes (a probe for a missing video got error {exc.vk_code}, as expected)"
         raise platform_error(exc) from exc
     return "yes"
+
+
+def _legacy_flow_open(provider: VkProvider) -> str:
+    """The authorize page, not followed: VK sends an app it will not serve to its error page
+    (`err=2`, "Security Error"; vkomic#50) instead of the consent page."""
+    url = provider.authorize_url("live-check", "unused", "https://oauth.vk.com/blank.html")
+    answer = provider._http.get(url)
+    location = answer.headers.get("location", "")
+    if "/error" in location:
+        page = provider._http.get(location)
+        return _fail(f"no: {page.text[:200]} (use VK ID, or connect VK through the session)")
+    return f"yes (HTTP {answer.status_code})"
 
 
 def _named(account: Any) -> str:

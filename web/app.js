@@ -78,6 +78,9 @@ async function renderPlatforms() {
         " ",
         p.connected ? status(connection.status) : element("span", { class: "muted" }, "не подключено"),
         p.connected ? element("div", { class: "meta" }, connection.accountName) : null,
+        connection?.method
+          ? element("div", { class: "meta", "data-method": connection.method }, connection.method === "session" ? "через сессию VK: клипы (неофициально)" : "через VK ID: обычные видео")
+          : null,
         connection?.destination ? element("div", { class: "meta", "data-destination-name": true }, `публикует в: ${connection.destination.name}`) : null,
         connection?.warning
           ? element("div", { class: "warning", "data-warning": p.platform }, connection.warning, connection.expiresAt && connection.status === "active" ? ` (${when(connection.expiresAt)})` : "")
@@ -93,15 +96,8 @@ async function renderPlatforms() {
 const OAUTH_PENDING = "autopost.oauth";
 
 async function connect(platform) {
-  if (platform.connectMethod === "oauth") {
-    await guarded(async () => {
-      // Back to this very address: the session lives in this origin's tab storage.
-      const redirectUri = location.origin + location.pathname;
-      const { authorizeUrl, state } = await api("POST", `/connections/${platform.platform}/authorize`, { redirectUri });
-      // The platform sends the browser back here; only this tab's pending state is accepted.
-      sessionStorage.setItem(OAUTH_PENDING, JSON.stringify({ platform: platform.platform, state }));
-      location.assign(authorizeUrl);
-    });
+  if (platform.connectMethods.length === 1 && platform.connectMethod === "oauth") {
+    await startOAuth(platform);
     return;
   }
   const fields = $("#connect-fields");
@@ -114,12 +110,36 @@ async function connect(platform) {
   fields.querySelector("input, textarea").focus();
 }
 
+async function startOAuth(platform) {
+  await guarded(async () => {
+    // Back to this very address: the session lives in this origin's tab storage.
+    const redirectUri = location.origin + location.pathname;
+    const { authorizeUrl, state } = await api("POST", `/connections/${platform.platform}/authorize`, { redirectUri });
+    // The platform sends the browser back here; only this tab's pending state is accepted.
+    sessionStorage.setItem(OAUTH_PENDING, JSON.stringify({ platform: platform.platform, state }));
+    location.assign(authorizeUrl);
+  });
+}
+
 function hint(text) {
   return element("p", { class: "hint" }, text);
 }
 
 function connectFields(platform) {
   const local = consoleConfig.local?.[platform.platform];
+  if (platform.platform === "vk") {
+    const way = (name) => platform.connectMethods.find((m) => m.method === name) || {};
+    return [
+      element("h3", {}, "Клипы — через сессию VK (неофициально)"),
+      hint(way("session").notice || ""),
+      hint("Откройте vkvideo.ru, войдя в VK. В инструментах разработчика браузера (F12 → Сеть) выберите любой запрос к vkvideo.ru и скопируйте значение заголовка Cookie целиком: сервис оставит из него только cookie входа в VK."),
+      local ? hint("Локально сессия демо-пользователя эмулятора уже вставлена.") : null,
+      element("label", {}, "Сессия VK (заголовок Cookie)", element("textarea", { name: "session", required: true, rows: 3, autocomplete: "off", spellcheck: "false" }, local?.session || "")),
+      element("h3", {}, "Или обычные видео — через VK ID (официально)"),
+      hint(way("oauth").notice || ""),
+      element("button", { type: "button", "data-oauth": "vk", onclick: () => startOAuth(platform) }, "Войти через VK ID"),
+    ];
+  }
   if (platform.platform === "telegram") {
     return [
       local
@@ -195,7 +215,9 @@ async function submitConnect(event) {
       await awaitChannelProof({ ...(await api("POST", "/connections/telegram/proof", data)), channel: data.channel });
       return;
     }
-    await api("POST", `/connections/${dialog.dataset.platform}`, data);
+    const path = dialog.dataset.platform === "vk" ? "/connections/vk/session" : `/connections/${dialog.dataset.platform}`;
+    const connection = await api("POST", path, data);
+    announce(`${connection.name} подключён: ${connection.accountName}`);
     dialog.close();
     await refresh();
   } catch (error) {
@@ -294,9 +316,12 @@ async function finishOAuth() {
     return;
   }
   const body = { state };
-  for (const [key, name] of [["code", "code"], ["device_id", "deviceId"], ["access_token", "accessToken"], ["error", "error"]]) {
+  for (const [key, name] of [["code", "code"], ["device_id", "deviceId"], ["access_token", "accessToken"]]) {
     if (returned.get(key)) body[name] = returned.get(key);
   }
+  // The platform's refusal in its own words ("invalid_request: Security Error").
+  const refusal = [returned.get("error"), returned.get("error_description")].filter(Boolean).join(": ");
+  if (refusal) body.error = refusal.slice(0, 256);
   if (returned.get("expires_in")) body.expiresIn = Number(returned.get("expires_in"));
   await guarded(async () => {
     const connection = await api("POST", `/connections/${pending.platform}/complete`, body);
@@ -348,15 +373,34 @@ function openPublish(clip) {
         {},
         element("label", {}, element("input", { type: "checkbox", name: "platforms", value: p.platform, checked: p.connected && p.allowedByPlan }), ` ${p.name}`),
         element("span", { class: "platform-error", "data-platform-error": p.platform, hidden: true }),
+        p.platform === "telegram" ? element("span", { class: "warning", "data-caption-warning": true, "aria-live": "polite", hidden: true }) : null,
       ),
     ),
   );
+  form.oninput = () => warnCaption(form);
   const vkFormat = $("#publish-vk-format");
   vkFormat.hidden = !platforms.some((p) => p.platform === "vk" && p.connected);
   const dialog = $("#publish-dialog");
   dialog.dataset.clip = clip.id;
   dialog.showModal();
   form.elements.title.focus();
+}
+
+// Telegram counts a caption in UTF-16 code units (an emoji is two of its 1024): said
+// while typing, before anything is created, as the API's `notices` will say after.
+const TELEGRAM_CAPTION_UNITS = 1024;
+
+function warnCaption(form) {
+  const warning = form.querySelector("[data-caption-warning]");
+  if (!warning) return;
+  const title = form.elements.title.value;
+  const description = form.elements.description.value;
+  const text = description ? `${title}\n\n${description}` : title;
+  let units = 0;
+  for (const char of text) units += char.codePointAt(0) > 0xffff ? 2 : 1;
+  const telegram = form.querySelector('input[name=platforms][value="telegram"]');
+  warning.hidden = !(telegram?.checked && units > TELEGRAM_CAPTION_UNITS);
+  warning.textContent = `Подпись длиннее, чем берёт Telegram: ${units} знаков из ${TELEGRAM_CAPTION_UNITS} (эмодзи считаются за два). В канал уйдёт её начало с «…»`;
 }
 
 async function submitPublish(event) {
@@ -479,6 +523,7 @@ function publicationRow(p) {
       status(p.status),
       p.status === "publishing" && p.processingState ? element("div", { class: "muted", "data-processing": true }, p.processingState) : null,
       p.publishedAs === "video" && p.format === "clip" ? element("div", { class: "warning", "data-published-as": true }, "опубликовано как видео, а не как клип") : null,
+      ...(p.notices || []).map((text) => element("div", { class: "warning", "data-publication-notice": true }, text)),
       p.error ? element("div", { class: "platform-error", "data-error": true }, p.error.message) : null,
     ),
     element("td", {}, whenOf(p)),

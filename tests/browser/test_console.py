@@ -52,7 +52,9 @@ def connect_telegram(page: Page, stack, name: str) -> None:
 
 
 def connect_vk(page: Page) -> None:
+    """Through VK ID (regular videos): the dialog's second way."""
     page.locator('[data-connect="vk"]').click()
+    page.locator('[data-oauth="vk"]').click()
     expect(page.get_by_role("link", name="Разрешить")).to_be_visible()  # the VK ID emulator's page
     page.get_by_role("link", name="Разрешить").click()
     expect(card(page, "vk").locator(".status")).to_have_text("подключено")
@@ -195,15 +197,17 @@ def test_the_console_for_the_readme(page: Page, local_stack):
 
 
 def test_a_newcomer_connects_all_four_platforms_from_the_console_alone(page: Page, local_stack):
-    """With only what the console says locally: VK through its page, Telegram with the demo
-    bot, Rutube with the demo login, Дзен with the session the dialog fills in."""
+    """With only what the console says locally: VK and Дзен with the sessions their dialogs
+    fill in, Telegram with the demo bot, Rutube with the demo login."""
     sign_in(page, local_stack, "newcomer-1")
     page.locator('[data-connect="vk"]').click()
-    page.get_by_role("link", name="Разрешить").click()
+    dialog = page.locator("#connect-dialog")
+    expect(dialog).to_contain_text("Неофициальный способ")  # said before connecting
+    dialog.get_by_role("button", name="Подключить").click()  # the session the dialog filled in
     expect(page.locator("#notice")).to_contain_text("VK подключён")
+    expect(card(page, "vk").locator('[data-method="session"]')).to_contain_text("клипы")
 
     page.locator('[data-connect="telegram"]').click()
-    dialog = page.locator("#connect-dialog")
     hint = dialog.locator(".hint").first.inner_text()
     channel = re.search(r"канал (@\w+) с токеном бота (\S+?) —", hint)
     page.get_by_label("Канал (@username или -100…)").fill(channel.group(1))
@@ -244,6 +248,7 @@ def test_the_console_at_localhost_signs_in_and_connects_vk(page: Page, local_sta
     page.get_by_role("button", name="Войти").click()
     expect(page.locator("#who")).to_contain_text("newcomer-3")
     page.locator('[data-connect="vk"]').click()
+    page.locator('[data-oauth="vk"]').click()
     page.get_by_role("link", name="Разрешить").click()
     expect(card(page, "vk").locator(".status")).to_have_text("подключено")
     assert page.url == f"http://localhost:{port}/console/"
@@ -289,3 +294,22 @@ def test_the_console_fits_a_phone(browser, local_stack):
         assert box["x"] >= 0 and box["x"] + box["width"] <= 390
     finally:
         context.close()
+
+
+def test_the_publish_dialog_says_before_sending_that_telegram_will_shorten_the_caption(
+    page: Page, local_stack
+):
+    upload(local_stack, "browser-9", "emoji", make_video("mp4"))
+    sign_in(page, local_stack, "browser-9")
+    connect_telegram(page, local_stack, "browser_nine")
+    open_publish(page, "emoji", "Закат")
+    warning = page.locator("[data-caption-warning]")
+    expect(warning).to_be_hidden()
+    page.get_by_label("Описание").fill("\U0001f305" * 520)  # 1,040 UTF-16 units
+    expect(warning).to_contain_text("1047 знаков из 1024")
+    page.locator('#publish-platforms input[value="telegram"]').uncheck()
+    expect(warning).to_be_hidden()
+    page.locator('#publish-platforms input[value="telegram"]').check()
+    page.get_by_role("button", name="Опубликовать", exact=True).last.click()
+    # And the publication keeps saying it.
+    expect(row(page, "emoji").locator("[data-publication-notice]")).to_contain_text("1047 знаков из 1024")

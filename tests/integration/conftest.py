@@ -22,12 +22,14 @@ from autopost.clock import to_iso
 from autopost.models import ConnectionStatus
 from autopost.platforms import Platform
 from autopost.providers.base import Account, Credentials
+from autopost.providers.vk_session import session_cookies
 from autopost.secrets import token_cipher
 from autopost.settings import get_settings
 from autopost.storage.connections import ConnectionRepository
 from autopost.storage.tables import records
 from devstack import moto_fixes
 from devstack.event_sources import filter_patterns, first_shard_iterator, matches, stream_event
+from devstack.local import LAMBDA_SESSION_TOKEN
 from devstack.provision import Stack, provision
 from emulators.dzen import DEFAULT_PUBLISHER
 from emulators.suite import Platforms
@@ -122,13 +124,19 @@ class Harness:
         self, platforms: Platforms, platform: Platform, user: str = "user-1", **options: Any
     ) -> Credentials:
         """A real connection: tokens issued by the platform's emulator, stored encrypted.
-        VK: `clips=True` plays a token VK lets use the clip methods; `group_id` a community."""
+        VK: `session=True` connects through the signed-in VK session (clips), else VK ID
+        (regular videos); `group_id` a community."""
         if platform is Platform.VK:
-            access, refresh = platforms.vk.issue_token(device_id="dev-1", clips=options.get("clips"))
-            extra = {"device_id": "dev-1"}
-            if options.get("group_id"):
-                extra["group_id"] = str(options["group_id"])
-            credentials = Credentials(SecretStr(access), SecretStr(refresh), account_id="1001", extra=extra)
+            extra = {"group_id": str(options["group_id"])} if options.get("group_id") else {}
+            if options.get("session"):
+                cookies = SecretStr(session_cookies(platforms.vk.issue_session()))
+                credentials = Credentials(cookies, account_id="1001", extra={**extra, "auth": "session"})
+            else:
+                access, refresh = platforms.vk.issue_token(device_id="dev-1")
+                extra["device_id"] = "dev-1"
+                credentials = Credentials(
+                    SecretStr(access), SecretStr(refresh), account_id="1001", extra=extra
+                )
         elif platform is Platform.TELEGRAM:
             bot = platforms.telegram.add_bot()
             chat_id = platforms.telegram.add_channel(f"channel_{user.replace('-', '_')}", admin_bots=(bot,))
@@ -255,11 +263,15 @@ def running_stack(
                 "JwtIssuer": "https://issuer.local",
                 "JwtAudience": "autopost",
                 "RetryDelaysSeconds": "1,1,1",
+                "RutubeImportSignerKey": "AKIALOCALRUTUBESIGNR:local-signer-secret",
             },
             definition_overrides=task_timeouts(task_timeout) if execute else None,
         )
         for name, value in _environment(stack).items():
             monkeypatch.setenv(name, value)
+        # Temporary credentials, as a Lambda role's: a URL presigned with them is too long
+        # for Rutube's import (the signer's key signs those instead).
+        monkeypatch.setenv("AWS_SESSION_TOKEN", LAMBDA_SESSION_TOKEN)
         # The state machine asks again about a clip still processing after 1 s, not 15.
         monkeypatch.setenv("PROCESSING_CHECK_MIN_SECONDS", "1")
         monkeypatch.setenv("PROCESSING_CHECK_MAX_SECONDS", "1")

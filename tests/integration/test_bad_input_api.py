@@ -127,6 +127,7 @@ def test_error_bodies_have_one_shape(ready):
         ("POST", "/connections/telegram"),
         ("POST", "/connections/rutube"),
         ("POST", "/connections/dzen"),
+        ("POST", "/connections/vk/session"),
         ("POST", "/connections/vk/complete"),
     ],
 )
@@ -188,6 +189,7 @@ def test_a_body_that_is_not_json_is_415(ready, content_type):
         ("/connections/rutube", {"token": "токен-не-из-ascii-символов"}, "token"),
         ("/connections/rutube", {"token": "abcdefghijklmnop\U0009188d"}, "token"),
         ("/connections/dzen", {"session": "Session_id=3:1700000000.5.0.тест"}, "session"),
+        ("/connections/vk/session", {"session": "remixnsid=3:1700000000.5.0.тест"}, "session"),
     ],
 )
 def test_a_credential_that_cannot_travel_in_a_header_is_422_not_500(ready, path, body, field):

@@ -73,6 +73,16 @@ def test_platforms_lists_limits_plan_and_connection(api):
         "dzen": "session",
     }
     assert "Неофициальный способ" in items["dzen"]["notice"]
+    # VK: the session (clips, unofficial, said so before connecting) first, then VK ID.
+    session, oauth = items["vk"]["connectMethods"]
+    assert (session["method"], session["official"], oauth["method"], oauth["official"]) == (
+        "session",
+        False,
+        "oauth",
+        True,
+    )
+    assert "Неофициальный способ" in session["notice"] and "не пароль" in session["notice"]
+    assert "обычные видео" in oauth["notice"]
 
 
 def test_vk_id_connects_through_the_platforms_page_and_the_console(api, platforms):
@@ -359,7 +369,7 @@ def test_telegram_a_bot_that_cannot_post_is_refused_with_a_reason(api, platforms
     platforms.telegram.add_channel("closed_channel")
     response = api.api("POST", "/connections/telegram", body={"channel": "@closed_channel", "botToken": bot})
     assert response.status == 422
-    assert response.body["error"]["code"] == "CONNECTION_CHECK_FAILED"
+    assert response.body["error"]["code"] == "TELEGRAM_NO_POST_RIGHTS"
     assert "администратором" in response.body["error"]["message"]
     assert connections(api) == {}
 
@@ -426,6 +436,56 @@ def test_dzen_with_the_studio_session(api, platforms):
     stored = records(get_settings()).connection.get("user-1", "dzen")
     assert cookies not in str(stored.attribute_values)
     assert stored.tokens.as_dict()["access"].startswith("v1.")
+
+
+def test_vk_connects_through_the_session_keeping_only_its_cookie(api, platforms):
+    cookies = platforms.vk.issue_session(1001)
+    response = api.api("POST", "/connections/vk/session", body={"session": cookies})
+    assert response.status == 201, response.body
+    assert (response.body["accountId"], response.body["method"]) == ("1001", "session")
+    stored = records(get_settings()).connection.get("user-1", "vk")
+    assert "remixnsid" not in str(stored.attribute_values)  # encrypted
+    (minted,) = platforms.vk.calls_to("web_token")
+    assert minted["cookies"] == ["remixnsid"]  # the analytics and language cookies were dropped
+
+
+def test_vk_a_session_without_its_cookie_or_one_vk_ended_is_refused_in_words(api, platforms):
+    missing = api.api(
+        "POST", "/connections/vk/session", body={"session": "remixlang=0; tmr_lvid=abcdef0123456789"}
+    )
+    assert missing.status == 422
+    assert missing.body["error"]["code"] == "VK_SESSION_INVALID"
+    cookies = platforms.vk.issue_session()
+    platforms.vk.end_session(cookies)
+    ended = api.api("POST", "/connections/vk/session", body={"session": cookies})
+    assert ended.status == 422
+    assert ended.body["error"] == {
+        "code": "VK_SESSION_EXPIRED",
+        "message": "Сессия VK истекла, подключите VK заново",
+        "details": {},
+    }
+
+
+def test_vk_id_without_the_video_right_is_refused_with_what_to_do(api, platforms):
+    platforms.vk.app_rights = frozenset({"groups"})
+    _, returned = approve(authorize(api))
+    response = complete(api, returned)
+    assert response.status == 422
+    assert response.body["error"]["code"] == "VK_NO_VIDEO_RIGHTS"
+    assert "через сессию VK" in response.body["error"]["message"]
+    assert "vk" not in connections(api)
+
+
+def test_vk_refusing_the_app_the_legacy_flow_has_its_own_code(api, platforms, monkeypatch):
+    """Should VK send the browser back with its "Security Error" (it usually shows it on
+    its own page: `make live-check` finds that), the user reads what to do."""
+    monkeypatch.setenv("VK_AUTH_FLOW", "implicit")
+    runtime.reset()
+    state = parse_qs(urlsplit(authorize(api)).query)["state"][0]
+    refused = complete(api, {"state": state, "error": "invalid_request: Security Error"})
+    assert refused.status == 422
+    assert refused.body["error"]["code"] == "VK_APP_REFUSED"
+    assert "через сессию VK" in refused.body["error"]["message"]
 
 
 def test_dzen_a_dead_session_says_so(api, platforms):

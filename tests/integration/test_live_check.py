@@ -63,7 +63,10 @@ def test_vk_check_reports_each_expectation(platforms):
     token, _ = platforms.vk.issue_token()
     result = run(platforms, "check", "vk", VK_ACCESS_TOKEN=token, VK_GROUP_ID="2001")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "✓ users.get names the token's user: Иван Петров (id 1001)" in result.stdout
+    assert (
+        "✓ users.get names the connection's user, and a video method answers (the right to video): "
+        "Иван Петров (id 1001)" in result.stdout
+    )
     assert (
         "✓ groups.get lists communities the user edits (the token has `groups`): Клипы о закатах (2001)"
         in result.stdout
@@ -73,14 +76,29 @@ def test_vk_check_reports_each_expectation(platforms):
     assert platforms.vk.videos == {}  # read-only: nothing was created
 
 
-def test_vk_check_says_what_differs(platforms):
-    token, _ = platforms.vk.issue_token(clips=True)
-    result = run(platforms, "check", "vk", VK_ACCESS_TOKEN=token, VK_GROUP_ID="999")
+def test_vk_check_of_a_session_and_what_differs(platforms):
+    session = platforms.vk.issue_session()
+    result = run(platforms, "check", "vk", VK_SESSION=session, VK_GROUP_ID="999")
     assert result.returncode == 1
-    assert "shortVideo.* (clips) are open to this token: yes" in result.stdout
+    assert "✓ the session mints a web token of VK's video app" in result.stdout
+    assert "shortVideo.* (clips) are open to this session: yes" in result.stdout
     assert "✗ VK_GROUP_ID 999 is one of them" in result.stdout
     bad = run(platforms, "check", "vk", VK_ACCESS_TOKEN="dead")
     assert bad.returncode == 1 and "✗ users.get" in bad.stdout
+
+
+def test_vk_check_says_when_vk_gave_no_video_right_or_refuses_the_legacy_flow(platforms):
+    token, _ = platforms.vk.issue_token(scopes=frozenset({"groups"}))
+    result = run(platforms, "check", "vk", VK_ACCESS_TOKEN=token)
+    assert result.returncode == 1
+    assert "✗ users.get names the connection's user" in result.stdout
+    assert "нет права на видео" in result.stdout
+    platforms.vk.legacy_flow_allowed = False
+    token, _ = platforms.vk.issue_token()
+    legacy = run(platforms, "check", "vk", VK_ACCESS_TOKEN=token, VK_AUTH_FLOW="implicit")
+    assert legacy.returncode == 1
+    assert "✗ VK lets this app use the legacy implicit flow" in legacy.stdout
+    assert "Security Error" in legacy.stdout
 
 
 def test_telegram_rutube_and_dzen_checks(platforms):
@@ -99,7 +117,7 @@ def test_telegram_rutube_and_dzen_checks(platforms):
 @pytest.mark.parametrize("platform", ["vk", "telegram", "rutube", "dzen"])
 def test_live_publish_publishes_one_clip_and_prints_its_link(platforms, clip_file, file_server, platform):
     if platform == "vk":
-        env = {"VK_ACCESS_TOKEN": platforms.vk.issue_token(clips=True)[0]}
+        env = {"VK_SESSION": platforms.vk.issue_session()}
     elif platform == "telegram":
         bot = platforms.telegram.add_bot()
         platforms.telegram.add_channel("live_publish", admin_bots=(bot,))

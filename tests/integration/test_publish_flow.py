@@ -56,7 +56,7 @@ def wait_execution(harness, publication_id, timeout=20):
 
 
 def test_complete_flow_publishes_to_vk_and_telegram(flow, platforms):
-    flow.connect_platform(platforms, Platform.VK, clips=True)
+    flow.connect_platform(platforms, Platform.VK, session=True)
     flow.connect_platform(platforms, Platform.TELEGRAM)
     ids = publish(flow, "vk", "telegram")
 
@@ -93,7 +93,7 @@ def test_complete_flow_publishes_to_vk_and_telegram(flow, platforms):
 def test_a_vk_clip_that_needs_two_checks_waits_in_the_state_machine(flow, platforms):
     """VK encodes the clip for a while: the worker answers «still processing» and the state
     machine waits and asks again; no Lambda sleeps. The transitions are counted."""
-    flow.connect_platform(platforms, Platform.VK, clips=True)
+    flow.connect_platform(platforms, Platform.VK, session=True)
     platforms.vk.processing_checks = 2
     ids = publish(flow, "vk")
 
@@ -107,8 +107,10 @@ def test_a_vk_clip_that_needs_two_checks_waits_in_the_state_machine(flow, platfo
     assert "NextRetry" not in states
 
 
-def test_a_token_refused_the_clip_methods_ends_published_as_a_video_and_says_so(flow, platforms):
-    flow.connect_platform(platforms, Platform.VK)  # our own app's token: no clip methods
+def test_a_vk_id_connection_publishes_a_regular_video_and_says_so(flow, platforms):
+    """VK keeps the clip methods from a third-party app's token: a clip asked for over an
+    OAuth connection goes out as a regular video, and the publication says so."""
+    flow.connect_platform(platforms, Platform.VK)
     ids = publish(flow, "vk")
 
     flow.run_workers(flow.status_is(ids["vk"], *FINAL), timeout=60)
@@ -118,10 +120,11 @@ def test_a_token_refused_the_clip_methods_ends_published_as_a_video_and_says_so(
     assert (published["format"], published["publishedAs"]) == ("clip", "video")
     (video,) = platforms.vk.uploaded_videos()
     assert published["post"]["url"] == f"https://vk.com/video1001_{video.video_id}"
+    assert platforms.vk.calls_to("shortVideo.create") == []
 
 
 def test_vk_format_video_is_asked_for_in_the_request(flow, platforms):
-    flow.connect_platform(platforms, Platform.VK, clips=True)
+    flow.connect_platform(platforms, Platform.VK, session=True)
     ids = publish(flow, "vk", vk={"format": "video"})
     flow.run_workers(flow.status_is(ids["vk"], *FINAL), timeout=60)
     published = flow.publication(ids["vk"])
@@ -130,7 +133,7 @@ def test_vk_format_video_is_asked_for_in_the_request(flow, platforms):
 
 
 def test_a_vk_community_gets_the_clip(flow, platforms):
-    flow.connect_platform(platforms, Platform.VK, clips=True, group_id=2001)
+    flow.connect_platform(platforms, Platform.VK, session=True, group_id=2001)
     ids = publish(flow, "vk")
     flow.run_workers(flow.status_is(ids["vk"], *FINAL), timeout=60)
     (video,) = platforms.vk.uploaded_videos()
@@ -138,8 +141,8 @@ def test_a_vk_community_gets_the_clip(flow, platforms):
     assert flow.publication(ids["vk"])["post"]["id"] == f"-2001_{video.video_id}"
 
 
-def test_a_clip_vk_refuses_after_upload_fails_with_vks_reason(flow, platforms):
-    flow.connect_platform(platforms, Platform.VK, clips=True)
+def test_a_video_vk_refuses_after_upload_fails_with_vks_reason(flow, platforms):
+    flow.connect_platform(platforms, Platform.VK)
     platforms.vk.inject("processing", "restricted", message="Нарушение правил сообщества")
     ids = publish(flow, "vk")
     flow.run_workers(flow.status_is(ids["vk"], *FINAL), timeout=60)
@@ -156,7 +159,7 @@ def test_processing_that_never_ends_fails_with_its_own_error_at_the_cap(flow, pl
     from autopost import runtime
 
     runtime.reset()
-    flow.connect_platform(platforms, Platform.VK, clips=True)
+    flow.connect_platform(platforms, Platform.VK, session=True)
     platforms.vk.processing_checks = 10_000
     ids = publish(flow, "vk")
     # The worker's clock runs ahead: the cap is reached at the next check.
@@ -197,8 +200,25 @@ def test_rutube_imports_from_a_presigned_url_and_no_bytes_pass_through_the_worke
     (video,) = platforms.rutube.videos.values()
     assert video.sha256 == hashlib.sha256(make_video("mp4")).hexdigest()  # Rutube fetched it
     assert "X-Amz-Signature=" in video.source_url and "X-Amz-Expires=21600" in video.source_url
+    # Signed by the RutubeImportSigner's key, not the function's temporary credentials.
+    assert "X-Amz-Security-Token" not in video.source_url and "AKIALOCALRUTUBESIGNR" in video.source_url
+    assert len(video.source_url.encode()) <= 512
     assert published["post"]["url"] == f"https://rutube.ru/video/{video.video_id}/"
     assert "WaitProcessingRutube" in entered_states(flow, ids["rutube"])
+
+
+def test_without_the_import_signer_a_lambda_signed_url_is_too_long_for_rutube(flow, platforms, monkeypatch):
+    """What the signer is for: a URL signed with a Lambda role's session token is refused."""
+    from autopost import runtime
+
+    monkeypatch.delenv("RUTUBE_IMPORT_SIGNER_ARN")
+    runtime.reset()
+    flow.connect_platform(platforms, Platform.RUTUBE)
+    ids = publish(flow, "rutube")
+    flow.run_workers(flow.status_is(ids["rutube"], *FINAL), timeout=30)
+    failed = flow.publication(ids["rutube"])
+    assert failed["error"] == {"code": "Rejected", "message": "Rutube отклонил видео (url: Неправильный url)"}
+    assert platforms.rutube.videos == {}
 
 
 def test_a_rutube_import_that_fails_says_why(flow, platforms):
@@ -335,7 +355,7 @@ def test_a_failed_refresh_fails_at_once_and_asks_to_reconnect(flow, platforms):
     failed = flow.publication(ids["vk"])
     assert failed["status"] == "failed"
     assert failed["error"] == {"code": "TokenExpired", "message": "Токен истёк, переподключите платформу"}
-    assert len(platforms.vk.calls_to("shortVideo.create")) == 1  # no retry
+    assert len(platforms.vk.calls_to("video.save")) == 1  # no retry
     connection = ConnectionRepository(get_settings(), token_cipher()).get("user-1", Platform.VK)
     assert connection.status is ConnectionStatus.EXPIRED
     assert datetime.now(UTC) - connection.expires_at < timedelta(seconds=30)
@@ -492,7 +512,10 @@ def test_dzen_publishes_through_the_studio_flow(flow, platforms):
     assert published["status"] == "published"
     (video,) = platforms.dzen.published_videos()
     assert video.sha256 == hashlib.sha256(make_video("mp4")).hexdigest()
-    assert (video.title, video.description) == ("Закат", "Волга")
+    assert (video.title, video.description) == ("Закат", "")  # no description: as VIPilot sent it
+    assert published["notices"] == [
+        "Дзен: описание не отправляется (так публикует единственный известный клиент)"
+    ]
     assert "WaitProcessingDzen" in entered_states(flow, ids["dzen"])
 
 
@@ -509,7 +532,7 @@ def test_a_token_refused_again_after_its_refresh_fails_without_a_second_refresh(
     """Refresh once: the platform refuses the token, we refresh, it refuses the new one
     too: the publication fails asking to reconnect; no loop of refreshes."""
     flow.connect_platform(platforms, Platform.VK)
-    platforms.vk.inject("shortVideo.create", "token_expired", times=2)
+    platforms.vk.inject("video.save", "token_expired", times=2)
     ids = publish(flow, "vk")
 
     flow.run_workers(flow.status_is(ids["vk"], *FINAL), timeout=60)
@@ -569,7 +592,7 @@ def vk_took_the_clip_as_the_state_machine_gave_up(flow, platforms):
     """A VK clip whose attempt is inside VK's (slow) first status read when the publication
     is failed, as the state machine's MarkFailed does; the body runs then, before the
     attempt's answer comes back."""
-    flow.connect_platform(platforms, Platform.VK, clips=True)
+    flow.connect_platform(platforms, Platform.VK, session=True)
     platforms.vk.processing_checks = 1
     ids = publish(flow, "vk")
     platforms.vk.inject("shortVideo.encodeProgress", "slow", delay=2)
@@ -653,3 +676,61 @@ def test_the_services_bot_posts_only_to_a_channel_its_user_proved(flow, platform
     flow.run_workers(flow.status_is(ids["telegram"], *FINAL), timeout=30)
     assert flow.publication(ids["telegram"])["status"] == "published"
     assert len(platforms.telegram.messages) == 1
+
+
+def test_a_vk_session_vk_ended_fails_in_its_words_and_flags_the_connection(flow, platforms):
+    """No retry loop: the publication fails asking to connect VK again, the connection says
+    the same, and VK was asked for a web token only twice (the attempt, then the check)."""
+    credentials = flow.connect_platform(platforms, Platform.VK, session=True)
+    platforms.vk.end_session(credentials.access_token.get_secret_value())
+    ids = publish(flow, "vk")
+
+    flow.run_workers(flow.status_is(ids["vk"], *FINAL), timeout=30)
+
+    failed = flow.publication(ids["vk"])
+    assert failed["error"] == {"code": "TokenExpired", "message": "Сессия VK истекла, подключите VK заново"}
+    assert len(platforms.vk.calls_to("web_token")) == 2
+    assert platforms.vk.calls_to("shortVideo.create") == []
+    connection = ConnectionRepository(get_settings(), token_cipher()).get("user-1", Platform.VK)
+    assert connection.status is ConnectionStatus.EXPIRED
+    listed = flow.api("GET", "/connections").body["items"]
+    assert listed[0]["warning"] == "Сессия VK истекла, подключите VK заново"
+
+
+def test_a_caption_of_emoji_past_telegrams_limit_is_said_first_then_posted_shortened(flow, platforms):
+    """Telegram counts UTF-16 code units: the publish answer says the caption will be
+    shortened (and so does the publication from then on); the post goes out with its head."""
+    flow.connect_platform(platforms, Platform.TELEGRAM)
+    sunset = "\U0001f305"
+    response = flow.api(
+        "POST",
+        "/clips/clip-1/publications",
+        body={"platforms": ["telegram"], "title": "Закат " + sunset * 100, "description": sunset * 500},
+    )
+    assert response.status == 201, response.body
+    (created,) = response.body["items"]
+    (notice,) = created["notices"]
+    assert "1208 знаков из 1024" in notice and "эмодзи считаются за два" in notice
+
+    flow.run_workers(flow.status_is(created["id"], *FINAL), timeout=30)
+
+    assert flow.publication(created["id"])["status"] == "published"
+    assert flow.publication(created["id"])["notices"] == [notice]
+    (message,) = platforms.telegram.messages
+    assert len(message["caption"].encode("utf-16-le")) // 2 <= 1024
+    assert message["caption"].endswith("…")
+
+
+def test_what_dzen_will_not_carry_is_said_in_the_publish_answer(flow, platforms):
+    flow.connect_platform(platforms, Platform.DZEN)
+    response = flow.api(
+        "POST",
+        "/clips/clip-1/publications",
+        body={"platforms": ["dzen"], "title": "З" * 120, "description": "Волга"},
+    )
+    assert response.status == 201, response.body
+    (created,) = response.body["items"]
+    assert created["notices"] == [
+        "Дзен: описание не отправляется (так публикует единственный известный клиент)",
+        "Дзен: заголовок будет сокращён до 100 знаков",
+    ]

@@ -65,6 +65,12 @@ def test_no_credential_reaches_a_log_line_or_a_trace(traced):
     )
     code = other.post("/connections/telegram/proof", json={"channel": "@leak_service"}).json()["code"]
     httpx.post(f"{telegram}/_emulator/channel_post", json={"channel": "@leak_service", "text": code})
+    # VK through the signed-in session: its cookies, and the web tokens each function mints.
+    stack.upload_ready_clip("leak-user-2", "leak-clip-2")
+    assert demo.connect_vk_session(other, stack.emulator("vk"), 40_002).status_code == 201
+    clip = other.post("/clips/leak-clip-2/publications", json={"platforms": ["vk"], "title": "Сессия?"})
+    assert clip.status_code == 201, clip.text
+    session_clip = clip.json()["items"][0]["id"]
 
     # A webhook endpoint: its signing secret is shown once, and every event is signed with it
     # (here to a port nobody listens on: the attempts fail and are retried, still signing).
@@ -89,6 +95,12 @@ def test_no_credential_reaches_a_log_line_or_a_trace(traced):
         30,
         "stats synced",
     )
+    wait_until(
+        lambda: other.get(f"/publications/{session_clip}").json()["stats"].get("syncedAt"),
+        60,
+        "the session's clip published and its figures synced",
+    )
+    assert other.get(f"/publications/{session_clip}").json()["publishedAs"] == "clip"
     # Deliveries were attempted (and failed): the secret was used.
     wait_until(lambda: api.get(f"/webhooks/{hook.json()['id']}/deliveries").json()["items"], 30, "deliveries")
     secrets = [*issued(stack), DEMO_PASSWORD, hook.json()["secret"].removeprefix("whsec_")]

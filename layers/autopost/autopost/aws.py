@@ -16,14 +16,34 @@ botocore_config = lazy("botocore.config")
 @warm
 def client(service: str) -> Any:
     settings = get_settings()
-    config = botocore_config.Config(
-        connect_timeout=settings.aws_timeout_seconds,
-        read_timeout=settings.aws_timeout_seconds,
-        retries={"mode": "standard", "max_attempts": 3},
-    )
     return boto3.client(
         service,
         region_name=settings.aws_region,
         endpoint_url=settings.aws_endpoint_url,
-        config=config,
+        config=_config(),
+    )
+
+
+@warm
+def signing_s3(access_key_id: str, secret_access_key: str) -> Any:
+    """S3 that signs with a user's own key: its presigned URLs carry no session token (what
+    a Lambda role's temporary credentials always add). Used only to sign, never to call."""
+    settings = get_settings()
+    return boto3.client(
+        "s3",
+        region_name=settings.aws_region,
+        endpoint_url=settings.aws_endpoint_url,
+        aws_access_key_id=access_key_id,
+        aws_secret_access_key=secret_access_key,
+        aws_session_token=None,
+        config=_config(),
+    )
+
+
+def _config() -> Any:
+    settings = get_settings()
+    return botocore_config.Config(
+        connect_timeout=settings.aws_timeout_seconds,
+        read_timeout=settings.aws_timeout_seconds,
+        retries={"mode": "standard", "max_attempts": 3},
     )

@@ -1,7 +1,7 @@
-"""Connecting platform accounts: VK through OAuth (VK ID or the legacy implicit flow, both
-completed by the console with the user's own token), Telegram, Rutube and Дзен through
-forms; listing; choosing where VK posts go; disconnecting (which cancels the platform's
-scheduled publications)."""
+"""Connecting platform accounts: VK through the signed-in VK session (clips, unofficial) or
+OAuth (VK ID or the legacy implicit flow, both completed by the console with the user's own
+token; regular videos), Telegram, Rutube and Дзен through forms; listing; choosing where VK
+posts go; disconnecting (which cancels the platform's scheduled publications)."""
 
 from __future__ import annotations
 
@@ -33,6 +33,8 @@ from autopost.providers.base import Account, Credentials, Provider
 from autopost.providers.oauth import OAuthGrant, OAuthProvider, pkce_pair
 from autopost.providers.rutube import RutubeProvider
 from autopost.providers.vk import VkProvider
+from autopost.providers.vk_session import AUTH as SESSION_AUTH
+from autopost.providers.vk_session import session_cookies
 from autopost.secrets import MissingSecret, service_bot_token
 from autopost.settings import Settings
 from autopost.statuses import PublicationStatus
@@ -53,6 +55,22 @@ CONNECT_METHODS = {
     Platform.RUTUBE: "form",
     Platform.DZEN: "session",
 }
+VK_SESSION_NOTICE = (
+    "Неофициальный способ: клипы VK публикуются так, как их публикует сайт VK Видео из вашего "
+    "браузера. autopost хранит только cookie входа в VK (зашифрованными), не пароль; через них "
+    "он действует от вашего имени в VK Видео. VK может перестать принимать такой вход без "
+    "предупреждения или попросить войти заново; выход из VK на всех устройствах и отключение "
+    "VK здесь их отменяют"
+)
+VK_OAUTH_NOTICE = (
+    "Официальный вход через VK ID: публикуются обычные видео VK (не клипы), и только если VK "
+    "выдал приложению сервиса право на видео"
+)
+# VK's answer to an app it no longer serves the legacy flow (G-kylexy/vkomic#50).
+VK_APP_REFUSED = (
+    "VK не пускает приложение сервиса в старый способ входа (Security Error). Подключите VK "
+    "через сессию VK, а администратору сервиса стоит перейти на вход через VK ID"
+)
 NOTICES = {
     Platform.DZEN: (
         "Неофициальный способ: у Дзена нет API для публикации, autopost работает через сессию "
@@ -60,6 +78,22 @@ NOTICES = {
     ),
 }
 DISCONNECT_CAUSE = "platform disconnected"
+
+
+@dataclass(frozen=True)
+class ConnectMethod:
+    method: str
+    official: bool
+    notice: str | None = None
+
+
+# Every way each platform connects, the first the one the console offers first.
+CONNECT_WAYS = {
+    Platform.VK: (
+        ConnectMethod("session", official=False, notice=VK_SESSION_NOTICE),
+        ConnectMethod("oauth", official=True, notice=VK_OAUTH_NOTICE),
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -71,6 +105,7 @@ class PlatformInfo:
     connect_method: str
     stats_available: bool
     notice: str | None
+    methods: tuple[ConnectMethod, ...]
 
 
 @dataclass(frozen=True)
@@ -119,6 +154,14 @@ class ConnectionService:
                 connect_method=CONNECT_METHODS[platform],
                 stats_available=platform is not Platform.TELEGRAM,
                 notice=NOTICES.get(platform),
+                methods=CONNECT_WAYS.get(
+                    platform,
+                    (
+                        ConnectMethod(
+                            CONNECT_METHODS[platform], platform is not Platform.DZEN, NOTICES.get(platform)
+                        ),
+                    ),
+                ),
             )
             for platform in Platform
         ]
@@ -152,6 +195,8 @@ class ConnectionService:
         else cannot connect the victim's account to the attacker's, or the reverse)."""
         provider = self._oauth_provider(platform)
         pending = self._states.consume(returned.state, platform, caller.user_id)
+        if returned.error and "security error" in returned.error.lower():
+            raise ConnectionCheckFailed(VK_APP_REFUSED, {"reason": returned.error}, code="VK_APP_REFUSED")
         if returned.error or not (returned.code or returned.access_token):
             raise OAuthStateInvalid(
                 "Подключение отменено на стороне платформы", {"reason": returned.error or "no_grant"}
@@ -245,6 +290,18 @@ class ConnectionService:
         account = _checked(lambda: provider.check(credentials))
         return self._connections.connect(caller.user_id, Platform.RUTUBE, account, credentials)
 
+    def connect_vk_session(self, caller: Caller, session: SecretStr) -> Connection:
+        """The signed-in VK session (the Cookie header of a vkvideo.ru page): only its own
+        cookies are kept, checked by minting a web token and reading whose it is."""
+        self._rate_limiter.hit(self._budget, caller.user_id)
+        cookies = SecretStr(_checked(lambda: session_cookies(session.get_secret_value())))
+        credentials = Credentials(access_token=cookies, extra={"auth": SESSION_AUTH})
+        account = _checked(lambda: self._providers(Platform.VK).check(credentials))
+        credentials = Credentials(access_token=cookies, account_id=account.account_id, extra=account.extra)
+        connection = self._connections.connect(caller.user_id, Platform.VK, account, credentials)
+        logger.info("platform connected", extra={"platform": Platform.VK.value, "method": SESSION_AUTH})
+        return connection
+
     def connect_dzen(self, caller: Caller, session: SecretStr, publisher_id: str | None) -> Connection:
         """The studio's session (the Cookie header of a logged-in dzen.ru page), checked by
         a real call and stored encrypted like any token."""
@@ -293,8 +350,8 @@ def _checked(call: Callable[[], T]) -> T:
         message = exc.message
         if message == TokenExpired.default_message:
             message = "Платформа не приняла токен: проверьте его и попробуйте снова"
-        raise ConnectionCheckFailed(message) from exc
+        raise ConnectionCheckFailed(message, code=exc.code) from exc
     except Rejected as exc:
-        raise ConnectionCheckFailed(exc.message) from exc
+        raise ConnectionCheckFailed(exc.message, code=exc.code) from exc
     except PlatformError as exc:
         raise PlatformTemporarilyUnavailable(exc.message) from exc

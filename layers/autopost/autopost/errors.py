@@ -209,8 +209,10 @@ class PlatformError(Exception):
     task_error = "PlatformUnavailable"
     default_message = "Платформа недоступна, попробуйте позже"
 
-    def __init__(self, message: str | None = None) -> None:
+    def __init__(self, message: str | None = None, *, code: str | None = None) -> None:
         self.message = message or self.default_message
+        # A machine code of its own where the user must act differently (VK_NO_VIDEO_RIGHTS).
+        self.code = code
         super().__init__(self.message)
 
 

@@ -55,7 +55,7 @@ from autopost.providers.base import (
     PublishOutcome,
 )
 from autopost.publishing import TOKEN_EXPIRED_MESSAGE
-from autopost.secrets import MissingSecret, service_bot_token, token_cipher
+from autopost.secrets import MissingSecret, import_signer, service_bot_token, token_cipher
 from autopost.settings import Settings
 from autopost.statuses import PublicationStatus
 from autopost.storage.channel_claims import ChannelClaims
@@ -93,17 +93,25 @@ def stats_schedule(publication_id: str, platform: Platform) -> dict[str, str | N
     return {"stats_shard": f"{platform.value}#{shard}", "stats_due_at": to_iso(utcnow())}
 
 
-def clip_source(s3: Any, bucket: str, key: str, head: dict[str, Any], clip: Clip | None) -> ClipSource:
+def clip_source(
+    s3: Any,
+    bucket: str,
+    key: str,
+    head: dict[str, Any],
+    clip: Clip | None,
+    signer: Callable[[], Any] | None = None,
+) -> ClipSource:
     """The clip in S3 as an upload source: every `open(offset)` is a ranged GET whose body
     streams, so nothing ever holds the whole file (benchmarks/upload_stream.py measures it);
-    `share(seconds)` is a presigned GET for a platform that fetches the file itself."""
+    `share(seconds)` is a presigned GET for a platform that fetches the file itself, signed
+    by `signer`'s key where there is one (a URL without a session token: Rutube's 512 bytes)."""
     extension = key.rsplit(".", 1)[-1].lower()
     return ClipSource(
         size=int(head["ContentLength"]),
         filename=posixpath.basename(key),
         content_type=CONTENT_TYPES.get(extension, "application/octet-stream"),
         open=lambda offset: s3.get_object(Bucket=bucket, Key=key, Range=f"bytes={offset}-")["Body"],
-        share=lambda seconds: s3.generate_presigned_url(
+        share=lambda seconds: ((signer() if signer else None) or s3).generate_presigned_url(
             "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=seconds
         ),
         duration_seconds=clip.duration_seconds if clip else None,
@@ -155,6 +163,8 @@ class WorkerPorts:
     queue_urls: dict[Platform, str]
     # Bounds on how soon the state machine asks again about a clip still processing.
     check_seconds: tuple[int, int] = (10, 300)
+    # S3 that signs import URLs without a session token (None: `s3` signs).
+    signer: Callable[[], Any] | None = None
 
 
 class PublishWorker:
@@ -316,6 +326,7 @@ class PublishWorker:
             publication.clip_key,
             head,
             ports.clips.get(publication.user_id, publication.clip_id),
+            ports.signer,
         )
         remaining = remaining_seconds()
         deadline = time.monotonic() + min(
@@ -548,5 +559,6 @@ def worker_from_settings(settings: Settings) -> PublishWorker:
         bucket=settings.clips_bucket,
         queue_urls=settings.upload_queue_urls,
         check_seconds=(settings.processing_check_min_seconds, settings.processing_check_max_seconds),
+        signer=lambda: import_signer(settings),
     )
     return PublishWorker(ports)

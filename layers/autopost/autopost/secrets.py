@@ -8,12 +8,14 @@ new key within the cache time and still reads rows under the old one (README, "T
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 from botocore.exceptions import ClientError
 from pydantic import SecretStr
 
-from autopost.aws import client
+from autopost.aws import client, signing_s3
 from autopost.crypto import TokenCipher
 from autopost.runtime import warm
 from autopost.settings import Settings, get_settings
@@ -59,6 +61,20 @@ def resolve(value: SecretStr | None, arn: str | None, name: str, fresh: bool = F
 def service_bot_token(settings: Settings) -> SecretStr:
     """The service's own Telegram bot, for channels connected without a bot of their own."""
     return resolve(settings.telegram_bot_token, settings.telegram_bot_token_arn, "TELEGRAM_BOT_TOKEN")
+
+
+def import_signer(settings: Settings) -> Any | None:
+    """S3 signing with the RutubeImportSigner user's key, or None where none is configured
+    (then the function's own credentials sign, and in AWS Rutube refuses the long URL)."""
+    if not settings.rutube_import_signer_arn:
+        return None
+    found = _stage(settings.rutube_import_signer_arn, CURRENT)
+    if found in (None, "", NOT_SET):
+        return None
+    key_id, sep, secret = str(found).strip().partition(":")
+    if not sep or not key_id or not secret:
+        raise MissingSecret("RUTUBE_IMPORT_SIGNER: expected accessKeyId:secretAccessKey")
+    return signing_s3(key_id, secret)
 
 
 def telegram_webhook_secret(settings: Settings) -> SecretStr:

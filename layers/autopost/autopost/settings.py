@@ -90,6 +90,10 @@ class Settings(BaseModel):
     # extended access through VK ID, the legacy implicit flow (README, "Connecting VK").
     vk_auth_flow: Literal["vkid", "implicit"] = Field(default="vkid", validation_alias="VK_AUTH_FLOW")
     vk_client_id: str = Field(default="", validation_alias="VK_CLIENT_ID")
+    # The web session of VK's own video app, through which clips are published (unofficial:
+    # README, "Connecting VK").
+    vk_web_url: str = Field(default="https://cabinet.vkvideo.ru", validation_alias="VK_WEB_URL")
+    vk_web_api_url: str = Field(default="https://api.vkvideo.ru", validation_alias="VK_WEB_API_URL")
     telegram_api_url: str = Field(default="https://api.telegram.org", validation_alias="TELEGRAM_API_URL")
     rutube_api_url: str = Field(default="https://rutube.ru", validation_alias="RUTUBE_API_URL")
     # How long the presigned URL Rutube imports a clip from stays valid (it must outlive
@@ -97,11 +101,12 @@ class Settings(BaseModel):
     rutube_import_url_seconds: int = Field(
         default=6 * 3600, ge=300, le=7 * 24 * 3600, validation_alias="RUTUBE_IMPORT_URL_SECONDS"
     )
+    # Secrets Manager: "accessKeyId:secretAccessKey" that signs Rutube's import URL without a
+    # session token (it must fit 512 bytes). Unset: the function's own credentials sign it.
+    rutube_import_signer_arn: str = Field(default="", validation_alias="RUTUBE_IMPORT_SIGNER_ARN")
     rutube_category_id: int = Field(default=13, ge=1, validation_alias="RUTUBE_CATEGORY_ID")
     dzen_api_url: str = Field(default="https://dzen.ru", validation_alias="DZEN_API_URL")
-    # The studio's publication type for a clip: "gif" is what the one public flow used
-    # for videos; "short_video" is Дзен's type for Shorts (README, "Дзен").
-    dzen_publication_type: str = Field(default="gif", validation_alias="DZEN_PUBLICATION_TYPE")
+
     # Waiting on a platform's processing: the state machine asks again after the provider's
     # suggestion kept within these bounds, and gives up after the cap.
     processing_check_min_seconds: int = Field(

@@ -42,7 +42,10 @@ def test_the_studio_flow_publishes_the_clip(dzen, checkpoints):
 
     (video,) = emulator.published_videos()
     assert video.sha256 == hashlib.sha256(DATA).hexdigest()
-    assert (video.title, video.description, video.publication_type) == ("Заголовок", "Текст", "gif")
+    # VIPilot's bodies: no description (snippet ""), gifContent at the top of the final call.
+    assert (video.title, video.description, video.publication_type) == ("Заголовок", "", "gif")
+    (publish,) = emulator.calls_to("publish")
+    assert {"gifContent", "visibleComments", "premiumTariffs", "gifMentions"} <= set(publish["body"])
     assert [type(a) for a in answers] == [Processing, Published]
     assert published.url == f"{emulator.base_url}/video/watch/{video.publication_id}"
     steps = [c["endpoint"] for c in emulator.calls if c["endpoint"] not in ("csrf-token", "tus-patch")]
@@ -85,6 +88,32 @@ def test_a_captcha_is_a_refusal_that_says_what_to_do(dzen, checkpoints):
     emulator.inject("publish", "captcha")
     with pytest.raises(Rejected, match="вручную"):
         until_published(provider, credentials, checkpoints)
+
+
+@pytest.mark.parametrize(
+    ("kind", "reason"),
+    [("fp_required", "подпись браузера (fp)"), ("not_ok", "ответ «IN_PROGRESS»")],
+)
+def test_a_final_answer_that_is_not_ok_fails_honestly_with_the_manual_way(dzen, checkpoints, kind, reason):
+    """Published only on {"result": "OK"}, as VIPilot required; never a success otherwise."""
+    provider, credentials, emulator = dzen
+    emulator.inject("publish-answer", kind)
+    with pytest.raises(Rejected) as caught:
+        until_published(provider, credentials, checkpoints)
+    assert reason in caught.value.message
+    assert caught.value.message.endswith("опубликуйте этот клип в студии Дзена вручную")
+    assert emulator.published_videos() == []
+
+
+def test_the_studio_refuses_bodies_no_public_client_sends(dzen):
+    provider, credentials, _emulator = dzen
+    with pytest.raises(Rejected, match="validation-error"):
+        provider._call(
+            "POST",
+            "/editor-api/v2/add-publication",
+            credentials,
+            json={"publicationType": "short_video", "content": {"shortVideoContent": {}}},
+        )
 
 
 def test_a_broken_upload_continues_from_the_acknowledged_offset(dzen, checkpoints):

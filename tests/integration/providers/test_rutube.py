@@ -71,7 +71,7 @@ def test_publishes_by_url_import_and_waits_for_the_download(rutube, file_server,
     # When the import began, then the video id, before any waiting.
     (video,) = emulator.videos.values()
     assert list(checkpoints[0]) == ["import_started"]
-    assert checkpoints[1:] == [{"video_id": video.video_id}]
+    assert checkpoints[1:] == [{"video_id": video.video_id, **checkpoints[0]}]
     second = provider.publish(credentials, shared_clip(base_url), draft, checkpoints[-1], checkpoints.append)
 
     assert second == Published(video.video_id, f"https://rutube.ru/video/{video.video_id}/", "moderation")
@@ -124,7 +124,7 @@ def test_an_import_whose_answer_was_lost_is_found_again_not_repeated(rutube, fil
 
     made = [v for v in emulator.videos.values() if v.title == "Потерянный ответ"]
     assert len(made) == 1
-    assert checkpoints[-1] == {"video_id": made[0].video_id}
+    assert checkpoints[-1]["video_id"] == made[0].video_id
     assert isinstance(outcome, (Processing, Published))
 
 
@@ -204,3 +204,31 @@ def test_a_dead_token_is_token_expired_and_not_refreshed(settings, platforms):
         provider.check(Credentials(SecretStr("dead-token-0000000")))
     with pytest.raises(TokenExpired):
         provider.refresh(Credentials(SecretStr("x")))
+
+
+def test_an_import_that_reads_deleted_without_a_reason_while_starting_still_publishes(
+    rutube, file_server, checkpoints
+):
+    """crosspostly/fac saw DELETED within 10 s of an import and waits 5 minutes before
+    believing it: within that grace it is a start, not a refusal."""
+    provider, credentials, emulator = rutube
+    emulator.starting_reads = 2
+    clip, draft = shared_clip(file_server[0]), PostDraft("Медленный старт")
+    answers = [provider.publish(credentials, clip, draft, None, checkpoints.append)]
+    for _ in range(4):
+        answers.append(provider.publish(credentials, clip, draft, checkpoints[-1], checkpoints.append))
+        if isinstance(answers[-1], Published):
+            break
+    assert [a.state for a in answers[:2]] == ["Rutube начинает импорт", "Rutube начинает импорт"]
+    assert isinstance(answers[-1], Published)
+    assert len(emulator.calls_to("import")) == 1
+
+
+def test_a_reasonless_deleted_import_past_the_grace_is_a_refusal(rutube, file_server, checkpoints):
+    provider, credentials, emulator = rutube
+    emulator.starting_reads = 5
+    clip = shared_clip(file_server[0])
+    provider.publish(credentials, clip, PostDraft("t"), None, checkpoints.append)
+    late = dict(checkpoints[-1], import_started="2026-01-01T00:00:00.000Z")
+    with pytest.raises(Rejected, match="причина не указана"):
+        provider.publish(credentials, clip, PostDraft("t"), late, checkpoints.append)

@@ -1,12 +1,14 @@
 import hashlib
 from dataclasses import replace
 
+import httpx
 import pytest
 from pydantic import SecretStr
 
 from autopost.errors import PlatformRateLimited, PlatformUnavailable, Rejected, StatsUnavailable, TokenExpired
 from autopost.providers.base import Credentials, PostDraft
 from autopost.providers.telegram import TelegramProvider
+from autopost.settings import Settings
 from tests.support.platforms import bytes_clip
 from tests.support.reference import telegram_method_fields
 
@@ -46,8 +48,26 @@ def test_a_bot_that_is_not_an_admin_is_refused(settings, platforms):
 def test_an_admin_without_the_right_to_post_is_refused(settings, platforms):
     bot = platforms.telegram.add_bot()
     platforms.telegram.add_channel("readonly_channel", admin_bots=(bot,), can_post=False)
-    with pytest.raises(Rejected):
+    with pytest.raises(Rejected) as caught:
         TelegramProvider(settings).check(creds(bot, "@readonly_channel"))
+    assert caught.value.code == "TELEGRAM_NO_POST_RIGHTS"
+
+
+def test_an_admin_that_lost_the_right_to_post_gets_the_rights_message_not_a_bare_400(settings, platforms):
+    """Telegram answers 400 "need administrator rights in the channel chat" (teloxide#450)."""
+    bot = platforms.telegram.add_bot()
+    chat_id = platforms.telegram.add_channel("revoked_channel", admin_bots=(bot,), can_post=False)
+    with pytest.raises(Rejected) as caught:
+        TelegramProvider(settings).publish(
+            Credentials(SecretStr(bot), extra={"chat_id": str(chat_id)}),
+            bytes_clip(b"\x00" * 1000),
+            PostDraft("t"),
+            None,
+            lambda _: None,
+        )
+    assert caught.value.code == "TELEGRAM_NO_POST_RIGHTS"
+    assert "администратором с правом публикации" in caught.value.message
+    assert platforms.telegram.messages == []
 
 
 def test_an_unknown_channel_is_refused(settings, channel):
@@ -136,6 +156,56 @@ def test_twenty_messages_a_minute_per_channel(settings, platforms, channel):
     with pytest.raises(PlatformRateLimited) as caught:
         provider.publish(credentials, bytes_clip(b"v"), PostDraft("t"), None, lambda _: None)
     assert 1 <= caught.value.retry_after <= 61
+
+
+EMOJI = "\U0001f305"  # two UTF-16 code units
+
+
+def test_a_caption_of_emoji_past_1024_utf16_units_is_shortened_and_posted(settings, platforms, channel):
+    bot, chat_id = channel
+    title, description = "Закат " + EMOJI * 300, ("и море " + EMOJI * 10 + " ") * 40
+    TelegramProvider(settings).publish(
+        Credentials(SecretStr(bot), extra={"chat_id": str(chat_id)}),
+        bytes_clip(b"\x00" * 1000),
+        PostDraft(title, description),
+        None,
+        lambda _: None,
+    )
+    (message,) = platforms.telegram.messages
+    caption = message["caption"]
+    assert len(caption) < len(caption.encode("utf-16-le")) // 2  # emoji: fewer characters than units
+    assert len(caption.encode("utf-16-le")) // 2 <= 1024
+    assert caption.endswith("…") and caption.startswith("Закат " + EMOJI)
+
+
+def test_telegram_refuses_a_caption_over_1024_utf16_units_in_its_words(settings, platforms, channel):
+    bot, chat_id = channel
+    fields = {"chat_id": str(chat_id), "caption": EMOJI * 513}  # 513 characters, 1,026 units
+    answer = httpx.post(
+        f"{platforms.telegram.base_url}/bot{bot}/sendVideo",
+        data=fields,
+        files={"video": ("c.mp4", b"\x00" * 100, "video/mp4")},
+    )
+    assert answer.status_code == 400
+    assert answer.json()["description"] == "Bad Request: message caption is too long"
+
+
+def test_a_local_server_without_local_answers_413_at_50_mb_and_we_say_so(
+    settings, platforms, channel, monkeypatch
+):
+    """TELEGRAM_LOCAL_BOT_API says the server runs with --local; one that does not still
+    answers 413 at 50 MB (tdlib/telegram-bot-api#720): the message says what happened."""
+    monkeypatch.setenv("TELEGRAM_LOCAL_BOT_API", "true")
+    bot, chat_id = channel
+    with pytest.raises(Rejected) as caught:
+        TelegramProvider(Settings.from_environment()).publish(
+            Credentials(SecretStr(bot), extra={"chat_id": str(chat_id)}),
+            bytes_clip(b"\x00" * (50 * MB + 1)),
+            PostDraft("t"),
+            None,
+            lambda _: None,
+        )
+    assert "без --local" in caught.value.message
 
 
 def test_over_50_mb_is_refused_in_the_seeds_words(settings, platforms, channel):

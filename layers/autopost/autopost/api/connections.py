@@ -10,6 +10,7 @@ from autopost.api.schemas import (
     AuthorizeOut,
     ConnectionList,
     ConnectionOut,
+    ConnectMethodOut,
     DestinationBody,
     DestinationOut,
     DestinationsOut,
@@ -23,6 +24,7 @@ from autopost.api.schemas import (
     TelegramConnectBody,
     TelegramProofBody,
     TelegramProofOut,
+    VkSessionConnectBody,
 )
 from autopost.models import OAuthReturn
 from autopost.platforms import Platform
@@ -41,6 +43,9 @@ def list_platforms() -> PlatformList:
             connected=info.connection is not None,
             connection=ConnectionOut.of(info.connection) if info.connection else None,
             connect_method=info.connect_method,
+            connect_methods=[
+                ConnectMethodOut(method=m.method, official=m.official, notice=m.notice) for m in info.methods
+            ],
             stats_available=info.stats_available,
             limits=LimitOut(
                 max_bytes=info.limit.max_bytes,
@@ -97,6 +102,15 @@ def vk_destinations() -> DestinationsOut:
 def set_vk_destination(body: DestinationBody) -> ConnectionOut:
     caller = context.caller_of(router.current_event)
     return ConnectionOut.of(context.connecting().set_vk_destination(caller, body.community_id))
+
+
+@router.post(
+    "/connections/vk/session",
+    summary="Connect VK with the signed-in VK session: real clips (unofficial, may break)",
+)
+def connect_vk_session(body: VkSessionConnectBody) -> tuple[ConnectionOut, int]:
+    caller = context.caller_of(router.current_event)
+    return ConnectionOut.of(context.connecting().connect_vk_session(caller, body.session)), 201
 
 
 @router.post(

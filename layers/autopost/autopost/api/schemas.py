@@ -17,12 +17,13 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
+from autopost.captions import DZEN_TITLE_CHARACTERS, TELEGRAM_CAPTION_UNITS, fit
 from autopost.clock import Timestamp
 from autopost.errors import TokenExpired
 from autopost.history import EventType, EventView
 from autopost.models import Clip, ClipStatus, Connection, ConnectionStatus, Publication
 from autopost.platforms import Platform
-from autopost.providers.base import PublishFormat
+from autopost.providers.base import PostDraft, PublishFormat
 from autopost.statuses import PublicationStatus
 from autopost.webhooks import Delivery, Endpoint
 
@@ -86,6 +87,26 @@ class PublishBody(InputModel):
         return value
 
 
+def _notices(publication: Publication) -> list[str]:
+    """What will go out differently from what was asked, derived from the publication's own
+    text the way its provider sends it (so it is said before, and stays said after)."""
+    if publication.platform is Platform.TELEGRAM:
+        fitted = fit(PostDraft(publication.title, publication.description).text)
+        if fitted.shortened:
+            return [
+                f"Подпись длиннее, чем берёт Telegram: {fitted.units} знаков из {TELEGRAM_CAPTION_UNITS} "
+                "(эмодзи считаются за два). В канал уйдёт её начало с «…»"
+            ]
+    if publication.platform is Platform.DZEN:
+        said = []
+        if publication.description:
+            said.append("Дзен: описание не отправляется (так публикует единственный известный клиент)")
+        if len(publication.title) > DZEN_TITLE_CHARACTERS:
+            said.append(f"Дзен: заголовок будет сокращён до {DZEN_TITLE_CHARACTERS} знаков")
+        return said
+    return []
+
+
 def _without_control_characters(value: str, allowed: str) -> str:
     """Text a platform shows as it is: a NUL or an escape sequence is refused, not sent."""
     if any(unicodedata.category(ch) in ("Cc", "Cs") and ch not in allowed for ch in value) or any(
@@ -135,6 +156,11 @@ class PublicationOut(ApiModel):
     error: ErrorInfo | None
     post: PostInfo | None
     stats: StatsOut
+    notices: list[str] = Field(
+        default_factory=list,
+        description="What goes out differently from what was asked, said before it goes "
+        "(Telegram: a caption past 1,024 UTF-16 units is shortened)",
+    )
 
     @classmethod
     def of(cls, publication: Publication) -> PublicationOut:
@@ -151,6 +177,7 @@ class PublicationOut(ApiModel):
             else StatsOut(available=True, synced_at=publication.stats_synced_at, **figures)
         )
         return cls(
+            notices=_notices(publication),
             id=publication.publication_id,
             clip_id=publication.clip_id,
             platform=publication.platform,
@@ -247,13 +274,17 @@ class ConnectionOut(ApiModel):
     destination: DestinationOut | None = Field(
         default=None, description="VK: the community posts go to; null means the user's own page"
     )
+    method: str | None = Field(
+        default=None, description="VK: session (clips, unofficial) or oauth (regular videos)"
+    )
 
     @classmethod
     def of(cls, connection: Connection) -> ConnectionOut:
         status = ConnectionStatus.EXPIRED if connection.lapsed else connection.status
+        session = connection.extra.get("auth") == "session"
         warning = None
         if status is ConnectionStatus.EXPIRED:
-            warning = TokenExpired.default_message
+            warning = "Сессия VK истекла, подключите VK заново" if session else TokenExpired.default_message
         elif not connection.refreshable and connection.expires_at is not None:
             warning = f"Токен {connection.platform.display_name} истекает — переподключите"
         group = connection.extra.get("group_id")
@@ -270,6 +301,7 @@ class ConnectionOut(ApiModel):
             destination=DestinationOut(community_id=int(group), name=connection.extra.get("group_name", ""))
             if group
             else None,
+            method=("session" if session else "oauth") if connection.platform is Platform.VK else None,
         )
 
 
@@ -283,6 +315,12 @@ class LimitOut(ApiModel):
     verified: bool
 
 
+class ConnectMethodOut(ApiModel):
+    method: str = Field(description="session, oauth or form")
+    official: bool = Field(description="false: the platform's own site is used as a browser would")
+    notice: str | None = Field(description="What this way means for the user's account, in words")
+
+
 class PlatformOut(ApiModel):
     platform: Platform
     name: str
@@ -290,6 +328,9 @@ class PlatformOut(ApiModel):
     connected: bool
     connection: ConnectionOut | None
     connect_method: str = Field(description="oauth (VK), form (Telegram, Rutube) or session (Дзен)")
+    connect_methods: list[ConnectMethodOut] = Field(
+        description="Every way to connect, the recommended first (VK: session for clips, oauth)"
+    )
     stats_available: bool
     limits: LimitOut
     notice: str | None = Field(description="What the user should know before connecting, in words")
@@ -381,6 +422,20 @@ class RutubeConnectBody(InputModel):
         if (self.token is None) == (self.login is None or self.password is None):
             raise ValueError("give either token, or login and password")
         return self
+
+
+class VkSessionConnectBody(InputModel):
+    session: SecretStr = Field(
+        min_length=20,
+        max_length=16384,
+        description="The Cookie header of a vkvideo.ru page you are signed in to (only VK's "
+        "session cookies are kept)",
+    )
+
+    @field_validator("session")
+    @classmethod
+    def _cookie_header(cls, value: SecretStr) -> SecretStr:
+        return _ascii_secret(value, allow_space=True)  # type: ignore[return-value]
 
 
 class DzenConnectBody(InputModel):

@@ -2,10 +2,18 @@
 and the publisher id. There is no public publisher API and no OAuth publishing: this is
 **not an official API and may break** (README, "Дзен").
 
-The flow is the one the public tool LiberSynth/VIPilot (clients/dzen.py) called:
-`editor-api/v2/add-publication` → `media-api-video/start-upload-video` (a tus upload URL)
-→ tus `HEAD`/`PATCH` → `media-api-video/finish-upload-video` → poll the publication until
-the video is converted → `editor-api/v2/update-publication-content-and-publish`. The CSRF
+The flow and its bodies are those of the last API version of the one public tool that
+published video this way, LiberSynth/VIPilot (clients/dzen.py, cbb70387 to 527a93bd, the
+same bodies since its first version 4943aff4; it then moved to driving the web UI):
+`editor-api/v2/add-publication {"publicationType":"gif","content":{"gifContent":{}}}` →
+`media-api-video/start-upload-video` (a tus upload URL) → tus `HEAD`/`PATCH` →
+`media-api-video/finish-upload-video` → poll the publication until `gifContent.isConverted`
+→ `editor-api/v2/update-publication-content-and-publish` with `gifContent` at the top level,
+counted published only on `{"result": "OK"}` as VIPilot required. Whatever else comes back
+(a captcha, the anti-bot `fp` other tools report the final call demanding, an unknown
+answer) fails with «опубликуйте этот клип в студии Дзена вручную» and the reason.
+VIPilot sends no description (`snippet: ""`) and cuts the title to 100 characters: so do we,
+and the publication says so before it goes (`notices`). The CSRF
 token comes from `GET /media-api/csrf-token` (vetalione/content_pipeline) and is fetched
 again once when refused; statistics from `editor-api/v2/publisher/{id}/stats2`
 (fromgate/ProzenExtension). VIPilot's `validate-video` step (the whole file, made
@@ -15,13 +23,13 @@ non-blocking there because it kept failing) is left out: our validator checked t
 from __future__ import annotations
 
 import hashlib
-import secrets
 import threading
 import time
 from typing import Any
 
 import httpx
 
+from autopost.captions import DZEN_TITLE_CHARACTERS
 from autopost.errors import (
     PlatformUnavailable,
     Rejected,
@@ -53,9 +61,37 @@ PATCH_BYTES = 8 * 1024 * 1024
 DEADLINE_MARGIN = 60.0
 STALLED_ATTEMPTS = 3
 SESSION_REJECTED = "Токен истёк, переподключите платформу"
-CAPTCHA = (
-    "Дзен попросил подтвердить, что публикует человек (капча): опубликуйте этот клип в студии Дзена вручную"
+MANUAL = "опубликуйте этот клип в студии Дзена вручную"
+CAPTCHA = f"Дзен попросил подтвердить, что публикует человек (капча): {MANUAL}"
+# What VIPilot copied from the polled gifContent into the final call, and what it fixed.
+COPIED = (
+    "videoId",
+    "isUploaded",
+    "isConverted",
+    "isFailed",
+    "duration",
+    "hasSound",
+    "size",
+    "streams",
+    "thumbnails",
+    "isHighRes",
+    "videoMetaId",
+    "videoFileId",
+    "oneVideoInfo",
 )
+FIXED: dict[str, Any] = {
+    "autoPublish": False,
+    "uploadOnVideoHosting": False,
+    "migratedFromEfir": False,
+    "uploadFromYoutube": False,
+    "uploadFromCms": False,
+    "isInvisible": False,
+    "parallelsUploadUrls": [],
+    "mentions": [],
+    "episodes": [],
+    "externalVideoDuplicates": [],
+    "externalVideoDuplicatesV2": [],
+}
 
 
 class _CsrfRefused(Exception):
@@ -69,7 +105,6 @@ class DzenProvider:
 
     def __init__(self, settings: Settings, http: httpx.Client | None = None) -> None:
         self._api = settings.dzen_api_url.rstrip("/")
-        self._type = settings.dzen_publication_type
         self._http = http or new_client()
         self._csrf: dict[str, str] = {}  # per session (a digest of it), for this environment
         self._lock = threading.Lock()
@@ -150,10 +185,10 @@ class DzenProvider:
                 "POST",
                 "/editor-api/v2/add-publication",
                 credentials,
-                params={"clientRid": secrets.token_hex(7)},
-                json={"publicationType": self._type, "publisherId": publisher, "title": ""},
+                json={"publicationType": "gif", "content": {"gifContent": {}}},
             )
-            state = {"publication_id": str(created["id"])}
+            first = (created.get("publications") or [created])[0] if isinstance(created, dict) else {}
+            state = {"publication_id": str(first["id"])}
             save_checkpoint(dict(state))
         publication_id = state["publication_id"]
         if not state.get("upload_url"):
@@ -172,51 +207,34 @@ class DzenProvider:
             save_checkpoint(dict(state))
         if not state.get("uploaded"):
             self._upload(clip, state, save_checkpoint, deadline)
-            self._call(
-                "POST",
-                "/media-api-video/finish-upload-video",
-                credentials,
-                json={"publicationId": publication_id, "uploadId": state.get("upload_id")},
-            )
+            finish = {"publicationId": publication_id}
+            if state.get("upload_id"):
+                finish["uploadId"] = state["upload_id"]
+            self._call("POST", "/media-api-video/finish-upload-video", credentials, json=finish)
             state["uploaded"] = True
             save_checkpoint(dict(state))
         found = self._call(
             "GET", f"/editor-api/v2/publisher/{publisher}/publication/{publication_id}", credentials
         )
-        content = _video_content(found, self._content_key)
+        content = _video_content(found)
         if content.get("isFailed"):
             raise Rejected("Дзен не смог обработать видео")
         if not content.get("isConverted"):
             return Processing("Дзен обрабатывает видео", CHECK_AFTER_SECONDS)
-        self._call(
+        answer = self._call(
             "POST",
             "/editor-api/v2/update-publication-content-and-publish",
             credentials,
-            params={"clientRid": secrets.token_hex(7)},
-            json={
-                "id": publication_id,
-                "preview": {"title": draft.title, "snippet": draft.description},
-                "snippetFrozen": False,
-                "hasNativeAds": False,
-                "commentsFlagState": "on",
-                "delayedPublicationFlagState": "off",
-                "visibleComments": "subscribe-visible",
-                "visibilityType": "all",
-                self._content_key: content,
-                "tagsInput": {"tags": [], "detectedTagsShown": False},
-                "darkPost": False,
-            },
+            json=publish_body(publication_id, draft.title, content),
         )
+        if not isinstance(answer, dict) or answer.get("result") != "OK":
+            shown = str(answer.get("result") if isinstance(answer, dict) else answer)[:60]
+            raise Rejected(f"Дзен не подтвердил публикацию (ответ «{shown}»): {MANUAL}")
         return Published(
             post_id=publication_id,
             url=f"{self._api}/video/watch/{publication_id}",
             processing_state="published",
         )
-
-    @property
-    def _content_key(self) -> str:
-        head, *rest = self._type.split("_")
-        return head + "".join(part.title() for part in rest) + "Content"  # gif -> gifContent
 
     def _upload(
         self, clip: ClipSource, state: dict[str, Any], save: SaveCheckpoint, deadline: float | None
@@ -333,20 +351,43 @@ def _answer(response: httpx.Response) -> Any:
         )
         if "captcha-required-error" in kinds:
             raise Rejected(CAPTCHA)
+        if "illegal-argument-exception" in kinds:
+            # What tools report when the final call wants the studio page's anti-bot `fp`.
+            raise Rejected(f"Дзен потребовал подпись браузера (fp), которой у сервиса нет: {MANUAL}")
         if response.status_code == 403:
             if "auth-error" in kinds:
                 raise TokenExpired(SESSION_REJECTED)
             raise _CsrfRefused()
-        raise Rejected(f"Дзен отклонил запрос ({', '.join(sorted(kinds)) or 'HTTP 400'})")
+        raise Rejected(f"Дзен отклонил запрос ({', '.join(sorted(kinds)) or 'HTTP 400'}): {MANUAL}")
     raise_for_status(response, NAME)
     return json_of(response, NAME)
 
 
-def _video_content(found: Any, key: str) -> dict[str, Any]:
+def publish_body(publication_id: str, title: str, content: dict[str, Any]) -> dict[str, Any]:
+    """The final call's body, field for field as VIPilot sent it (clients/dzen.py, cbb70387)."""
+    return {
+        "id": publication_id,
+        "preview": {"title": title[:DZEN_TITLE_CHARACTERS], "snippet": ""},
+        "snippetFrozen": False,
+        "hasNativeAds": False,
+        "commentsFlagState": "on",
+        "delayedPublicationFlagState": "off",
+        "visibleComments": "all",
+        "visibilityType": "all",
+        "premiumTariffs": [],
+        "customCommentsTitle": "",
+        "gifMentions": [],
+        "tagsInput": {"tags": [], "detectedTagsShown": False},
+        "darkPost": False,
+        "gifContent": {**{k: content[k] for k in COPIED if k in content}, **FIXED},
+    }
+
+
+def _video_content(found: Any) -> dict[str, Any]:
     publications = found.get("publications") if isinstance(found, dict) else None
     item = publications[0] if publications else found
     content = (item or {}).get("content") or {}
-    value = content.get(key)
+    value = content.get("gifContent")
     if not isinstance(value, dict):
         raise PlatformUnavailable("Дзен ответил непонятно, попробуйте позже")
     return value

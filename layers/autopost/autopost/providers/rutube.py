@@ -48,6 +48,9 @@ MOSCOW = timezone(timedelta(hours=3))
 # How far apart our clock and Rutube's may be when matching a lost import to its video.
 CLOCK_SLACK = timedelta(minutes=2)
 ADOPT_PAGE = 20
+# An import still starting reads as deleted with no reason for a while; crosspostly/fac waits
+# 5 minutes before believing it (its log shows such a read within 10 s of the import).
+STARTING_GRACE = timedelta(minutes=5)
 # Reasons we have seen named; any other is shown as Rutube gave it.
 _REASONS = {
     "moderation": "на модерации",
@@ -97,12 +100,13 @@ class RutubeProvider:
         if not state.get("video_id") and state.get("import_started"):
             found = self._imported_since(credentials, draft.title, from_iso(state["import_started"]))
             if found is not None:
-                state = {"video_id": found}
+                state = {"video_id": found, "import_started": state["import_started"]}
                 save_checkpoint(dict(state))
         if not state.get("video_id"):
             if clip.share is None:
                 raise PlatformUnavailable("Нет ссылки на файл клипа для Rutube")
-            save_checkpoint({"import_started": to_iso(utcnow())})
+            started = to_iso(utcnow())
+            save_checkpoint({"import_started": started})
             response = self._request(
                 "POST",
                 "/api/video/",
@@ -120,9 +124,9 @@ class RutubeProvider:
             raise_for_status(response, NAME)
             created = json_of(response, NAME)
             # Recorded before any waiting: a later attempt checks this video, never imports twice.
-            state = {"video_id": str(created.get("video_id") or created["id"])}
+            state = {"video_id": str(created.get("video_id") or created["id"]), "import_started": started}
             save_checkpoint(dict(state))
-        return self._status(credentials, state["video_id"])
+        return self._status(credentials, state["video_id"], state.get("import_started"))
 
     def _imported_since(self, credentials: Credentials, title: str, since: datetime) -> str | None:
         """The video an earlier, interrupted import made: the same title, created since."""
@@ -136,7 +140,7 @@ class RutubeProvider:
                 return str(video["id"])
         return None
 
-    def _status(self, credentials: Credentials, video_id: str) -> PublishOutcome:
+    def _status(self, credentials: Credentials, video_id: str, import_started: str | None) -> PublishOutcome:
         response = self._request("GET", f"/api/video/{video_id}/", credentials)
         if response.status_code == 404:
             # Rutube answers 404 for a moment after an import is accepted.
@@ -147,6 +151,8 @@ class RutubeProvider:
         if video.get("is_deleted"):
             if reason == DOWNLOADING:
                 return Processing("Rutube скачивает файл клипа", CHECK_AFTER_SECONDS)
+            if not reason and import_started and utcnow() - from_iso(import_started) < STARTING_GRACE:
+                return Processing("Rutube начинает импорт", CHECK_AFTER_SECONDS)
             raise Rejected(f"Rutube отклонил видео: {_REASONS.get(reason, reason or 'причина не указана')}")
         return Published(
             post_id=video_id,

@@ -1,8 +1,11 @@
 """Telegram channels through the Bot API: sendVideo as multipart; no post statistics.
 
 Failures come as `{"ok": false, "error_code", "description", "parameters": {"retry_after"}}`
-(the Bot API spec, tests/reference/telegram-bot-api.json). The base URL is a setting: a local Bot API server
-(`--local`) lifts the upload limit from 50 MB to 2000 MB.
+(the Bot API spec, tests/reference/telegram-bot-api.json). The base URL is a setting: a local
+Bot API server started with `--local` lifts the upload limit from 50 MB to 2000 MB; one
+started without it still answers 413 at 50 MB (tdlib/telegram-bot-api#720). A caption is
+fitted to 1,024 UTF-16 code units (autopost.captions). An administrator without the right to
+post is 400 "need administrator rights in the channel chat" (teloxide/teloxide#450).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
+from autopost.captions import TELEGRAM_CAPTION_UNITS, fit
 from autopost.errors import PlatformRateLimited, PlatformUnavailable, Rejected, StatsUnavailable, TokenExpired
 from autopost.platforms import Platform
 from autopost.providers.base import (
@@ -27,8 +31,8 @@ from autopost.providers.http import guarded, json_of, multipart, new_client
 from autopost.settings import Settings
 
 NAME = "Telegram"
-CAPTION_LIMIT = 1024
 BOT_TOKEN_INVALID = "Токен бота недействителен, переподключите Telegram"  # noqa: S105 (a message)
+NO_POST_RIGHTS = "Бот не может публиковать в канал: сделайте его администратором с правом публикации"
 
 
 class TelegramProvider:
@@ -60,13 +64,17 @@ class TelegramProvider:
                 (payload.get("parameters") or {}).get("retry_after", 30),
                 "Telegram ограничил частоту сообщений",
             )
-        if code == 403:
-            raise Rejected(
-                "Бот не может публиковать в канал: сделайте его администратором с правом публикации"
-            )
+        if code == 403 or (code == 400 and "need administrator rights" in description):
+            raise Rejected(NO_POST_RIGHTS, code="TELEGRAM_NO_POST_RIGHTS")
         if code == 413:
-            limit = "2000 МБ" if self._local_server else "50 МБ"
-            raise Rejected(f"Файл слишком большой для Telegram (максимум {limit})")
+            if self._local_server:
+                raise Rejected(
+                    "Сервер Bot API не принял файл больше 50 МБ: похоже, он запущен без --local, "
+                    "и лимит Telegram — 50 МБ"
+                )
+            raise Rejected("Файл слишком большой для Telegram (максимум 50 МБ)")
+        if code == 400 and "caption is too long" in description:
+            raise Rejected("Telegram не принял подпись: она длиннее 1024 знаков")
         if code == 400 and "chat not found" in description:
             raise Rejected("Канал Telegram не найден")
         if code >= 500:
@@ -83,7 +91,8 @@ class TelegramProvider:
         deadline: float | None = None,
     ) -> Published:
         chat_id = credentials.extra["chat_id"]
-        fields = {"chat_id": chat_id, "caption": draft.text[:CAPTION_LIMIT], "supports_streaming": "true"}
+        caption = fit(draft.text, TELEGRAM_CAPTION_UNITS).text
+        fields = {"chat_id": chat_id, "caption": caption, "supports_streaming": "true"}
         # Without its shape Telegram may show a vertical clip as a square or a landscape.
         for name, value in (
             ("duration", clip.duration_seconds),
@@ -141,9 +150,7 @@ class TelegramProvider:
         if member.get("status") not in ("administrator", "creator") or not member.get(
             "can_post_messages", True
         ):
-            raise Rejected(
-                "Бот не может публиковать в канал: сделайте его администратором с правом публикации"
-            )
+            raise Rejected(NO_POST_RIGHTS, code="TELEGRAM_NO_POST_RIGHTS")
         return Account(
             account_id=str(chat["id"]),
             name=chat.get("title") or channel,

@@ -1,20 +1,22 @@
-"""VK: clips through the `shortVideo.*` methods, regular videos through `video.save`, stats
-through `video.get`; connected by VK ID (OAuth 2.1) or the legacy implicit flow.
+"""VK: real clips through the signed-in session of VK's own video app (`shortVideo.*`,
+unofficial: autopost.providers.vk_session), regular videos through `video.save` with an
+OAuth token (VK ID or the legacy implicit flow), statistics through `video.get` and, for
+clips, `shortVideo.get`.
 
 What each call rests on (README, "What rests on what"):
 - `video.save`, `video.get`, `users.get`, `groups.get`, the error envelope: the official
   schema (tests/reference/vk-api-schema, API 5.199).
-- `shortVideo.create` → upload (multipart field `file`) → `shortVideo.encodeProgress` →
-  `shortVideo.edit` → `shortVideo.publish(license_agree=1)`: undocumented; modelled on the
-  public clients MaxNagibator/MediaOrcestrator (VkVideoService.cs), sedlab/node-vk-clip-api
-  and crosspostly/diveclub-vkposter, which agree on it. They report that a token of a
-  third-party app is refused these methods (error 3); we then publish with `video.save`
-  and say whether VK made a clip or a regular video of it (`video.get`'s `type`).
-Errors come as HTTP 200 `{"error": {"error_code": N, "error_msg": ...}}`.
+- `shortVideo.create` → upload → `shortVideo.encodeProgress` → `shortVideo.edit` →
+  `shortVideo.publish(license_agree=1)`, `shortVideo.get`: undocumented; as
+  MaxNagibator/MediaOrcestrator (VkVideoService.cs, VkVideoChannel.cs) and
+  crosspostly/diveclub-vkposter call them, with a web token of VK's video app. A token of a
+  third-party app gets error 3 on every version tried (diveclub CLIPS.md), so an OAuth
+  connection publishes regular videos and says so.
 """
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -24,7 +26,7 @@ from urllib.parse import urlencode
 import httpx
 from pydantic import SecretStr
 
-from autopost.errors import PlatformError, PlatformRateLimited, PlatformUnavailable, Rejected, TokenExpired
+from autopost.errors import PlatformUnavailable, Rejected, TokenExpired
 from autopost.platforms import Platform
 from autopost.providers.base import (
     Account,
@@ -40,32 +42,21 @@ from autopost.providers.base import (
 )
 from autopost.providers.http import guarded, json_of, multipart, new_client
 from autopost.providers.oauth import OAuthGrant
+from autopost.providers.vk_api import NAME, NO_VIDEO_RIGHTS, VkApiError, platform_error, vk_answer
+from autopost.providers.vk_session import VkSession, is_session, new_upload_session
 from autopost.settings import Settings
 
 API_VERSION = "5.199"
-NAME = "VK"
 STATS_BATCH = 200  # video.get takes up to 200 videos a call
-# VK ID scopes are space-separated; the legacy flow takes a comma-separated list. `offline`
-# asks the legacy flow for a token that does not lapse after a day (VK may ignore it).
+# VK ID scopes are space-separated; the legacy flow takes a comma-separated list and, since
+# API 5.105, refuses `offline` as an invalid scope (VKCOM/vk-android-sdk#518).
 VKID_SCOPE = "video groups"
-IMPLICIT_SCOPE = "video,groups,offline"
-# What VK says when the clip methods are not for this token (the public clients above):
-# 3 "Unknown method passed" for a third-party app's token, 15 "Access denied".
-CLIP_METHODS_REFUSED = frozenset({3, 15})
+IMPLICIT_SCOPE = "video,groups"
 NOT_PROCESSED_YET = 3001  # shortVideo.publish before encoding is done
 CHECK_AFTER_SECONDS = 15.0
 IMPLICIT_DEFAULT_LIFETIME = 86400  # a legacy token without `offline` lives a day
-
-_RATE_LIMIT_WAIT = {6: 1.0, 9: 60.0, 29: 3600.0}  # too many per second, flood control, daily limit
-
-
-class VkApiError(PlatformError):
-    """An error object VK answered; mapped onto the common set by `_error`."""
-
-    def __init__(self, code: int, message: str) -> None:
-        self.code = code
-        self.vk_message = message
-        super().__init__(f"VK: ошибка {code}")
+# What VK's web app sends with a clip's text (MediaOrcestrator, diveclub): not an advert.
+ORD_INFO = json.dumps({"is_ads": False, "advertisers": []}, separators=(",", ":"))
 
 
 class VkProvider:
@@ -85,6 +76,7 @@ class VkProvider:
         self._flow = settings.vk_auth_flow
         self._client_id = settings.vk_client_id
         self._http = http or new_client()
+        self._session = VkSession(settings, self._http, throttle)
 
     # -- API calls ------------------------------------------------------------------------
 
@@ -96,6 +88,8 @@ class VkProvider:
             raise platform_error(exc) from exc
 
     def _raw_call(self, method: str, credentials: Credentials, **params: Any) -> Any:
+        if is_session(credentials):
+            return self._session.call(method, credentials, **params)
         if self._throttle is not None:
             self._throttle(credentials)
         # The token goes in the POST body, never in a URL that could be logged or traced.
@@ -105,13 +99,7 @@ class VkProvider:
             "v": API_VERSION,
         }
         response = guarded(lambda: self._http.post(f"{self._api}/method/{method}", data=data), NAME)
-        if response.status_code >= 500:
-            raise PlatformUnavailable("VK временно недоступен")
-        payload = json_of(response, NAME)
-        if "error" in payload:
-            error = payload["error"] if isinstance(payload["error"], dict) else {}
-            raise VkApiError(int(error.get("error_code", 0)), str(error.get("error_msg", "")))
-        return payload["response"]
+        return vk_answer(response)
 
     # -- publishing -----------------------------------------------------------------------
 
@@ -125,18 +113,19 @@ class VkProvider:
         deadline: float | None = None,
     ) -> PublishOutcome:
         state = dict(checkpoint or {})
-        flow = state.get("flow") or draft.format.value
-        if flow == PublishFormat.CLIP:
-            try:
-                return self._clip(credentials, clip, draft, state, save_checkpoint, deadline)
-            except VkApiError as exc:
-                if exc.code not in CLIP_METHODS_REFUSED or state.get("video_id"):
-                    raise platform_error(exc) from exc
-                # The clip methods are not for this token: VK's documented upload instead,
-                # asking for a clip the way the seed did; video.get tells what VK made of it.
-                state = {"flow": PublishFormat.VIDEO.value, "fallback": True}
-                save_checkpoint(dict(state))
-        return self._video(credentials, clip, draft, state, save_checkpoint, deadline)
+        flow = state.get("flow") or (
+            PublishFormat.CLIP.value
+            if draft.format is PublishFormat.CLIP and is_session(credentials)
+            else PublishFormat.VIDEO.value
+        )
+        if flow == PublishFormat.VIDEO.value:
+            # Also a video begun over OAuth before the user reconnected through the session.
+            return self._video(credentials, clip, draft, state, save_checkpoint, deadline)
+        if is_session(credentials):
+            return self._clip(credentials, clip, draft, state, save_checkpoint, deadline)
+        # A clip begun through a session since replaced by an OAuth connection: it was never
+        # published, and OAuth cannot finish it; a video goes out instead.
+        return self._video(credentials, clip, draft, {}, save_checkpoint, deadline)
 
     def _clip(
         self,
@@ -147,50 +136,70 @@ class VkProvider:
         save_checkpoint: SaveCheckpoint,
         deadline: float | None,
     ) -> PublishOutcome:
-        group = credentials.extra.get("group_id") or None
         fresh = not state.get("video_id")
         if fresh:
-            created = self._raw_call(
-                "shortVideo.create", credentials, file_size=clip.size, group_id=group, wallpost=0
+            created = self.call(
+                "shortVideo.create",
+                credentials,
+                group_id=credentials.extra.get("group_id") or None,
+                file_size=clip.size,
             )
-            state.update(
-                flow=PublishFormat.CLIP.value,
-                owner_id=int(created["owner_id"]),
-                video_id=int(created["video_id"]),
-                upload_url=created["upload_url"],
-            )
+            state = {
+                "flow": PublishFormat.CLIP.value,
+                "owner_id": int(created["owner_id"]),
+                "video_id": int(created["video_id"]),
+                "upload_url": created["upload_url"],
+                "upload_session": new_upload_session(),
+            }
             save_checkpoint(dict(state))
-        owner_id, video_id = int(state["owner_id"]), int(state["video_id"])
-        if not state.get("hash"):
-            sent = self._send_file(state["upload_url"], "file", clip, deadline)
+        owner = {"owner_id": int(state["owner_id"]), "video_id": int(state["video_id"])}
+        if not state.get("uploaded"):
+            # After an attempt that died mid-upload, the same file goes again to the same
+            # address under the same upload session.
+            sent = self._session.upload(state["upload_url"], state["upload_session"], clip, deadline)
             if sent is None:
                 if fresh:
                     raise PlatformUnavailable("VK не принял файл, попробуем ещё раз")
-                # The upload address is spent (a broken upload): start a new, unpublished
-                # clip; the old one was never published, so nothing appears twice.
-                state.clear()
+                # The address is spent: a new clip. The old one was never published, so
+                # nothing appears twice.
                 save_checkpoint({"flow": PublishFormat.CLIP.value})
-                return self._clip(credentials, clip, draft, state, save_checkpoint, deadline)
-            state["hash"] = str(sent.get("video_hash", ""))
+                return self._clip(credentials, clip, draft, {}, save_checkpoint, deadline)
+            state.update(uploaded=True, hash=str(sent.get("video_hash") or ""))
             save_checkpoint(dict(state))
-        owner = {"owner_id": owner_id, "video_id": video_id}
-        progress = self.call("shortVideo.encodeProgress", credentials, **owner, hash=state["hash"])
-        if not progress.get("is_ready"):
-            self._ensure_not_refused(credentials, owner_id, video_id)
-            percents = int(progress.get("percents") or 0)
-            return Processing(f"VK обрабатывает клип: {percents}%", CHECK_AFTER_SECONDS)
+        if state["hash"]:
+            # The old `<retval>1</retval>` answer carries no hash: publish says when it is ready.
+            progress = self.call("shortVideo.encodeProgress", credentials, **owner, hash=state["hash"])
+            if not progress.get("is_ready"):
+                percents = int(progress.get("percents") or 0)
+                return Processing(f"VK обрабатывает клип: {percents}%", CHECK_AFTER_SECONDS)
         if not state.get("edited"):
-            self.call("shortVideo.edit", credentials, **owner, description=draft.text, privacy_view="all")
+            self.call(
+                "shortVideo.edit",
+                credentials,
+                **owner,
+                description=draft.text,
+                privacy_view="all",
+                privacy_comment="all",
+                can_make_duet=1,
+                ord_info=ORD_INFO,
+            )
             state["edited"] = True
             save_checkpoint(dict(state))
         try:
             self._raw_call(
-                "shortVideo.publish", credentials, **owner, license_agree=1, publish_date=0, wallpost=0
+                "shortVideo.publish",
+                credentials,
+                **owner,
+                wallpost=0,
+                publish_date=0,
+                license_agree=1,
+                ref="video_as_clip_video_upload",
             )
         except VkApiError as exc:
-            if exc.code == NOT_PROCESSED_YET:
+            if exc.vk_code == NOT_PROCESSED_YET:
                 return Processing("VK ещё обрабатывает клип", CHECK_AFTER_SECONDS)
             raise platform_error(exc) from exc
+        owner_id, video_id = owner["owner_id"], owner["video_id"]
         return Published(
             post_id=f"{owner_id}_{video_id}",
             url=_url(PublishFormat.CLIP, owner_id, video_id),
@@ -211,14 +220,12 @@ class VkProvider:
             owner_id, video_id = int(state["owner_id"]), int(state["video_id"])
             # An attempt that died after sending the file: VK has it, so it is the post.
             has_file = self._find(credentials, owner_id, video_id) is not None
-            if has_file or self._send_file(state["upload_url"], "video_file", clip, deadline) is not None:
+            if has_file or self._send_file(state["upload_url"], clip, deadline) is not None:
                 state["uploaded"] = True
-            else:
-                state = {k: v for k, v in state.items() if k in ("flow", "fallback")}
-            if state.get("uploaded"):
                 save_checkpoint(dict(state))
+            else:
+                state = {}
         if not state.get("video_id"):
-            wants_clip = draft.format is PublishFormat.CLIP
             saved = self.call(
                 "video.save",
                 credentials,
@@ -226,17 +233,15 @@ class VkProvider:
                 description=draft.description,
                 wallpost=0,
                 group_id=credentials.extra.get("group_id") or None,
-                # Not in the 5.199 schema: the seed's way to ask for a clip. VK may ignore it.
-                is_short=1 if wants_clip else None,
             )
-            state.update(
-                flow=PublishFormat.VIDEO.value,
-                owner_id=int(saved["owner_id"]),
-                video_id=int(saved["video_id"]),
-                upload_url=saved["upload_url"],
-            )
+            state = {
+                "flow": PublishFormat.VIDEO.value,
+                "owner_id": int(saved["owner_id"]),
+                "video_id": int(saved["video_id"]),
+                "upload_url": saved["upload_url"],
+            }
             save_checkpoint(dict(state))
-            if self._send_file(saved["upload_url"], "video_file", clip, deadline) is None:
+            if self._send_file(saved["upload_url"], clip, deadline) is None:
                 raise PlatformUnavailable("VK не принял файл, попробуем ещё раз")
             state["uploaded"] = True
             save_checkpoint(dict(state))
@@ -255,20 +260,12 @@ class VkProvider:
             published_as=made.value,
         )
 
-    def _ensure_not_refused(self, credentials: Credentials, owner_id: int, video_id: int) -> None:
-        """A clip VK will not publish says why on its video object (`content_restricted`)."""
-        video = self._find(credentials, owner_id, video_id)
-        if video is not None:
-            _raise_if_restricted(video)
-
-    def _send_file(
-        self, upload_url: str, field: str, clip: ClipSource, deadline: float | None
-    ) -> dict[str, Any] | None:
+    def _send_file(self, upload_url: str, clip: ClipSource, deadline: float | None) -> dict[str, Any] | None:
         """The upload server's answer, or None when it refuses the address (spent, expired)."""
         with clip.open(0) as source:
             headers, body = multipart(
                 {},
-                field,
+                "video_file",
                 clip.filename,
                 clip.content_type,
                 source,
@@ -291,6 +288,9 @@ class VkProvider:
     # -- statistics and the account -------------------------------------------------------
 
     def fetch_stats(self, credentials: Credentials, post_ids: list[str]) -> dict[str, PostStats]:
+        """Regular videos from `video.get`; clips are not there: with a session, each from
+        `shortVideo.get` as VK's video app reads it. A post VK gives no figures for is left
+        out (shown as no data, never as 0)."""
         stats: dict[str, PostStats] = {}
         for start in range(0, len(post_ids), STATS_BATCH):
             batch = post_ids[start : start + STATS_BATCH]
@@ -302,13 +302,40 @@ class VkProvider:
                     comments=item.get("comments"),
                     reposts=(item.get("reposts") or {}).get("count"),
                 )
+        if is_session(credentials):
+            for post_id in post_ids:
+                if post_id not in stats:
+                    stats.update(self._clip_stats(credentials, post_id))
         return stats
 
+    def _clip_stats(self, credentials: Credentials, post_id: str) -> dict[str, PostStats]:
+        # One clip a call, as the public client does: a batch size VK takes is not known.
+        found = self.call("shortVideo.get", credentials, short_video_raw_ids=post_id, fields="")
+        for entry in (found.get("feed") or {}).get("items", []):
+            item = entry.get("item") or {}
+            if f"{item.get('owner_id')}_{item.get('id')}" != post_id:
+                continue
+            figures = item.get("engagement") or {}
+            return {
+                post_id: PostStats(
+                    views=figures.get("view_count"),
+                    likes=figures.get("like_count"),
+                    comments=figures.get("comment_count"),
+                    reposts=figures.get("repost_count"),
+                )
+            }
+        return {}
+
     def check(self, credentials: Credentials) -> Account:
-        """The token's own user (`users.get` without ids answers for the token's owner)."""
+        """The connection's own user (`users.get` without ids answers for the token's owner);
+        an OAuth token must also hold the video right publishing needs (a `video.get`, which
+        VK refuses without it: error 15, subcode 1133)."""
         (user,) = self.call("users.get", credentials)
+        if not is_session(credentials):
+            self.call("video.get", credentials, count=1)
         name = " ".join(part for part in (user.get("first_name"), user.get("last_name")) if part)
-        extra = {k: v for k, v in credentials.extra.items() if k in ("device_id", "group_id", "group_name")}
+        kept = ("device_id", "group_id", "group_name", "auth")
+        extra = {k: v for k, v in credentials.extra.items() if k in kept}
         return Account(account_id=str(user["id"]), name=name or f"VK id{user['id']}", extra=extra)
 
     def communities(self, credentials: Credentials) -> list[tuple[int, str]]:
@@ -359,6 +386,10 @@ class VkProvider:
                 "state": secrets.token_urlsafe(16),
             }
         )
+        granted = str(tokens.get("scope") or "").split()
+        if granted and "video" not in granted:
+            # VK ID drops the rights an app does not hold without a word: its `scope` says.
+            raise Rejected(NO_VIDEO_RIGHTS, code="VK_NO_VIDEO_RIGHTS")
         credentials = _credentials(tokens, None, str(tokens["user_id"]), {"device_id": grant.device_id})
         return credentials, self.check(credentials)
 
@@ -374,6 +405,10 @@ class VkProvider:
         return Credentials(grant.access_token, None, expires_at, account.account_id), account
 
     def refresh(self, credentials: Credentials) -> Credentials:
+        if is_session(credentials):
+            # A session is not refreshed: it still mints a web token, or the user signs in again.
+            self._session.web_token(credentials, fresh=True)
+            return credentials
         if credentials.refresh_token is None:
             raise TokenExpired()  # a legacy token has no refresh: the user connects again
         tokens = self._token_request(
@@ -421,20 +456,3 @@ def _raise_if_restricted(video: dict[str, Any]) -> None:
     if video.get("content_restricted"):
         reason = str(video.get("content_restricted_message") or "").strip()
         raise Rejected(f"VK не опубликовал видео: {reason}" if reason else "VK не опубликовал видео")
-
-
-def platform_error(error: VkApiError) -> PlatformError:
-    code = error.code
-    if code == 5:
-        return TokenExpired()
-    if code in _RATE_LIMIT_WAIT:
-        return PlatformRateLimited(_RATE_LIMIT_WAIT[code], "VK ограничил частоту запросов")
-    if code in (1, 10, 22):
-        return PlatformUnavailable("VK временно недоступен")
-    if code == 14:
-        return Rejected("VK запросил капчу: опубликуйте клип позже или вручную")
-    if code in (15, 200, 201, 203, 204):
-        return Rejected("VK запретил публикацию: нет прав на загрузку видео в это сообщество или профиль")
-    if code == 260:
-        return Rejected("VK не показывает список сообществ: он скрыт настройками приватности")
-    return Rejected(f"VK отклонил публикацию (код ошибки {code})")
