@@ -168,6 +168,65 @@ class Gateway:
                 event["body"], event["isBase64Encoded"] = base64.b64encode(body).decode(), True
         return event
 
+    def local_answer(self, method: str, path: str, body: bytes) -> tuple[int, Any] | None:
+        """The local stack's own routes under /local/ (no Lambda behind them), or None."""
+        if method != "POST" or not path.startswith("/local/"):
+            return None
+        try:
+            wanted = json.loads(body or b"{}")
+        except ValueError:
+            return 400, {"message": "a JSON body is required"}
+        if not isinstance(wanted, dict):
+            return 400, {"message": "a JSON object is required"}
+        if path == "/local/token":
+            # Local sign-in only: what `make token` does, for the console's sign-in page.
+            user, plan = str(wanted.get("user") or "").strip(), str(wanted.get("plan", "free"))
+            if not user:
+                return 400, {"message": "user is required"}
+            if not re.fullmatch(r"[A-Za-z0-9_.@-]{1,64}", user):
+                return 400, {"message": "user: letters, digits, _ . @ - only"}
+            return 200, {"token": tokens.mint(user, plan)}
+        if path == "/local/telegram/post":
+            # What a channel's owner does in Telegram (posting the code the service bot
+            # waits for), for the console's "post it for me" button.
+            try:
+                self._emulators.telegram.post_in_channel(str(wanted["channel"]), str(wanted["text"]))
+            except (KeyError, TypeError, AttributeError):
+                return 400, {"message": "channel and text are required"}
+            return 200, {"ok": True}
+        if path == "/local/kill-busy":
+            # Crash a function's environments mid-call (the tests' chaos).
+            pool = self._pools.get(str(wanted.get("function", "")))
+            if pool is None:
+                return 404, {"message": "no such function"}
+            return 200, {"killed": pool.kill_busy()}
+        return None
+
+    def through_a_function(
+        self, handler: BaseHTTPRequestHandler, path: str, body: bytes
+    ) -> tuple[int, bytes, dict[str, str]]:
+        """The route's function answers, as API Gateway invokes it (the JWT checked first)."""
+        for route in self._routes:
+            match = route.pattern.match(path)
+            if match and route.method == handler.command:
+                break
+        else:
+            return 404, b'{"message": "Not Found"}', {"Content-Type": "application/json"}
+        claims = None
+        if route.authorized:
+            header = handler.headers.get("authorization", "")
+            try:
+                claims = tokens.verify(header.removeprefix("Bearer ").strip())
+            except jwt.InvalidTokenError:
+                return 401, b'{"message": "Unauthorized"}', {"Content-Type": "application/json"}
+        result = route.pool.invoke(self.event(route, handler, match, body, claims))
+        payload = result.get("body") or ""
+        raw = base64.b64decode(payload) if result.get("isBase64Encoded") else payload.encode()
+        headers = dict(result.get("headers") or {})
+        for key, values in (result.get("multiValueHeaders") or {}).items():
+            headers[key] = ",".join(values)
+        return int(result.get("statusCode", 200)), raw, headers
+
     def start(self, host: str, port: int) -> str:
         gateway = self
 
@@ -210,39 +269,9 @@ class Gateway:
                 if path in ("/", "/console") and self.command in ("GET", "HEAD"):
                     self._reply(302, b"", {"Location": "/console/"})
                     return
-                if path == "/local/token" and self.command == "POST":
-                    # Local sign-in only: what `make token` does, for the console's sign-in page.
-                    try:
-                        wanted = json.loads(body or b"{}")
-                        user, plan = str(wanted["user"]).strip(), str(wanted.get("plan", "free"))
-                    except (ValueError, KeyError, TypeError):
-                        self._json(400, {"message": "user is required"})
-                        return
-                    if not re.fullmatch(r"[A-Za-z0-9_.@-]{1,64}", user):
-                        self._json(400, {"message": "user: letters, digits, _ . @ - only"})
-                        return
-                    self._json(200, {"token": tokens.mint(user, plan)})
-                    return
-                if path == "/local/telegram/post" and self.command == "POST":
-                    # Local only: what a channel's owner does in Telegram (posting the code
-                    # the service bot waits for), for the console's "post it for me" button.
-                    try:
-                        wanted = json.loads(body or b"{}")
-                        gateway._emulators.telegram.post_in_channel(
-                            str(wanted["channel"]), str(wanted["text"])
-                        )
-                    except (ValueError, KeyError, TypeError, AttributeError):
-                        self._json(400, {"message": "channel and text are required"})
-                        return
-                    self._json(200, {"ok": True})
-                    return
-                if path == "/local/kill-busy" and self.command == "POST":
-                    # Local only: crash a function's environments mid-call (the tests' chaos).
-                    pool = gateway._pools.get(str(json.loads(body or b"{}").get("function", "")))
-                    if pool is None:
-                        self._json(404, {"message": "no such function"})
-                        return
-                    self._json(200, {"killed": pool.kill_busy()})
+                local = gateway.local_answer(self.command, path, body)
+                if local is not None:
+                    self._json(*local)
                     return
                 if path == "/console/config.json":
                     # The API on the console's own origin, whatever name the browser used.
@@ -250,28 +279,7 @@ class Gateway:
                     return
                 if gateway._serve_static(self, path):
                     return
-                for route in gateway._routes:
-                    match = route.pattern.match(path)
-                    if match and route.method == self.command:
-                        break
-                else:
-                    self._json(404, {"message": "Not Found"})
-                    return
-                claims = None
-                if route.authorized:
-                    header = self.headers.get("authorization", "")
-                    try:
-                        claims = tokens.verify(header.removeprefix("Bearer ").strip())
-                    except jwt.InvalidTokenError:
-                        self._json(401, {"message": "Unauthorized"})
-                        return
-                result = route.pool.invoke(gateway.event(route, self, match, body, claims))
-                payload = result.get("body") or ""
-                raw = base64.b64decode(payload) if result.get("isBase64Encoded") else payload.encode()
-                headers = dict(result.get("headers") or {})
-                for key, values in (result.get("multiValueHeaders") or {}).items():
-                    headers[key] = ",".join(values)
-                self._reply(int(result.get("statusCode", 200)), raw, headers)
+                self._reply(*gateway.through_a_function(self, path, body))
 
             def _preflight(self) -> None:
                 """A CORS preflight, as API Gateway's CorsConfiguration answers it."""

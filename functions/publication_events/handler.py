@@ -19,9 +19,13 @@ processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 logic = lazy("autopost.publication_events")
 
 
+# Settings only this function uses: the history it writes and the bus it puts events on.
+NEEDS = ("history_table", "event_bus_name")
+
+
 @warm
-def publication_events() -> "logic.PublicationEvents":
-    return logic.publication_events_from_settings(get_settings())
+def publication_events() -> "logic.EventPublisher":
+    return logic.publication_events_from_settings(get_settings().require(*NEEDS))
 
 
 def record_handler(record: DynamoDBRecord) -> None:

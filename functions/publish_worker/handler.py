@@ -14,9 +14,13 @@ processor = BatchProcessor(event_type=EventType.SQS)
 publish_worker = lazy("autopost.publish_worker")
 
 
+# Settings only this function uses: a late attempt is adopted under a new execution.
+NEEDS = ("publish_state_machine_arn",)
+
+
 @warm
 def worker() -> "publish_worker.PublishWorker":
-    return publish_worker.worker_from_settings(get_settings())
+    return publish_worker.worker_from_settings(get_settings().require(*NEEDS))
 
 
 @logger.inject_lambda_context

@@ -14,9 +14,13 @@ from autopost.settings import get_settings
 stats_sync = lazy("autopost.stats_sync")
 
 
+# Settings only this function uses: a run that runs out of time continues through the queue.
+NEEDS = ("stats_continue_queue_url",)
+
+
 @warm
 def sync() -> "stats_sync.StatsSync":
-    return stats_sync.stats_sync_from_settings(get_settings())
+    return stats_sync.stats_sync_from_settings(get_settings().require(*NEEDS))
 
 
 @logger.inject_lambda_context

@@ -16,9 +16,13 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 dispatch = lazy("autopost.webhooks.dispatch")
 
 
+# Settings only this function uses: its own queue (retries) and where deliveries give up.
+NEEDS = ("webhooks_table", "webhook_queue_url", "webhook_dead_letter_queue_url")
+
+
 @warm
 def dispatcher() -> "dispatch.WebhookDispatcher":
-    return dispatch.dispatcher_from_settings(get_settings())
+    return dispatch.dispatcher_from_settings(get_settings().require(*NEEDS))
 
 
 def record_handler(record: SQSRecord, lambda_context: LambdaContext | None = None) -> None:

@@ -13,9 +13,9 @@ from autopost.clock import to_iso
 from autopost.models import ConnectionStatus
 from autopost.platforms import Platform
 from autopost.providers import provider_for
-from autopost.publish_worker import stats_schedule
 from autopost.secrets import token_cipher
 from autopost.settings import get_settings
+from autopost.stats_schedule import stats_schedule
 from autopost.stats_sync import StatsSync, stats_sync_from_settings
 from autopost.storage.connections import ConnectionRepository
 from autopost.storage.tables import records

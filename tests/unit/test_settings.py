@@ -44,3 +44,16 @@ def test_settings_are_read_once_per_environment(monkeypatch):
     monkeypatch.setenv("RETRY_DELAYS_SECONDS", "4,5,6")
     assert get_settings() is first
     assert first.retry_delays_seconds == (1, 2, 3)
+
+
+def test_a_function_lacking_a_setting_only_it_uses_fails_at_its_start_naming_it(monkeypatch):
+    for name, value in REQUIRED.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("STATS_CONTINUE_QUEUE_URL", raising=False)
+    from functions.stats_sync import handler
+
+    with pytest.raises(RuntimeError, match="STATS_CONTINUE_QUEUE_URL"):
+        handler.sync()
+    monkeypatch.setenv("STATS_CONTINUE_QUEUE_URL", "https://sqs.local/continue")
+    runtime.reset()
+    assert get_settings().require(*handler.NEEDS).stats_continue_queue_url == "https://sqs.local/continue"

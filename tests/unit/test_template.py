@@ -196,3 +196,23 @@ def test_every_skipped_scan_finding_says_why(template):
             assert skip["id"].startswith("CKV_"), lid
             assert len(skip.get("comment", "").split()) >= 6, (lid, skip["id"])
     assert skipped > 0
+
+
+@pytest.mark.parametrize(
+    ("logical_id", "module"),
+    [
+        ("ApiFunction", "functions.api.handler"),
+        ("PublishWorkerFunction", "functions.publish_worker.handler"),
+        ("StatsSyncFunction", "functions.stats_sync.handler"),
+        ("WebhookFunction", "functions.webhooks.handler"),
+        ("PublicationEventsFunction", "functions.publication_events.handler"),
+    ],
+)
+def test_every_function_is_given_the_settings_it_checks_for_at_its_start(template, logical_id, module):
+    import importlib
+
+    needs = importlib.import_module(module).NEEDS
+    given = set(template["Globals"]["Function"]["Environment"]["Variables"])
+    given |= set(template["Resources"][logical_id]["Properties"].get("Environment", {}).get("Variables", {}))
+    for name in needs:
+        assert Settings.model_fields[name].validation_alias in given, (logical_id, name)

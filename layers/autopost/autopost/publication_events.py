@@ -22,7 +22,7 @@ _PUT_BATCH = 10
 _OUTCOMES = {EventType.PUBLISHED: "published", EventType.FAILED: "failed"}
 
 
-class PublicationEvents:
+class EventPublisher:
     def __init__(self, settings: Settings, history: HistoryRepository, events: Any) -> None:
         self._bus = settings.event_bus_name
         self._history = history
@@ -82,5 +82,5 @@ def _count_outcome(event: PublicationEvent) -> None:
         metric.add_dimension(name="outcome", value=_OUTCOMES[event.type])
 
 
-def publication_events_from_settings(settings: Settings) -> PublicationEvents:
-    return PublicationEvents(settings, HistoryRepository(settings), client("events"))
+def publication_events_from_settings(settings: Settings) -> EventPublisher:
+    return EventPublisher(settings, HistoryRepository(settings), client("events"))

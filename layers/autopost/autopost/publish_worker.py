@@ -11,7 +11,6 @@ by the platform's retry-after.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import math
 import posixpath
@@ -57,6 +56,7 @@ from autopost.providers.base import (
 from autopost.publishing import TOKEN_EXPIRED_MESSAGE
 from autopost.secrets import MissingSecret, import_signer, service_bot_token, token_cipher
 from autopost.settings import Settings
+from autopost.stats_schedule import stats_schedule
 from autopost.statuses import PublicationStatus
 from autopost.storage.channel_claims import ChannelClaims
 from autopost.storage.clips import ClipRepository
@@ -71,8 +71,6 @@ CLIP_MISSING = "Файл клипа не найден"
 UNPROVEN_CHANNEL = "Канал Telegram не подтверждён: подключите его заново, разместив в канале код из консоли"
 # Leave this much of the Lambda's time for recording the outcome.
 SAFETY_SECONDS = 30.0
-# The stats index spreads each platform over this many partitions.
-STATS_SHARDS = 10
 # Waits up to this long delay the queue message (no state transitions); longer ones are
 # handed to the state machine, so the task's timeout never runs out during the wait.
 SHORT_WAIT_SECONDS = 60.0
@@ -82,15 +80,6 @@ EARLY_SLEEP_SECONDS = 5.0
 SQS_MAX_DELAY = 900
 # What Step Functions answers to a task token it no longer waits for.
 STALE_TASK_TOKEN_ERRORS = frozenset({"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"})
-
-
-def stats_schedule(publication_id: str, platform: Platform) -> dict[str, str | None]:
-    """A newly published publication enters the stats index, due at once; Telegram's never
-    does (the Bot API has no post statistics)."""
-    if platform is Platform.TELEGRAM:
-        return {}
-    shard = int(hashlib.sha1(publication_id.encode()).hexdigest(), 16) % STATS_SHARDS  # noqa: S324 - spreading, not security
-    return {"stats_shard": f"{platform.value}#{shard}", "stats_due_at": to_iso(utcnow())}
 
 
 def clip_source(

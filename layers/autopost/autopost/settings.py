@@ -164,6 +164,17 @@ class Settings(BaseModel):
     def from_environment(cls) -> "Settings":
         return cls.model_validate(dict(os.environ))
 
+    def require(self, *fields: str) -> "Settings":
+        """These settings, which only some functions use, are set here: checked when the
+        function starts, so one that lacks a setting fails at once, naming it, not at the
+        first message that needs it."""
+        missing = [
+            str(type(self).model_fields[name].validation_alias) for name in fields if not getattr(self, name)
+        ]
+        if missing:
+            raise RuntimeError(f"this function needs {', '.join(missing)} (template.yaml sets them)")
+        return self
+
     @property
     def console_urls(self) -> tuple[str, ...]:
         return (self.console_url, *self.console_url_aliases)

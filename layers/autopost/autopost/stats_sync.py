@@ -25,8 +25,8 @@ from autopost.observability import logger
 from autopost.platforms import Platform
 from autopost.providers import dzen, vk
 from autopost.providers.base import Provider
-from autopost.publish_worker import STATS_SHARDS
 from autopost.settings import Settings
+from autopost.stats_schedule import STATS_SHARDS
 from autopost.storage.connections import ConnectionRepository
 from autopost.storage.history import HistoryRepository
 from autopost.storage.publications import PublicationRepository

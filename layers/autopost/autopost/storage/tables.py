@@ -3,7 +3,7 @@
 PynamoDB reads `Meta.table_name` when a class is defined; defining records at import would
 freeze whatever the environment held then. `records(settings)` builds the classes for the
 configured tables once and caches them. The attribute, key, index and TTL names here must
-match template.yaml (tests/unit/test_template_tables.py compares them).
+match template.yaml (tests/unit/test_template.py, `test_keys_indexes_and_ttl_match`, compares them).
 """
 
 from __future__ import annotations
