@@ -371,15 +371,26 @@ function openPublish(clip) {
       element(
         "div",
         {},
-        element("label", {}, element("input", { type: "checkbox", name: "platforms", value: p.platform, checked: p.connected && p.allowedByPlan }), ` ${p.name}`),
+        element(
+          "label",
+          {},
+          // A platform that cannot be published to now is not offered as if it could.
+          element("input", { type: "checkbox", name: "platforms", value: p.platform, checked: p.connected && p.allowedByPlan, disabled: !(p.connected && p.allowedByPlan) }),
+          ` ${p.name}`,
+          !p.allowedByPlan ? element("span", { class: "muted" }, " — недоступно на вашем тарифе") : !p.connected ? element("span", { class: "muted" }, " — не подключено") : null,
+        ),
         element("span", { class: "platform-error", "data-platform-error": p.platform, hidden: true }),
         p.platform === "telegram" ? element("span", { class: "warning", "data-caption-warning": true, "aria-live": "polite", hidden: true }) : null,
       ),
     ),
   );
-  form.oninput = () => warnCaption(form);
   const vkFormat = $("#publish-vk-format");
-  vkFormat.hidden = !platforms.some((p) => p.platform === "vk" && p.connected);
+  const vkChosen = () => Boolean(form.querySelector('input[name=platforms][value="vk"]')?.checked);
+  vkFormat.hidden = !vkChosen();
+  form.oninput = () => {
+    warnCaption(form);
+    vkFormat.hidden = !vkChosen(); // the choice is VK's: shown only while VK is chosen
+  };
   const dialog = $("#publish-dialog");
   dialog.dataset.clip = clip.id;
   dialog.showModal();
@@ -465,7 +476,8 @@ function statsCell(publication) {
   return element(
     "span",
     { "data-stats": true },
-    `просмотры ${stats.views ?? 0} · лайки ${stats.likes ?? 0} · комментарии ${stats.comments ?? 0}`,
+    // A figure the platform does not give (Rutube's likes and comments) is no data, never 0.
+    `просмотры ${stats.views ?? "нет данных"} · лайки ${stats.likes ?? "нет данных"} · комментарии ${stats.comments ?? "нет данных"}`,
   );
 }
 
@@ -520,7 +532,10 @@ function publicationRow(p) {
     element(
       "td",
       {},
-      status(p.status),
+      // Rutube has the video but its moderators have not let it out yet: not «опубликовано».
+      p.status === "published" && p.processingState === "moderation"
+        ? element("span", { class: "status publishing", "data-moderation": true }, "на модерации")
+        : status(p.status),
       p.status === "publishing" && p.processingState ? element("div", { class: "muted", "data-processing": true }, p.processingState) : null,
       p.publishedAs === "video" && p.format === "clip" ? element("div", { class: "warning", "data-published-as": true }, "опубликовано как видео, а не как клип") : null,
       ...(p.notices || []).map((text) => element("div", { class: "warning", "data-publication-notice": true }, text)),

@@ -313,3 +313,30 @@ def test_the_publish_dialog_says_before_sending_that_telegram_will_shorten_the_c
     page.get_by_role("button", name="Опубликовать", exact=True).last.click()
     # And the publication keeps saying it.
     expect(row(page, "emoji").locator("[data-publication-notice]")).to_contain_text("1047 знаков из 1024")
+
+
+def test_a_rutube_video_in_moderation_says_so_and_figures_rutube_does_not_give_are_no_data(
+    page: Page, local_stack
+):
+    upload(local_stack, "browser-10", "moderated", make_video("mp4"))
+    sign_in(page, local_stack, "browser-10")
+    page.locator('[data-connect="rutube"]').click()
+    dialog = page.locator("#connect-dialog")
+    login, password = re.search(
+        r"логин (\S+), пароль (\S+?)\.", dialog.locator(".hint").first.inner_text()
+    ).groups()
+    page.get_by_label("Логин Rutube (e-mail)").fill(login)
+    page.get_by_label("Пароль Rutube").fill(password)
+    dialog.get_by_role("button", name="Подключить").click()
+    expect(card(page, "rutube").locator(".status")).to_have_text("подключено")
+
+    open_publish(page, "moderated", "На модерации")
+    # Only what can be published now is offered; VK's format only while VK is chosen.
+    expect(page.locator('#publish-platforms input[value="vk"]')).to_be_disabled()
+    expect(page.locator("#publish-platforms")).to_contain_text("VK — не подключено")
+    expect(page.locator("#publish-vk-format")).to_be_hidden()
+    page.get_by_role("button", name="Опубликовать", exact=True).last.click()
+
+    expect(row(page, "moderated").locator("[data-moderation]")).to_have_text("на модерации", timeout=60_000)
+    # Rutube gives views only: likes and comments are no data, never 0 (the stats run every 20 s).
+    expect(row(page, "moderated")).to_contain_text("лайки нет данных", timeout=90_000)

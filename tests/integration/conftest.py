@@ -247,6 +247,19 @@ def task_timeouts(seconds: int) -> dict[str, int]:
     return {f"{name}TaskTimeoutSeconds": seconds for name in ("Vk", "Rutube", "Telegram", "Dzen")}
 
 
+def stop_execution(sfn: Any, arn: str) -> None:
+    """Stop an execution a test left running. moto starts an execution's interpreter on a
+    thread of its own: stopped in the instant before that thread has set it up, moto fails
+    with AttributeError (its `env` is still None); a moment later it stops."""
+    for _ in range(50):
+        try:
+            sfn.stop_execution(executionArn=arn)
+            return
+        except AttributeError:
+            time.sleep(0.02)
+    sfn.stop_execution(executionArn=arn)
+
+
 @contextmanager
 def running_stack(
     monkeypatch: pytest.MonkeyPatch, *, execute: bool, task_timeout: int = 10
@@ -283,7 +296,7 @@ def running_stack(
             if execute:
                 for execution in harness.executions():
                     if execution["status"] == "RUNNING":
-                        harness.sfn.stop_execution(executionArn=execution["executionArn"])
+                        stop_execution(harness.sfn, execution["executionArn"])
     runtime.reset()
 
 

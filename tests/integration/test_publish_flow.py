@@ -721,9 +721,11 @@ def test_a_caption_of_emoji_past_telegrams_limit_is_said_first_then_posted_short
     assert message["caption"].endswith("…")
 
 
-def test_what_dzen_will_not_carry_is_said_in_the_publish_answer(flow, platforms):
-    flow.connect_platform(platforms, Platform.DZEN)
-    response = flow.api(
+def test_what_dzen_will_not_carry_is_said_in_the_publish_answer(harness, platforms):
+    """What the publish answer says: no state machine needs to run."""
+    harness.ready_clip()
+    harness.connect_platform(platforms, Platform.DZEN)
+    response = harness.api(
         "POST",
         "/clips/clip-1/publications",
         body={"platforms": ["dzen"], "title": "З" * 120, "description": "Волга"},

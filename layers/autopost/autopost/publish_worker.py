@@ -33,7 +33,6 @@ from autopost.errors import (
     DuplicatePublication,
     PlatformError,
     PlatformRateLimited,
-    Rejected,
     StatusConflict,
     TokenExpired,
     UploadIncomplete,
@@ -53,7 +52,6 @@ from autopost.providers.base import (
     PublishFormat,
     PublishOutcome,
 )
-from autopost.publishing import TOKEN_EXPIRED_MESSAGE
 from autopost.secrets import MissingSecret, import_signer, service_bot_token, token_cipher
 from autopost.settings import Settings
 from autopost.stats_schedule import stats_schedule
@@ -245,14 +243,9 @@ class PublishWorker:
         except TaskFailure as failure:
             self._answer_failure(task, failure.error, failure.message)
             return
-        except TokenExpired as expired:
-            self._answer_failure(task, TaskError.TOKEN_EXPIRED, expired.message or TOKEN_EXPIRED_MESSAGE)
-            return
-        except Rejected as rejected:
-            self._answer_failure(task, TaskError.REJECTED, rejected.message)
-            return
-        except PlatformError as unavailable:
-            self._answer_failure(task, TaskError.PLATFORM_UNAVAILABLE, unavailable.message)
+        except PlatformError as failed:
+            # Each platform error names its task error (errors.py): the one table of them.
+            self._answer_failure(task, TaskError(failed.task_error), failed.message)
             return
         if isinstance(outcome, Processing):
             self._processing(task, outcome)
