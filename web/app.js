@@ -258,7 +258,9 @@ async function submitDisconnect(event) {
   const dialog = $("#disconnect-dialog");
   dialog.close();
   await guarded(async () => {
-    await api("DELETE", `/connections/${dialog.dataset.platform}`);
+    const { cancelledPublications } = await api("DELETE", `/connections/${dialog.dataset.platform}`);
+    const name = platforms.find((p) => p.platform === dialog.dataset.platform)?.name || dialog.dataset.platform;
+    announce(cancelledPublications ? `${name} отключён, отменено запланированных публикаций: ${cancelledPublications}` : `${name} отключён`);
     await refresh();
   });
 }
@@ -293,10 +295,17 @@ async function submitDestination(event) {
   }
 }
 
+// The latest confirmation only, and only for a while: an old «Telegram подключён» must not
+// outlive the next change (another platform, a disconnect).
+const NOTICE_MS = 10_000;
+let noticeTimer = null;
+
 function announce(text) {
   const note = $("#notice");
   note.textContent = text;
   note.hidden = false;
+  clearTimeout(noticeTimer);
+  noticeTimer = setTimeout(() => { note.hidden = true; }, NOTICE_MS);
 }
 
 // The platform sent the browser back: a code in the query (VK ID) or a token in the
@@ -435,8 +444,10 @@ async function submitPublish(event) {
   $("#publish-repost").hidden = true;
   try {
     const key = reposting ? repostKey : publishKey;
-    await api("POST", `/clips/${dialog.dataset.clip}/publications`, body, { "Idempotency-Key": key });
+    const created = await api("POST", `/clips/${dialog.dataset.clip}/publications`, body, { "Idempotency-Key": key });
     dialog.close();
+    const names = created.items.map((p) => platforms.find((x) => x.platform === p.platform)?.name || p.platform).join(", ");
+    announce(body.scheduledAt ? `Запланировано на ${when(body.scheduledAt)}: ${names}` : `Публикуется: ${names}`);
     await renderPublications();
   } catch (error) {
     if (error.code === "IDEMPOTENCY_KEY_REUSED") {
@@ -555,8 +566,11 @@ function publicationRow(p) {
 }
 
 async function act(publication, action) {
+  // Cancelling cannot be undone (the publication would be created again): asked first.
+  if (action === "cancel" && !window.confirm(`Отменить публикацию «${publication.title}»? Это нельзя отменить.`)) return;
   await guarded(async () => {
     await api("POST", `/publications/${publication.id}/${action}`);
+    announce(action === "cancel" ? `Публикация «${publication.title}» отменена` : `Публикация «${publication.title}» отправлена снова`);
     await renderPublications();
   });
 }

@@ -128,9 +128,16 @@ def test_schedule_then_cancel(page: Page, local_stack):
     page.get_by_label("Время публикации (необязательно, ваш часовой пояс)").fill(in_a_month())
     page.get_by_role("button", name="Опубликовать", exact=True).last.click()
     expect(row(page, "later")).to_contain_text("запланировано")
+    expect(page.locator("#notice")).to_contain_text("Запланировано на")
 
+    # Asked first: said no, nothing happens; said yes, cancelled and said so.
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    row(page, "later").get_by_role("button", name="Отменить").click()
+    expect(row(page, "later")).to_contain_text("запланировано")
+    page.once("dialog", lambda dialog: dialog.accept())
     row(page, "later").get_by_role("button", name="Отменить").click()
     expect(row(page, "later")).to_contain_text("отменено")
+    expect(page.locator("#notice")).to_contain_text("Публикация «Позже» отменена")
 
 
 def test_disconnect_asks_and_cancels_the_scheduled_publication(page: Page, local_stack):
@@ -149,6 +156,8 @@ def test_disconnect_asks_and_cancels_the_scheduled_publication(page: Page, local
 
     expect(row(page, "planned")).to_contain_text("отменено")
     expect(card(page, "telegram")).to_contain_text("не подключено")
+    # The old «Telegram подключён» is gone: the latest change is what the notice says.
+    expect(page.locator("#notice")).to_have_text("Telegram отключён, отменено запланированных публикаций: 1")
 
 
 def test_too_large_for_telegram_says_so_and_still_publishes_to_vk(page: Page, local_stack):

@@ -136,6 +136,7 @@ def test_the_timeline_of_a_cancelled_publication(page: Page, local_stack):
     )
     expect(events).to_have_count(1)
 
+    page.once("dialog", lambda dialog: dialog.accept())  # cancelling is asked first
     publication_row(page, publication).get_by_role("button", name="Отменить").click()
     expect(events.last).to_have_attribute("data-event", "publication.cancelled")
     expect(events.last).to_have_text(re.compile(r"Отменена$"))
