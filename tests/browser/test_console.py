@@ -51,6 +51,19 @@ def connect_telegram(page: Page, stack, name: str) -> None:
     expect(card(page, "telegram").locator(".status")).to_have_text("подключено")
 
 
+def connect_rutube(page: Page) -> None:
+    """With the demo login and password the dialog names locally."""
+    page.locator('[data-connect="rutube"]').click()
+    dialog = page.locator("#connect-dialog")
+    login, password = re.search(
+        r"логин (\S+), пароль (\S+?)\.", dialog.locator(".hint").first.inner_text()
+    ).groups()
+    page.get_by_label("Логин Rutube (e-mail)").fill(login)
+    page.get_by_label("Пароль Rutube").fill(password)
+    dialog.get_by_role("button", name="Подключить").click()
+    expect(card(page, "rutube").locator(".status")).to_have_text("подключено")
+
+
 def connect_vk(page: Page) -> None:
     """Through VK ID (regular videos): the dialog's second way."""
     page.locator('[data-connect="vk"]').click()
@@ -224,14 +237,7 @@ def test_a_newcomer_connects_all_four_platforms_from_the_console_alone(page: Pag
     dialog.get_by_role("button", name="Подключить").click()
     expect(card(page, "telegram").locator(".status")).to_have_text("подключено")
 
-    page.locator('[data-connect="rutube"]').click()
-    login, password = re.search(
-        r"логин (\S+), пароль (\S+?)\.", dialog.locator(".hint").first.inner_text()
-    ).groups()
-    page.get_by_label("Логин Rutube (e-mail)").fill(login)
-    page.get_by_label("Пароль Rutube").fill(password)
-    dialog.get_by_role("button", name="Подключить").click()
-    expect(card(page, "rutube").locator(".status")).to_have_text("подключено")
+    connect_rutube(page)
 
     page.locator('[data-connect="dzen"]').click()
     expect(dialog).to_contain_text("Неофициальный способ")
@@ -329,15 +335,7 @@ def test_a_rutube_video_in_moderation_says_so_and_figures_rutube_does_not_give_a
 ):
     upload(local_stack, "browser-10", "moderated", make_video("mp4"))
     sign_in(page, local_stack, "browser-10")
-    page.locator('[data-connect="rutube"]').click()
-    dialog = page.locator("#connect-dialog")
-    login, password = re.search(
-        r"логин (\S+), пароль (\S+?)\.", dialog.locator(".hint").first.inner_text()
-    ).groups()
-    page.get_by_label("Логин Rutube (e-mail)").fill(login)
-    page.get_by_label("Пароль Rutube").fill(password)
-    dialog.get_by_role("button", name="Подключить").click()
-    expect(card(page, "rutube").locator(".status")).to_have_text("подключено")
+    connect_rutube(page)
 
     open_publish(page, "moderated", "На модерации")
     # Only what can be published now is offered; VK's format only while VK is chosen.

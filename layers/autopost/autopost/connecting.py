@@ -93,6 +93,9 @@ CONNECT_WAYS = {
         ConnectMethod("session", official=False, notice=VK_SESSION_NOTICE),
         ConnectMethod("oauth", official=True, notice=VK_OAUTH_NOTICE),
     ),
+    Platform.TELEGRAM: (ConnectMethod("form", official=True),),
+    Platform.RUTUBE: (ConnectMethod("form", official=True),),
+    Platform.DZEN: (ConnectMethod("session", official=False, notice=NOTICES[Platform.DZEN]),),
 }
 
 
@@ -154,14 +157,7 @@ class ConnectionService:
                 connect_method=CONNECT_METHODS[platform],
                 stats_available=platform is not Platform.TELEGRAM,
                 notice=NOTICES.get(platform),
-                methods=CONNECT_WAYS.get(
-                    platform,
-                    (
-                        ConnectMethod(
-                            CONNECT_METHODS[platform], platform is not Platform.DZEN, NOTICES.get(platform)
-                        ),
-                    ),
-                ),
+                methods=CONNECT_WAYS[platform],
             )
             for platform in Platform
         ]

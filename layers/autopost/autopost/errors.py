@@ -216,6 +216,10 @@ class PlatformError(Exception):
         super().__init__(self.message)
 
 
+# A VK session VK no longer accepts: the connection, and every publication through it.
+VK_SESSION_EXPIRED = "Сессия VK истекла, подключите VK заново"
+
+
 class TokenExpired(PlatformError):
     task_error = "TokenExpired"
     default_message = "Токен истёк, переподключите платформу"

@@ -19,7 +19,7 @@ from pydantic_core import PydanticCustomError
 
 from autopost.captions import DZEN_TITLE_CHARACTERS, TELEGRAM_CAPTION_UNITS, fit
 from autopost.clock import Timestamp
-from autopost.errors import TokenExpired
+from autopost.errors import VK_SESSION_EXPIRED, TokenExpired
 from autopost.history import EventType, EventView
 from autopost.models import Clip, ClipStatus, Connection, ConnectionStatus, Publication
 from autopost.platforms import Platform
@@ -284,7 +284,7 @@ class ConnectionOut(ApiModel):
         session = connection.extra.get("auth") == "session"
         warning = None
         if status is ConnectionStatus.EXPIRED:
-            warning = "Сессия VK истекла, подключите VK заново" if session else TokenExpired.default_message
+            warning = VK_SESSION_EXPIRED if session else TokenExpired.default_message
         elif not connection.refreshable and connection.expires_at is not None:
             warning = f"Токен {connection.platform.display_name} истекает — переподключите"
         group = connection.extra.get("group_id")

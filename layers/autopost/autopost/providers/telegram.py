@@ -74,7 +74,7 @@ class TelegramProvider:
                 )
             raise Rejected("Файл слишком большой для Telegram (максимум 50 МБ)")
         if code == 400 and "caption is too long" in description:
-            raise Rejected("Telegram не принял подпись: она длиннее 1024 знаков")
+            raise Rejected(f"Telegram не принял подпись: она длиннее {TELEGRAM_CAPTION_UNITS} знаков")
         if code == 400 and "chat not found" in description:
             raise Rejected("Канал Telegram не найден")
         if code >= 500:

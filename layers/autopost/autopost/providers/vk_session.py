@@ -28,7 +28,7 @@ from typing import Any
 
 import httpx
 
-from autopost.errors import PlatformUnavailable, Rejected, TokenExpired
+from autopost.errors import VK_SESSION_EXPIRED, PlatformUnavailable, Rejected, TokenExpired
 from autopost.providers.base import ClipSource, Credentials
 from autopost.providers.http import guarded, json_of, stream_body
 from autopost.providers.vk_api import NAME, VkApiError, vk_answer
@@ -54,7 +54,6 @@ SESSION_COOKIES = frozenset(
     }
 )
 SESSION_IDS = ("remixnsid", "remixsid")
-SESSION_EXPIRED = "Сессия VK истекла, подключите VK заново"
 RENEW_BEFORE_SECONDS = 60.0  # MediaOrcestrator renews a minute before `expires`
 CACHED_SESSIONS = 512
 
@@ -156,7 +155,7 @@ class VkSession:
         first = answer[0] if isinstance(answer, list) and answer and isinstance(answer[0], dict) else {}
         token = str(first.get("access_token") or "")
         if not token or first.get("is_active") is False:
-            raise TokenExpired(SESSION_EXPIRED, code="VK_SESSION_EXPIRED")
+            raise TokenExpired(VK_SESSION_EXPIRED, code="VK_SESSION_EXPIRED")
         expires = float(first.get("expires") or time.time() + 300)
         _WEB_TOKENS.put(key, token, expires)
         return token
