@@ -688,7 +688,10 @@ def test_a_vk_session_vk_ended_fails_in_its_words_and_flags_the_connection(flow,
     flow.run_workers(flow.status_is(ids["vk"], *FINAL), timeout=30)
 
     failed = flow.publication(ids["vk"])
-    assert failed["error"] == {"code": "TokenExpired", "message": "Сессия VK истекла, подключите VK заново"}
+    assert failed["error"] == {
+        "code": "VK_SESSION_EXPIRED",
+        "message": "Сессия VK истекла, подключите VK заново",
+    }
     assert len(platforms.vk.calls_to("web_token")) == 2
     assert platforms.vk.calls_to("shortVideo.create") == []
     connection = ConnectionRepository(get_settings(), token_cipher()).get("user-1", Platform.VK)
@@ -719,6 +722,24 @@ def test_a_caption_of_emoji_past_telegrams_limit_is_said_first_then_posted_short
     (message,) = platforms.telegram.messages
     assert len(message["caption"].encode("utf-16-le")) // 2 <= 1024
     assert message["caption"].endswith("…")
+
+
+def test_a_bot_that_lost_the_right_to_post_fails_with_the_rights_code_and_message(flow, platforms):
+    """Telegram answers 400 "need administrator rights in the channel chat" to an
+    administrator without the post right (teloxide#450): the publication fails at once with
+    its own code and says what to change, not «код 400»."""
+    credentials = flow.connect_platform(platforms, Platform.TELEGRAM)
+    bot = platforms.telegram.bots[credentials.access_token.get_secret_value()]
+    platforms.telegram.channels[int(credentials.account_id)].admins[bot.user_id] = False
+    ids = publish(flow, "telegram")
+
+    flow.run_workers(flow.status_is(ids["telegram"], *FINAL), timeout=30)
+
+    failed = flow.publication(ids["telegram"])
+    assert failed["status"] == "failed"
+    assert failed["error"]["code"] == "TELEGRAM_NO_POST_RIGHTS"
+    assert "администратором с правом публикации" in failed["error"]["message"]
+    assert platforms.telegram.messages == []
 
 
 def test_what_dzen_will_not_carry_is_said_in_the_publish_answer(harness, platforms):

@@ -244,8 +244,9 @@ class PublishWorker:
             self._answer_failure(task, failure.error, failure.message)
             return
         except PlatformError as failed:
-            # Each platform error names its task error (errors.py): the one table of them.
-            self._answer_failure(task, TaskError(failed.task_error), failed.message)
+            # Each platform error names its task error (errors.py): the one table of them. The
+            # publication keeps the platform's own code where the user must act differently.
+            self._answer_failure(task, TaskError(failed.task_error), failed.message, code=failed.code)
             return
         if isinstance(outcome, Processing):
             self._processing(task, outcome)
@@ -465,10 +466,18 @@ class PublishWorker:
         )
         self._answer(lambda token: self._ports.sfn.send_task_success(taskToken=token, output=output), task)
 
-    def _answer_failure(self, task: UploadTask, error: TaskError, message: str, record: bool = True) -> None:
+    def _answer_failure(
+        self,
+        task: UploadTask,
+        error: TaskError,
+        message: str,
+        record: bool = True,
+        code: str | None = None,
+    ) -> None:
         if record:
             with contextlib.suppress(StatusConflict):  # not publishing any more: nothing to annotate
-                self._ports.publications.record_attempt_error(task.publication_id, error.value, message)
+                publications = self._ports.publications
+                publications.record_attempt_error(task.publication_id, code or error.value, message)
         # Its own dimensions (which error), so the dashboard charts failures by error and platform.
         with single_metric(
             name="AttemptFailed",
