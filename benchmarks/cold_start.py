@@ -64,7 +64,7 @@ FIRST_USE = {
     None: "boto3.client('dynamodb')",
     "api": "module.app; context = sys.modules['autopost.api.context']; context.publishing(); context.clips()",
     "publish_worker": (
-        "module.worker(); import autopost.providers as p, autopost.settings as s; "
+        "module.worker(); import autopost.providers as p, autopost.infra.settings as s; "
         "p.provider_for('vk', s.get_settings())"
     ),
     "clip_validator": "module.clip_events()",

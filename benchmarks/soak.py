@@ -138,10 +138,10 @@ class Rotator:
         self.reports: list[dict[str, Any]] = []
 
     def rotate(self) -> None:
-        from autopost import runtime
-        from autopost.rotation import Rotation
-        from autopost.secrets import token_cipher
-        from autopost.settings import get_settings
+        from autopost.infra import runtime
+        from autopost.infra.secrets import token_cipher
+        from autopost.infra.settings import get_settings
+        from autopost.maintenance.rotation import Rotation
 
         self.secrets.put_secret_value(SecretId=self.arn, SecretString=secrets.token_urlsafe(48))
         time.sleep(CACHE_SECONDS + 5)  # every warm function has the new key by now

@@ -48,13 +48,13 @@ def main() -> None:
     )
     from pydantic import SecretStr
 
-    from autopost import runtime
-    from autopost.clock import to_iso
-    from autopost.platforms import Platform
-    from autopost.providers.base import Account, Credentials
-    from autopost.secrets import token_cipher
-    from autopost.settings import get_settings
-    from autopost.stats_sync import stats_sync_from_settings
+    from autopost.domain.clock import to_iso
+    from autopost.domain.models import Account, Credentials
+    from autopost.domain.platforms import Platform
+    from autopost.infra import runtime
+    from autopost.infra.secrets import token_cipher
+    from autopost.infra.settings import get_settings
+    from autopost.stats_sync.sync import stats_sync_from_settings
     from autopost.storage.connections import ConnectionRepository
     from autopost.storage.tables import records
     from devstack.provision import provision

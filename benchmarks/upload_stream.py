@@ -1,5 +1,5 @@
 """Upload 50 MB and 500 MB clips from moto S3 through the worker's real upload path
-(S3 ranged GET -> autopost.publish_worker.clip_source -> VK provider multipart) to the VK
+(S3 ranged GET -> autopost.publish_worker.worker.clip_source -> VK provider multipart) to the VK
 emulator, and compare with `curl --data-binary` of the same body to the same emulator.
 
     python benchmarks/upload_stream.py [--sizes 50,500]
@@ -136,7 +136,7 @@ def vk_credentials(vk_url: str):
     import httpx
     from pydantic import SecretStr
 
-    from autopost.providers.base import Credentials
+    from autopost.domain.models import Credentials
 
     token = httpx.post(f"{vk_url}/_emulator/token", json={}).json()
     return Credentials(SecretStr(token["access_token"]), account_id=str(token["user_id"]))
@@ -146,11 +146,12 @@ def measure(size_mb: int, vk_url: str) -> None:
     """Child: the worker's upload path for one object; prints seconds and RSS growth."""
     import httpx
 
-    from autopost.aws import client
-    from autopost.providers.base import PostDraft, PublishFormat
+    from autopost.domain.platforms import PublishFormat
+    from autopost.infra.aws import client
+    from autopost.infra.settings import get_settings
+    from autopost.providers.base import PostDraft
     from autopost.providers.vk import VkProvider
-    from autopost.publish_worker import clip_source
-    from autopost.settings import get_settings
+    from autopost.publish_worker.worker import clip_source
 
     s3, provider, credentials = client("s3"), VkProvider(get_settings()), vk_credentials(vk_url)
 

@@ -32,10 +32,12 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from autopost.errors import PlatformError
-from autopost.platforms import Platform
+from autopost.domain.errors import PlatformError
+from autopost.domain.models import Credentials
+from autopost.domain.platforms import Platform, PublishFormat
+from autopost.infra.settings import Settings
 from autopost.providers import provider_for
-from autopost.providers.base import ClipSource, Credentials, PostDraft, Processing, PublishFormat
+from autopost.providers.base import ClipSource, PostDraft, Processing
 from autopost.providers.dzen import DzenProvider
 from autopost.providers.rutube import RutubeProvider
 from autopost.providers.telegram import TelegramProvider
@@ -43,7 +45,6 @@ from autopost.providers.vk import VkProvider
 from autopost.providers.vk_api import VkApiError, platform_error
 from autopost.providers.vk_session import AUTH as SESSION_AUTH
 from autopost.providers.vk_session import is_session, session_cookies
-from autopost.settings import Settings
 
 # The tables and bucket are not used here; Settings asks for them.
 _UNUSED = {
@@ -55,7 +56,7 @@ PUBLISH_TIMEOUT = 30 * 60
 PROBE_SAYS_OPEN = frozenset({100, 104, 204})
 # ... and when the clip methods are not for this token: "Unknown method", "Access denied".
 CLIP_METHODS_REFUSED = frozenset({3, 15})
-# About 3 requests a second per token, as the service keeps to (autopost.throttling).
+# About 3 requests a second per token, as the service keeps to (autopost.connecting.throttling).
 PACE_SECONDS = 0.4
 
 

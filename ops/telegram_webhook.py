@@ -16,8 +16,8 @@ import sys
 
 from pydantic import SecretStr
 
-from autopost.errors import PlatformError
-from autopost.providers.base import Credentials
+from autopost.domain.errors import PlatformError
+from autopost.domain.models import Credentials
 from autopost.providers.telegram import TelegramProvider
 from ops.live import need, settings
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from autopost import runtime
+from autopost.infra import runtime
 from emulators.suite import Platforms, start_platforms
 from tests.support.local_stack import (  # noqa: F401 - session fixtures for two packages
     local_stack,

@@ -4,9 +4,9 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from autopost.api.app import build_app
-from autopost.observability import logger, metrics, tracer
-from autopost.runtime import warm
-from autopost.settings import get_settings
+from autopost.infra.observability import logger, metrics, tracer
+from autopost.infra.runtime import warm
+from autopost.infra.settings import get_settings
 
 app = build_app()
 # Settings only this function uses: it starts and stops executions, keeps history, webhooks.

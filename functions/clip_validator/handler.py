@@ -8,14 +8,14 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from autopost.lazy import lazy
-from autopost.observability import logger, metrics, tracer
-from autopost.runtime import warm
-from autopost.settings import get_settings
+from autopost.infra.lazy import lazy
+from autopost.infra.observability import logger, metrics, tracer
+from autopost.infra.runtime import warm
+from autopost.infra.settings import get_settings
 
 processor = BatchProcessor(event_type=EventType.SQS)
 # Loaded by the first event (benchmarks/cold_start.py).
-events = lazy("autopost.clip_events")
+events = lazy("autopost.clip_validator.events")
 
 
 @warm

@@ -9,14 +9,14 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from autopost.lazy import lazy
-from autopost.observability import logger, metrics, tracer
-from autopost.runtime import warm
-from autopost.settings import get_settings
+from autopost.infra.lazy import lazy
+from autopost.infra.observability import logger, metrics, tracer
+from autopost.infra.runtime import warm
+from autopost.infra.settings import get_settings
 
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 # Loaded by the first batch (benchmarks/cold_start.py).
-logic = lazy("autopost.publication_events")
+logic = lazy("autopost.publication_events.changes")
 
 
 # Settings only this function uses: the history it writes and the bus it puts events on.

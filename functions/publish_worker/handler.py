@@ -4,14 +4,14 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from autopost.lazy import lazy
-from autopost.observability import logger, metrics, tracer
-from autopost.runtime import warm
-from autopost.settings import get_settings
+from autopost.infra.lazy import lazy
+from autopost.infra.observability import logger, metrics, tracer
+from autopost.infra.runtime import warm
+from autopost.infra.settings import get_settings
 
 processor = BatchProcessor(event_type=EventType.SQS)
 # Loaded by the first message, with the one provider it needs (benchmarks/cold_start.py).
-publish_worker = lazy("autopost.publish_worker")
+publish_worker = lazy("autopost.publish_worker.worker")
 
 
 # Settings only this function uses: a late attempt is adopted under a new execution.

@@ -4,14 +4,14 @@ import json
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from autopost.aws import client
-from autopost.lazy import lazy
-from autopost.observability import logger, metrics, tracer
-from autopost.runtime import warm
-from autopost.settings import get_settings
+from autopost.infra.aws import client
+from autopost.infra.lazy import lazy
+from autopost.infra.observability import logger, metrics, tracer
+from autopost.infra.runtime import warm
+from autopost.infra.settings import get_settings
 
 # Loaded by the first run (benchmarks/cold_start.py).
-stats_sync = lazy("autopost.stats_sync")
+stats_sync = lazy("autopost.stats_sync.sync")
 
 
 # Settings only this function uses: a run that runs out of time continues through the queue.

@@ -4,10 +4,10 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from autopost.lazy import lazy
-from autopost.observability import logger, metrics, tracer
-from autopost.runtime import warm
-from autopost.settings import get_settings
+from autopost.infra.lazy import lazy
+from autopost.infra.observability import logger, metrics, tracer
+from autopost.infra.runtime import warm
+from autopost.infra.settings import get_settings
 
 # Every message's outcome is its own: a batch whose every message must come back (not tried,
 # not due yet) is answered with all of them as failures (each already hidden), not an error.

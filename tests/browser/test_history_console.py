@@ -11,7 +11,7 @@ import httpx
 from playwright.sync_api import Browser, Page, expect
 from standardwebhooks import Webhook
 
-from autopost.settings import Settings
+from autopost.infra.settings import Settings
 from autopost.storage.history import HistoryRepository
 from devstack import demo
 from devstack.process import Running, wait_until

@@ -17,14 +17,13 @@ from botocore.config import Config
 from moto import mock_aws
 from pydantic import SecretStr
 
-from autopost import runtime
-from autopost.clock import to_iso
-from autopost.models import ConnectionStatus
-from autopost.platforms import Platform
-from autopost.providers.base import Account, Credentials
+from autopost.domain.clock import to_iso
+from autopost.domain.models import Account, ConnectionStatus, Credentials
+from autopost.domain.platforms import Platform
+from autopost.infra import runtime
+from autopost.infra.secrets import token_cipher
+from autopost.infra.settings import get_settings
 from autopost.providers.vk_session import session_cookies
-from autopost.secrets import token_cipher
-from autopost.settings import get_settings
 from autopost.storage.connections import ConnectionRepository
 from autopost.storage.tables import records
 from devstack import moto_fixes

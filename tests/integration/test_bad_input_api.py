@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from autopost.platforms import Platform
+from autopost.domain.platforms import Platform
 
 
 @pytest.fixture

@@ -5,8 +5,8 @@ import os
 
 import pytest
 
-from autopost.media import read_mp4
-from autopost.s3io import open_range_reader
+from autopost.clip_validator.media import read_mp4
+from autopost.infra.s3io import open_range_reader
 from tests.support.videos import make_video
 
 

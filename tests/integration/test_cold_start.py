@@ -32,7 +32,7 @@ spec = importlib.util.spec_from_file_location("handler", {handler!r})
 module = importlib.util.module_from_spec(spec)
 sys.modules["handler"] = module
 spec.loader.exec_module(module)
-from autopost.lazy import loaded
+from autopost.infra.lazy import loaded
 print(json.dumps([name for name in {heavy!r} if loaded(name)]))
 """
 
@@ -52,8 +52,8 @@ with mock_aws():
     sys.modules["handler"] = module
     spec.loader.exec_module(module)
     answer = module.lambda_handler(http_event("GET", "/publications"), LambdaContext())
-    from autopost.lazy import loaded
-    names = ["autopost.connecting", "autopost.providers.vk", "autopost.providers.telegram",
+    from autopost.infra.lazy import loaded
+    names = ["autopost.connecting.service", "autopost.providers.vk", "autopost.providers.telegram",
              "autopost.providers.rutube", "autopost.providers.dzen", "httpx"]
     print(json.dumps({{"status": answer["statusCode"], "loaded": [n for n in names if loaded(n)]}}))
 """

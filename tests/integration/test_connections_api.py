@@ -6,9 +6,9 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from autopost import runtime
-from autopost.platforms import Platform
-from autopost.settings import get_settings
+from autopost.domain.platforms import Platform
+from autopost.infra import runtime
+from autopost.infra.settings import get_settings
 from autopost.storage.tables import records
 
 
@@ -606,9 +606,9 @@ def test_a_claim_left_by_a_user_who_moved_on_passes_to_the_channels_owner(api, p
 def test_the_migration_expires_service_bot_channels_never_proven(api, platforms, service_bot):
     from pydantic import SecretStr
 
-    from autopost.migrations import expire_unproven_telegram_channels
-    from autopost.providers.base import Account, Credentials
-    from autopost.secrets import token_cipher
+    from autopost.domain.models import Account, Credentials
+    from autopost.infra.secrets import token_cipher
+    from autopost.maintenance.migrations import expire_unproven_telegram_channels
     from autopost.storage.connections import ConnectionRepository
 
     platforms.telegram.add_channel("proven_channel", admin_bots=(service_bot,))

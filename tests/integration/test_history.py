@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import boto3
 import pytest
 
-from autopost.platforms import Platform
+from autopost.domain.platforms import Platform
 from tests.conftest import REGION
 from tests.integration.test_publish_flow import FINAL, publish, waiting
 

@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from autopost import runtime
 from autopost.api.app import build_app
-from autopost.platforms import Platform
-from autopost.settings import get_settings
-from autopost.statuses import PublicationStatus
+from autopost.domain.platforms import Platform
+from autopost.domain.statuses import PublicationStatus
+from autopost.infra import runtime
+from autopost.infra.settings import get_settings
 from autopost.storage.publications import PublicationRepository
 from tests.integration.conftest import Response
 from tests.support.http_events import http_event

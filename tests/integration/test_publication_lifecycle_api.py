@@ -5,10 +5,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from autopost import runtime
-from autopost.platforms import Platform
-from autopost.settings import get_settings
-from autopost.statuses import PublicationStatus
+from autopost.domain.platforms import Platform
+from autopost.domain.statuses import PublicationStatus
+from autopost.infra import runtime
+from autopost.infra.settings import get_settings
 from autopost.storage.publications import PublicationRepository
 
 

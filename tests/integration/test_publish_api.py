@@ -6,10 +6,10 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from autopost import runtime
-from autopost.models import Clip, ClipStatus, ConnectionStatus
-from autopost.platforms import MB, Platform
-from autopost.settings import get_settings
+from autopost.domain.models import Clip, ClipStatus, ConnectionStatus
+from autopost.domain.platforms import MB, Platform
+from autopost.infra import runtime
+from autopost.infra.settings import get_settings
 from autopost.storage.clips import ClipRepository
 from tests.support.videos import webm
 

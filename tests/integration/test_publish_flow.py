@@ -12,11 +12,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from autopost.models import ConnectionStatus
-from autopost.platforms import Platform
-from autopost.secrets import token_cipher
-from autopost.settings import get_settings
-from autopost.statuses import PublicationStatus
+from autopost.domain.models import ConnectionStatus
+from autopost.domain.platforms import Platform
+from autopost.domain.statuses import PublicationStatus
+from autopost.infra.secrets import token_cipher
+from autopost.infra.settings import get_settings
 from autopost.storage.connections import ConnectionRepository
 from autopost.storage.publications import PublicationRepository
 from autopost.storage.tables import records
@@ -156,7 +156,7 @@ def test_a_video_vk_refuses_after_upload_fails_with_vks_reason(flow, platforms):
 
 def test_processing_that_never_ends_fails_with_its_own_error_at_the_cap(flow, platforms, monkeypatch):
     monkeypatch.setenv("PROCESSING_TIMEOUT_SECONDS", "60")
-    from autopost import runtime
+    from autopost.infra import runtime
 
     runtime.reset()
     flow.connect_platform(platforms, Platform.VK, session=True)
@@ -209,7 +209,7 @@ def test_rutube_imports_from_a_presigned_url_and_no_bytes_pass_through_the_worke
 
 def test_without_the_import_signer_a_lambda_signed_url_is_too_long_for_rutube(flow, platforms, monkeypatch):
     """What the signer is for: a URL signed with a Lambda role's session token is refused."""
-    from autopost import runtime
+    from autopost.infra import runtime
 
     monkeypatch.delenv("RUTUBE_IMPORT_SIGNER_ARN")
     runtime.reset()
@@ -651,8 +651,8 @@ def test_the_services_bot_posts_only_to_a_channel_its_user_proved(flow, platform
     not post through the service's bot until the channel is bound to the user."""
     from pydantic import SecretStr
 
-    from autopost import runtime
-    from autopost.providers.base import Account, Credentials
+    from autopost.domain.models import Account, Credentials
+    from autopost.infra import runtime
     from autopost.storage.channel_claims import ChannelClaims
 
     service_bot = platforms.telegram.add_bot("service_bot")

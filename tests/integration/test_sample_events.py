@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from autopost.platforms import Platform
-from autopost.settings import get_settings
+from autopost.domain.platforms import Platform
+from autopost.infra.settings import get_settings
 from autopost.storage.history import HistoryRepository
 from devstack.template import ROOT
 from functions.api import handler as api_handler

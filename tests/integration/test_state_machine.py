@@ -10,12 +10,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from autopost.platforms import Platform
-from autopost.publish_worker import STALE_TASK_TOKEN_ERRORS
-from autopost.settings import get_settings
-from autopost.statuses import PublicationStatus
+from autopost.domain.platforms import Platform
+from autopost.domain.statuses import PublicationStatus
+from autopost.domain.task_errors import TaskError
+from autopost.infra.settings import get_settings
+from autopost.publish_worker.worker import STALE_TASK_TOKEN_ERRORS
 from autopost.storage.publications import PublicationRepository
-from autopost.task_errors import TaskError
 
 
 @pytest.fixture
@@ -337,7 +337,7 @@ def test_a_post_that_came_while_the_task_timed_out_ends_it_published(ready):
 
 @pytest.mark.task_timeout(3)
 def test_a_queue_that_never_reaches_the_message_fails_it_as_ours_not_the_platforms(ready, monkeypatch):
-    from autopost import runtime
+    from autopost.infra import runtime
 
     monkeypatch.setenv("QUEUE_WAITS", "2")
     runtime.reset()

@@ -9,17 +9,17 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import SecretStr
 
-from autopost.clock import to_iso
-from autopost.models import ConnectionStatus
-from autopost.platforms import Platform
+from autopost.connecting.token_refresh import TokenRefresher
+from autopost.domain.clock import to_iso
+from autopost.domain.models import ConnectionStatus
+from autopost.domain.platforms import Platform
+from autopost.domain.stats_schedule import stats_schedule
+from autopost.infra.secrets import token_cipher
+from autopost.infra.settings import get_settings
 from autopost.providers import provider_for
-from autopost.secrets import token_cipher
-from autopost.settings import get_settings
-from autopost.stats_schedule import stats_schedule
-from autopost.stats_sync import StatsSync, stats_sync_from_settings
+from autopost.stats_sync.sync import StatsSync, stats_sync_from_settings
 from autopost.storage.connections import ConnectionRepository
 from autopost.storage.tables import records
-from autopost.token_refresh import TokenRefresher
 from functions.stats_sync import handler as stats_handler
 from tests.support.lambda_context import LambdaContext
 from tests.support.queues import drain
@@ -269,7 +269,7 @@ class TestConnectionCache:
         _, cached = repository.cached_credentials("user-1", Platform.VK)
         # Another Lambda environment reconnects: this one's cache is not told.
         other = ConnectionRepository(settings, token_cipher())
-        from autopost.providers.base import Account, Credentials
+        from autopost.domain.models import Account, Credentials
 
         other.connect(
             "user-1",

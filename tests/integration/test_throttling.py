@@ -7,11 +7,11 @@ import time
 import pytest
 from pydantic import SecretStr
 
-from autopost.platforms import Platform
-from autopost.providers.base import Credentials
-from autopost.settings import get_settings
+from autopost.connecting.throttling import RequestBudgets
+from autopost.domain.models import Credentials
+from autopost.domain.platforms import Platform
+from autopost.infra.settings import get_settings
 from autopost.storage.rate_limits import RateLimiter
-from autopost.throttling import RequestBudgets
 
 
 def test_vk_budgets_are_per_token_even_before_the_account_is_known(harness):
@@ -40,7 +40,7 @@ EDGE = 1_800_000_000.0  # a whole minute: a window starts here
 def test_no_one_gets_twice_the_budget_across_a_windows_edge(harness):
     """Fixed windows let 2 x limit through around an edge (the end of one, the start of the
     next); the sliding window lets no more than the limit through in any span of its length."""
-    from autopost.errors import RateLimited
+    from autopost.domain.errors import RateLimited
     from autopost.storage.rate_limits import Budget
 
     limiter, budget = RateLimiter(get_settings()), Budget("edge", limit=10, window_seconds=60)

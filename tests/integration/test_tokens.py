@@ -13,19 +13,18 @@ import boto3
 import pytest
 from pydantic import SecretStr
 
-from autopost import runtime
-from autopost.crypto import TokenCipher
-from autopost.errors import StatusConflict, TokenExpired
-from autopost.models import ConnectionStatus
-from autopost.observability import logger as service_logger
-from autopost.platforms import Platform
-from autopost.providers.base import Account, Credentials
+from autopost.connecting.token_refresh import TokenRefresher
+from autopost.domain.errors import StatusConflict, TokenExpired
+from autopost.domain.models import Account, ConnectionStatus, Credentials
+from autopost.domain.platforms import Platform
+from autopost.infra import runtime
+from autopost.infra.crypto import TokenCipher
+from autopost.infra.observability import logger as service_logger
+from autopost.infra.secrets import token_cipher
+from autopost.infra.settings import get_settings
+from autopost.maintenance.rotation import Rotation
 from autopost.providers.vk import VkProvider
-from autopost.rotation import Rotation
-from autopost.secrets import token_cipher
-from autopost.settings import get_settings
 from autopost.storage.connections import ConnectionRepository
-from autopost.token_refresh import TokenRefresher
 from tests.conftest import TOKEN_SECRET
 
 NEW_SECRET = SecretStr("rotated-secret-" + "z" * 40)
@@ -594,7 +593,7 @@ def opens_with(cipher, made) -> bool:
 
 
 def test_webhook_secrets_rotate_under_their_own_key_and_resume_after_a_crash(harness):
-    from autopost.rotation import WEBHOOKS
+    from autopost.maintenance.rotation import WEBHOOKS
 
     old, new = SecretStr("webhook-key-old-" + "o" * 40), SecretStr("webhook-key-new-" + "n" * 40)
     made = make_endpoints(TokenCipher(old))
@@ -613,9 +612,9 @@ def test_webhook_secrets_rotate_under_their_own_key_and_resume_after_a_crash(har
 def test_secrets_stored_under_the_token_key_move_to_the_webhook_key(harness):
     """Endpoints made before webhook secrets had a key of their own: the migration moves
     them, and from then on the webhook key alone opens them (the tokens' key does not)."""
-    from autopost.crypto import TokenDecryptError
-    from autopost.migrations import move_webhook_secrets_to_their_key
-    from autopost.secrets import webhook_cipher
+    from autopost.infra.crypto import TokenDecryptError
+    from autopost.infra.secrets import webhook_cipher
+    from autopost.maintenance.migrations import move_webhook_secrets_to_their_key
 
     made = make_endpoints(token_cipher(), count=4)
     report = move_webhook_secrets_to_their_key(get_settings())

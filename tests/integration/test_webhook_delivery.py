@@ -18,7 +18,7 @@ import boto3
 import pytest
 from standardwebhooks import Webhook, WebhookVerificationError
 
-from autopost import runtime
+from autopost.infra import runtime
 from autopost.webhooks.dispatch import POSTPONE_SECONDS, RESERVE_SECONDS
 from functions.webhooks import handler as webhook_handler
 from tests.conftest import REGION

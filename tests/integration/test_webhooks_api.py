@@ -8,12 +8,12 @@ import threading
 
 from standardwebhooks import Webhook
 
-from autopost.errors import WebhookUrlInvalid
-from autopost.secrets import webhook_cipher
-from autopost.settings import get_settings
+from autopost.domain.errors import WebhookUrlInvalid
+from autopost.domain.webhooks import MAX_ENDPOINTS
+from autopost.infra.secrets import webhook_cipher
+from autopost.infra.settings import get_settings
 from autopost.storage.tables import records
 from autopost.storage.webhooks import WebhookRepository
-from autopost.webhooks import MAX_ENDPOINTS
 
 URL = "https://hooks.example.com/autopost"
 

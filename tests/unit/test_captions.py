@@ -1,4 +1,4 @@
-from autopost.captions import fit, utf16_units
+from autopost.domain.captions import fit, utf16_units
 
 EMOJI = "\U0001f305"
 

@@ -3,14 +3,14 @@ from datetime import UTC, datetime
 
 import pytest
 
-from autopost.clip_validation import (
+from autopost.clip_validator.rules import (
     ClipKey,
     UnusableKey,
     detect_container,
     judge_upload,
     parse_clip_key,
 )
-from autopost.models import ClipStatus
+from autopost.domain.models import ClipStatus
 from tests.support.videos import make_video
 
 AT = datetime(2026, 11, 29, tzinfo=UTC)

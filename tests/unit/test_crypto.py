@@ -1,7 +1,7 @@
 import pytest
 from pydantic import SecretStr
 
-from autopost.crypto import TokenCipher, TokenContext, TokenDecryptError, WeakSecret
+from autopost.infra.crypto import TokenCipher, TokenContext, TokenDecryptError, WeakSecret
 
 KEY_A = SecretStr("a" * 16 + "-first-secret-of-sufficient-length")
 KEY_B = SecretStr("b" * 16 + "-second-secret-of-sufficient-length")

@@ -1,6 +1,6 @@
 import pytest
 
-from autopost.errors import InvalidCursor
+from autopost.domain.errors import InvalidCursor
 from autopost.storage.cursor import decode_cursor, encode_cursor
 from autopost.storage.publications import CURSOR_KEYS
 

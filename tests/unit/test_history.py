@@ -1,4 +1,4 @@
-"""What one change of a publication item tells (autopost.history.events_of), and the
+"""What one change of a publication item tells (autopost.domain.history.events_of), and the
 sampling grid of its statistics (next_sample)."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from autopost.history import EventType, events_of, next_sample
+from autopost.domain.history import EventType, events_of, next_sample
 
 SEEN = datetime(2026, 11, 30, 12, 0, 5, tzinfo=UTC)
 

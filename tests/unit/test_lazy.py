@@ -1,4 +1,4 @@
-"""autopost.lazy: a module deferred to its first use, safe when threads reach it together."""
+"""autopost.infra.lazy: a module deferred to its first use, safe when threads reach it together."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from autopost.lazy import lazy, loaded
+from autopost.infra.lazy import lazy, loaded
 
 SLOW_MODULE = """
 import time

@@ -5,7 +5,7 @@ import struct
 
 import pytest
 
-from autopost.media import MediaError, read_mp4, read_webm
+from autopost.clip_validator.media import MediaError, read_mp4, read_webm
 from tests.support.videos import make_video, webm
 
 

@@ -1,7 +1,7 @@
 import pytest
 
-from autopost.platforms import MB, Platform, format_duration, format_size
-from autopost.settings import Settings
+from autopost.domain.platforms import MB, Platform, format_duration, format_size
+from autopost.infra.settings import Settings
 from tests.support.settings import REQUIRED
 
 

@@ -4,15 +4,15 @@ import hashlib
 import pytest
 from pydantic import SecretStr
 
-from autopost.errors import UnknownPlatform
-from autopost.platforms import Platform
+from autopost.domain.errors import UnknownPlatform
+from autopost.domain.platforms import Platform
+from autopost.infra.settings import Settings
 from autopost.providers import provider_for
 from autopost.providers.dzen import DzenProvider
 from autopost.providers.oauth import pkce_pair
 from autopost.providers.rutube import RutubeProvider
 from autopost.providers.telegram import TelegramProvider
 from autopost.providers.vk import VkProvider, _credentials
-from autopost.settings import Settings
 from tests.support.settings import REQUIRED
 
 

@@ -1,7 +1,7 @@
 import pytest
 
-from autopost import runtime
-from autopost.settings import SettingsError, get_settings
+from autopost.infra import runtime
+from autopost.infra.settings import SettingsError, get_settings
 from tests.support.settings import REQUIRED
 
 

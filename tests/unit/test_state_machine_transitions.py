@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 
-from autopost.statuses import ALLOWED_TRANSITIONS, PublicationStatus
+from autopost.domain.statuses import ALLOWED_TRANSITIONS, PublicationStatus
 from devstack.template import ROOT
 
 

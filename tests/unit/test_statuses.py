@@ -2,8 +2,8 @@ import itertools
 
 import pytest
 
-from autopost.errors import InvalidTransition
-from autopost.statuses import ALLOWED_TRANSITIONS, PublicationStatus, ensure_transition
+from autopost.domain.errors import InvalidTransition
+from autopost.domain.statuses import ALLOWED_TRANSITIONS, PublicationStatus, ensure_transition
 
 S = PublicationStatus
 ALLOWED = {

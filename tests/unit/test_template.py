@@ -8,9 +8,9 @@ import tomllib
 import pytest
 from pynamodb.attributes import TTLAttribute
 
-from autopost.settings import Settings
+from autopost.domain.task_errors import TaskError
+from autopost.infra.settings import Settings
 from autopost.storage.tables import records
-from autopost.task_errors import TaskError
 from devstack.template import ROOT, load_template
 
 TABLES = {

@@ -1,4 +1,4 @@
-"""autopost.tracing: subsegments reach the daemon as the X-Ray SDK sends them in Lambda
+"""autopost.infra.tracing: subsegments reach the daemon as the X-Ray SDK sends them in Lambda
 (one UDP datagram each, header line first), under the invocation's trace, without secrets."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from botocore.client import BaseClient
 from botocore.endpoint import Endpoint
 from moto import mock_aws
 
-from autopost.tracing import XRayProvider
+from autopost.infra.tracing import XRayProvider
 
 ROOT = "1-5759e988-bd862e3fe1be46a994272793"
 FUNCTION_SEGMENT = "53995c3f42cd8ad8"

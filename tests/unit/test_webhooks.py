@@ -19,9 +19,11 @@ import pytest
 from pydantic import SecretStr
 from standardwebhooks import Webhook, WebhookVerificationError
 
-from autopost.errors import WebhookUrlInvalid
-from autopost.settings import Settings
-from autopost.webhooks import Endpoint
+from autopost.domain.errors import WebhookUrlInvalid
+from autopost.domain.webhooks import Endpoint
+from autopost.infra.settings import Settings
+from autopost.infra.webhook_signing import new_secret, signed_headers
+from autopost.infra.webhook_targets import Sender, Unresolvable, check_registration, is_internal, resolve
 from autopost.webhooks.dispatch import (
     MAX_DELAY_SECONDS,
     MAX_HIDE_SECONDS,
@@ -29,8 +31,6 @@ from autopost.webhooks.dispatch import (
     WebhookDispatcher,
     payload_of,
 )
-from autopost.webhooks.signing import new_secret, signed_headers
-from autopost.webhooks.targets import Sender, Unresolvable, check_registration, is_internal, resolve
 from devstack.template import ROOT, load_template
 from tests.support.https_receiver import Trickle, https_receiver
 

@@ -1,6 +1,6 @@
 import pytest
 
-from autopost.settings import Settings
+from autopost.infra.settings import Settings
 from tests.support.settings import REQUIRED
 
 

@@ -4,8 +4,9 @@ import time
 import pytest
 from pydantic import SecretStr
 
-from autopost.errors import PlatformUnavailable, Rejected, TokenExpired, UploadIncomplete
-from autopost.providers.base import Credentials, PostDraft, PostStats, Processing, Published
+from autopost.domain.errors import PlatformUnavailable, Rejected, TokenExpired, UploadIncomplete
+from autopost.domain.models import Credentials
+from autopost.providers.base import PostDraft, PostStats, Processing, Published
 from autopost.providers.dzen import DzenProvider
 from emulators.dzen import DEFAULT_PUBLISHER
 from tests.support.platforms import bytes_clip

@@ -5,8 +5,9 @@ import threading
 import pytest
 from pydantic import SecretStr
 
-from autopost.errors import PlatformRateLimited, PlatformUnavailable, Rejected, TokenExpired
-from autopost.providers.base import ClipSource, Credentials, PostDraft, PostStats, Processing, Published
+from autopost.domain.errors import PlatformRateLimited, PlatformUnavailable, Rejected, TokenExpired
+from autopost.domain.models import Credentials
+from autopost.providers.base import ClipSource, PostDraft, PostStats, Processing, Published
 from autopost.providers.rutube import RutubeProvider
 from emulators.rutube import DEMO_LOGIN, DEMO_PASSWORD
 

@@ -5,10 +5,17 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from autopost.errors import PlatformRateLimited, PlatformUnavailable, Rejected, StatsUnavailable, TokenExpired
-from autopost.providers.base import Credentials, PostDraft
+from autopost.domain.errors import (
+    PlatformRateLimited,
+    PlatformUnavailable,
+    Rejected,
+    StatsUnavailable,
+    TokenExpired,
+)
+from autopost.domain.models import Credentials
+from autopost.infra.settings import Settings
+from autopost.providers.base import PostDraft
 from autopost.providers.telegram import TelegramProvider
-from autopost.settings import Settings
 from tests.support.platforms import bytes_clip
 from tests.support.reference import telegram_method_fields
 

@@ -6,13 +6,21 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from autopost.errors import PlatformRateLimited, PlatformUnavailable, Rejected, StatsUnavailable, TokenExpired
+from autopost.domain.errors import (
+    PlatformRateLimited,
+    PlatformUnavailable,
+    Rejected,
+    StatsUnavailable,
+    TokenExpired,
+)
+from autopost.domain.models import Credentials
+from autopost.domain.platforms import PublishFormat
+from autopost.infra.settings import Settings
 from autopost.providers import vk_session
-from autopost.providers.base import Credentials, PostDraft, PostStats, Processing, Published, PublishFormat
+from autopost.providers.base import PostDraft, PostStats, Processing, Published
 from autopost.providers.oauth import OAuthGrant, pkce_pair
 from autopost.providers.vk import VkProvider
 from autopost.providers.vk_session import session_cookies
-from autopost.settings import Settings
 from tests.support.platforms import bytes_clip
 from tests.support.reference import vk_method_parameters
 

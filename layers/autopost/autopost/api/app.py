@@ -14,7 +14,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.shared.json_encoder import Encoder
 
 from autopost.api import clips, connections, publications, telegram, webhooks
-from autopost.errors import (
+from autopost.domain.errors import (
     AutopostError,
     InvalidRequest,
     MalformedBody,
@@ -22,8 +22,8 @@ from autopost.errors import (
     RouteNotFound,
     UnsupportedMediaType,
 )
-from autopost.observability import logger
-from autopost.settings import get_settings
+from autopost.infra.observability import logger
+from autopost.infra.settings import get_settings
 
 API_TITLE = "autopost"
 API_VERSION = "1.0.0"

@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from autopost.api import context
 from autopost.api.schemas import ClipList, ClipOut
-from autopost.errors import ClipNotFound
+from autopost.domain.errors import ClipNotFound
 
 router = Router()
 

@@ -26,8 +26,8 @@ from autopost.api.schemas import (
     TelegramProofOut,
     VkSessionConnectBody,
 )
-from autopost.models import OAuthReturn
-from autopost.platforms import Platform
+from autopost.domain.models import OAuthReturn
+from autopost.domain.platforms import Platform
 
 router = Router()
 

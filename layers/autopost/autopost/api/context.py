@@ -1,6 +1,6 @@
 """Who is calling, and the services a request uses (built once per warm environment).
 
-The services are loaded with the first request that uses one (`autopost.lazy`): listing
+The services are loaded with the first request that uses one (`autopost.infra.lazy`): listing
 clips never loads the platforms' providers, and no route pays at init for storage or AWS.
 """
 
@@ -10,23 +10,23 @@ from typing import TYPE_CHECKING
 
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
-from autopost.errors import Unauthorized
-from autopost.lazy import lazy
-from autopost.models import Caller
-from autopost.runtime import warm
-from autopost.settings import get_settings
+from autopost.domain.errors import Unauthorized
+from autopost.domain.models import Caller
+from autopost.infra.lazy import lazy
+from autopost.infra.runtime import warm
+from autopost.infra.settings import get_settings
 
 if TYPE_CHECKING:
-    from autopost.connecting import ConnectionService
-    from autopost.publishing import PublishingService
+    from autopost.connecting.service import ConnectionService
+    from autopost.publishing.service import PublishingService
     from autopost.storage.clips import ClipRepository
     from autopost.storage.history import HistoryRepository
 
-connecting_module = lazy("autopost.connecting")
-publishing_module = lazy("autopost.publishing")
+connecting_module = lazy("autopost.connecting.service")
+publishing_module = lazy("autopost.publishing.service")
 clips_module = lazy("autopost.storage.clips")
 history_module = lazy("autopost.storage.history")
-secrets_module = lazy("autopost.secrets")
+secrets_module = lazy("autopost.infra.secrets")
 
 
 def caller_of(event: APIGatewayProxyEventV2) -> Caller:

@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from pydantic import BaseModel
 
-from autopost.aws import client
-from autopost.errors import IdempotencyKeyReused, IdempotentRequestInProgress, InvalidRequest
-from autopost.lazy import lazy
-from autopost.models import Caller
-from autopost.runtime import warm
-from autopost.settings import get_settings
+from autopost.domain.errors import IdempotencyKeyReused, IdempotentRequestInProgress, InvalidRequest
+from autopost.domain.models import Caller
+from autopost.infra.aws import client
+from autopost.infra.lazy import lazy
+from autopost.infra.runtime import warm
+from autopost.infra.settings import get_settings
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig

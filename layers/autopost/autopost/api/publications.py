@@ -17,10 +17,9 @@ from autopost.api.schemas import (
     StatsPoint,
     StatsSeries,
 )
-from autopost.models import PublishDraft
-from autopost.platforms import Platform
-from autopost.providers.base import PublishFormat
-from autopost.statuses import PublicationStatus
+from autopost.domain.models import PublishDraft
+from autopost.domain.platforms import Platform, PublishFormat
+from autopost.domain.statuses import PublicationStatus
 
 router = Router()
 

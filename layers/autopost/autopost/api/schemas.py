@@ -17,15 +17,15 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
-from autopost.captions import DZEN_TITLE_CHARACTERS, TELEGRAM_CAPTION_UNITS, fit
-from autopost.clock import Timestamp
-from autopost.errors import VK_SESSION_EXPIRED, TokenExpired
-from autopost.history import EventType, EventView
-from autopost.models import Clip, ClipStatus, Connection, ConnectionStatus, Publication
-from autopost.platforms import Platform
-from autopost.providers.base import PostDraft, PublishFormat
-from autopost.statuses import PublicationStatus
-from autopost.webhooks import Delivery, Endpoint
+from autopost.domain.captions import DZEN_TITLE_CHARACTERS, TELEGRAM_CAPTION_UNITS, fit
+from autopost.domain.clock import Timestamp
+from autopost.domain.errors import VK_SESSION_EXPIRED, TokenExpired
+from autopost.domain.history import EventType, EventView
+from autopost.domain.models import Clip, ClipStatus, Connection, ConnectionStatus, Publication
+from autopost.domain.platforms import Platform, PublishFormat
+from autopost.domain.statuses import PublicationStatus
+from autopost.domain.webhooks import Delivery, Endpoint
+from autopost.providers.base import PostDraft
 
 STATS_UNAVAILABLE = "Статистика недоступна"
 
@@ -459,7 +459,7 @@ class DisconnectOut(ApiModel):
     cancelled_publications: int
 
 
-# -- webhooks (autopost.webhooks) ------------------------------------------------------------
+# -- webhooks (autopost.domain.webhooks) ------------------------------------------------------------
 
 
 class WebhookBody(InputModel):

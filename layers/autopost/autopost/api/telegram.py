@@ -10,8 +10,8 @@ from typing import Any
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from autopost.api import context
-from autopost.errors import Unauthorized
-from autopost.settings import get_settings
+from autopost.domain.errors import Unauthorized
+from autopost.infra.settings import get_settings
 
 router = Router()
 SECRET_HEADER = "x-telegram-bot-api-secret-token"  # noqa: S105 (a header name)

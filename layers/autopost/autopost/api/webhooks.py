@@ -16,15 +16,15 @@ from autopost.api.schemas import (
     WebhookList,
     WebhookOut,
 )
-from autopost.errors import WebhookNotFound
-from autopost.lazy import lazy
-from autopost.runtime import warm
-from autopost.settings import get_settings
+from autopost.domain.errors import WebhookNotFound
+from autopost.infra.lazy import lazy
+from autopost.infra.runtime import warm
+from autopost.infra.settings import get_settings
 
 router = Router()
 storage = lazy("autopost.storage.webhooks")
-targets = lazy("autopost.webhooks.targets")
-secrets_module = lazy("autopost.secrets")
+targets = lazy("autopost.infra.webhook_targets")
+secrets_module = lazy("autopost.infra.secrets")
 
 
 @warm

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from autopost.errors import UnknownPlatform
-from autopost.lazy import lazy
-from autopost.platforms import Platform
-from autopost.providers.base import Credentials, Provider
-from autopost.settings import Settings
+from autopost.domain.errors import UnknownPlatform
+from autopost.domain.models import Credentials
+from autopost.domain.platforms import Platform
+from autopost.infra.lazy import lazy
+from autopost.infra.settings import Settings
+from autopost.providers.base import Provider
 
 dzen = lazy("autopost.providers.dzen")
 rutube = lazy("autopost.providers.rutube")

@@ -3,32 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime
-from enum import StrEnum
+from dataclasses import dataclass
 from typing import Any, BinaryIO, Protocol
 
-from pydantic import SecretStr
-
-from autopost.platforms import Platform
-
-
-@dataclass(frozen=True)
-class Credentials:
-    access_token: SecretStr
-    refresh_token: SecretStr | None = None
-    expires_at: datetime | None = None
-    account_id: str = ""
-    # Platform specifics that are not secret: VK ID's device_id and the community to post
-    # to, a Telegram channel, a Дзен publisher id.
-    extra: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Account:
-    account_id: str
-    name: str
-    extra: dict[str, str] = field(default_factory=dict)
+from autopost.domain.models import Account, Credentials
+from autopost.domain.platforms import Platform, PublishFormat
 
 
 @dataclass(frozen=True)
@@ -45,13 +24,6 @@ class ClipSource:
     duration_seconds: float | None = None
     width: int | None = None
     height: int | None = None
-
-
-class PublishFormat(StrEnum):
-    """How a publication appears on VK: a clip (VK Clips) or a regular video."""
-
-    CLIP = "clip"
-    VIDEO = "video"
 
 
 @dataclass(frozen=True)

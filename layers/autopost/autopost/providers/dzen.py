@@ -29,18 +29,18 @@ from typing import Any
 
 import httpx
 
-from autopost.captions import DZEN_TITLE_CHARACTERS
-from autopost.errors import (
+from autopost.domain.captions import DZEN_TITLE_CHARACTERS
+from autopost.domain.errors import (
     PlatformUnavailable,
     Rejected,
     TokenExpired,
     UploadIncomplete,
 )
-from autopost.platforms import Platform
+from autopost.domain.models import Account, Credentials
+from autopost.domain.platforms import Platform
+from autopost.infra.settings import Settings
 from autopost.providers.base import (
-    Account,
     ClipSource,
-    Credentials,
     PostDraft,
     PostStats,
     Processing,
@@ -49,7 +49,6 @@ from autopost.providers.base import (
     SaveCheckpoint,
 )
 from autopost.providers.http import guarded, json_of, new_client, raise_for_status, stream_body
-from autopost.settings import Settings
 
 NAME = "Дзен"
 CLID = "320"  # what the studio's own requests carry

@@ -11,8 +11,14 @@ from typing import Any, BinaryIO, TypeVar
 
 import httpx
 
-import autopost.observability  # noqa: F401 - clamps the loggers that would show tokens
-from autopost.errors import PlatformError, PlatformRateLimited, PlatformUnavailable, Rejected, TokenExpired
+import autopost.infra.observability  # noqa: F401 - clamps the loggers that would show tokens
+from autopost.domain.errors import (
+    PlatformError,
+    PlatformRateLimited,
+    PlatformUnavailable,
+    Rejected,
+    TokenExpired,
+)
 
 CHUNK = 1024 * 1024
 # Chunks read ahead of the send: memory stays at a few MB whatever the file size.

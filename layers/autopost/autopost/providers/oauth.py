@@ -10,7 +10,7 @@ from typing import Protocol
 
 from pydantic import SecretStr
 
-from autopost.providers.base import Account, Credentials
+from autopost.domain.models import Account, Credentials
 
 
 def pkce_pair() -> tuple[str, str]:

@@ -23,13 +23,13 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
-from autopost.clock import from_iso, to_iso, utcnow
-from autopost.errors import PlatformUnavailable, Rejected, TokenExpired
-from autopost.platforms import Platform
+from autopost.domain.clock import from_iso, to_iso, utcnow
+from autopost.domain.errors import PlatformUnavailable, Rejected, TokenExpired
+from autopost.domain.models import Account, Credentials
+from autopost.domain.platforms import Platform
+from autopost.infra.settings import Settings
 from autopost.providers.base import (
-    Account,
     ClipSource,
-    Credentials,
     PostDraft,
     PostStats,
     Processing,
@@ -38,7 +38,6 @@ from autopost.providers.base import (
     SaveCheckpoint,
 )
 from autopost.providers.http import guarded, json_of, new_client, raise_for_status
-from autopost.settings import Settings
 
 NAME = "Rutube"
 CHECK_AFTER_SECONDS = 30.0

@@ -4,7 +4,7 @@ Failures come as `{"ok": false, "error_code", "description", "parameters": {"ret
 (the Bot API spec, tests/reference/telegram-bot-api.json). The base URL is a setting: a local
 Bot API server started with `--local` lifts the upload limit from 50 MB to 2000 MB; one
 started without it still answers 413 at 50 MB (tdlib/telegram-bot-api#720). A caption is
-fitted to 1,024 UTF-16 code units (autopost.captions). An administrator without the right to
+fitted to 1,024 UTF-16 code units (autopost.domain.captions). An administrator without the right to
 post is 400 "need administrator rights in the channel chat" (teloxide/teloxide#450).
 """
 
@@ -15,20 +15,19 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
-from autopost.captions import TELEGRAM_CAPTION_UNITS, fit
-from autopost.errors import PlatformRateLimited, PlatformUnavailable, Rejected, StatsUnavailable, TokenExpired
-from autopost.platforms import Platform
-from autopost.providers.base import (
-    Account,
-    ClipSource,
-    Credentials,
-    PostDraft,
-    PostStats,
-    Published,
-    SaveCheckpoint,
+from autopost.domain.captions import TELEGRAM_CAPTION_UNITS, fit
+from autopost.domain.errors import (
+    PlatformRateLimited,
+    PlatformUnavailable,
+    Rejected,
+    StatsUnavailable,
+    TokenExpired,
 )
+from autopost.domain.models import Account, Credentials
+from autopost.domain.platforms import Platform
+from autopost.infra.settings import Settings
+from autopost.providers.base import ClipSource, PostDraft, PostStats, Published, SaveCheckpoint
 from autopost.providers.http import guarded, json_of, multipart, new_client
-from autopost.settings import Settings
 
 NAME = "Telegram"
 BOT_TOKEN_INVALID = "Токен бота недействителен, переподключите Telegram"  # noqa: S105 (a message)

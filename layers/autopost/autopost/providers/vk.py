@@ -26,17 +26,16 @@ from urllib.parse import urlencode
 import httpx
 from pydantic import SecretStr
 
-from autopost.errors import PlatformUnavailable, Rejected, TokenExpired
-from autopost.platforms import Platform
+from autopost.domain.errors import PlatformUnavailable, Rejected, TokenExpired
+from autopost.domain.models import Account, Credentials
+from autopost.domain.platforms import Platform, PublishFormat
+from autopost.infra.settings import Settings
 from autopost.providers.base import (
-    Account,
     ClipSource,
-    Credentials,
     PostDraft,
     PostStats,
     Processing,
     Published,
-    PublishFormat,
     PublishOutcome,
     SaveCheckpoint,
 )
@@ -44,7 +43,6 @@ from autopost.providers.http import guarded, json_of, multipart, new_client
 from autopost.providers.oauth import OAuthGrant
 from autopost.providers.vk_api import NAME, NO_VIDEO_RIGHTS, VkApiError, platform_error, vk_answer
 from autopost.providers.vk_session import VkSession, is_session, new_upload_session
-from autopost.settings import Settings
 
 API_VERSION = "5.199"
 STATS_BATCH = 200  # video.get takes up to 200 videos a call

@@ -10,7 +10,13 @@ from typing import Any
 
 import httpx
 
-from autopost.errors import PlatformError, PlatformRateLimited, PlatformUnavailable, Rejected, TokenExpired
+from autopost.domain.errors import (
+    PlatformError,
+    PlatformRateLimited,
+    PlatformUnavailable,
+    Rejected,
+    TokenExpired,
+)
 from autopost.providers.http import json_of
 
 NAME = "VK"

@@ -28,11 +28,12 @@ from typing import Any
 
 import httpx
 
-from autopost.errors import VK_SESSION_EXPIRED, PlatformUnavailable, Rejected, TokenExpired
-from autopost.providers.base import ClipSource, Credentials
+from autopost.domain.errors import VK_SESSION_EXPIRED, PlatformUnavailable, Rejected, TokenExpired
+from autopost.domain.models import Credentials
+from autopost.infra.settings import Settings
+from autopost.providers.base import ClipSource
 from autopost.providers.http import guarded, json_of, stream_body
 from autopost.providers.vk_api import NAME, VkApiError, vk_answer
-from autopost.settings import Settings
 
 AUTH = "session"  # credentials.extra["auth"] of a session connection
 WEB_APP_ID = "52461373"  # VK's video app (MediaOrcestrator)

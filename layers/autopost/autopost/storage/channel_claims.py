@@ -15,8 +15,8 @@ from datetime import timedelta
 
 from pynamodb.exceptions import DeleteError, PutError
 
-from autopost.clock import utcnow
-from autopost.settings import Settings
+from autopost.domain.clock import utcnow
+from autopost.infra.settings import Settings
 from autopost.storage.tables import records
 
 CODE_LIFETIME = timedelta(minutes=15)

@@ -6,9 +6,9 @@ from typing import Any
 
 from pynamodb.exceptions import PutError
 
-from autopost.clock import from_iso, to_iso
-from autopost.models import Clip, ClipStatus
-from autopost.settings import Settings
+from autopost.domain.clock import from_iso, to_iso
+from autopost.domain.models import Clip, ClipStatus
+from autopost.infra.settings import Settings
 from autopost.storage.cursor import decode_cursor, encode_cursor
 from autopost.storage.tables import records
 

@@ -1,4 +1,4 @@
-"""Platform connections. Tokens are stored encrypted (autopost.crypto) and leave this module
+"""Platform connections. Tokens are stored encrypted (autopost.infra.crypto) and leave this module
 only as SecretStr inside Credentials; `version` guards every write against a racing one."""
 
 from __future__ import annotations
@@ -13,13 +13,12 @@ from typing import Any
 from pydantic import SecretStr
 from pynamodb.exceptions import DeleteError, PutError
 
-from autopost.clock import from_iso, to_iso, utcnow
-from autopost.crypto import CipherSource, TokenCipher, TokenContext, cipher_of, decrypt_with
-from autopost.errors import StatusConflict
-from autopost.models import Connection, ConnectionStatus
-from autopost.platforms import Platform
-from autopost.providers.base import Account, Credentials
-from autopost.settings import Settings
+from autopost.domain.clock import from_iso, to_iso, utcnow
+from autopost.domain.errors import StatusConflict
+from autopost.domain.models import Account, Connection, ConnectionStatus, Credentials
+from autopost.domain.platforms import Platform
+from autopost.infra.crypto import CipherSource, TokenCipher, TokenContext, cipher_of, decrypt_with
+from autopost.infra.settings import Settings
 from autopost.storage.tables import records
 
 CONFLICT = "ConditionalCheckFailedException"

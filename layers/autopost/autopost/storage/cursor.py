@@ -11,7 +11,7 @@ import binascii
 import json
 from typing import Any
 
-from autopost.errors import InvalidCursor
+from autopost.domain.errors import InvalidCursor
 
 MAX_KEY_PART = 1024
 

@@ -8,9 +8,9 @@ from datetime import datetime
 
 from pynamodb.exceptions import PutError
 
-from autopost.clock import from_iso, to_iso
-from autopost.history import PublicationEvent
-from autopost.settings import Settings
+from autopost.domain.clock import from_iso, to_iso
+from autopost.domain.history import PublicationEvent
+from autopost.infra.settings import Settings
 from autopost.storage.tables import records
 
 STATS_FIELDS = ("views", "likes", "comments", "reposts")

@@ -15,11 +15,11 @@ from datetime import timedelta
 from pydantic import SecretStr
 from pynamodb.exceptions import DeleteError
 
-from autopost.clock import utcnow
-from autopost.crypto import CipherSource, TokenContext, TokenDecryptError, cipher_of, decrypt_with
-from autopost.errors import OAuthStateInvalid
-from autopost.platforms import Platform
-from autopost.settings import Settings
+from autopost.domain.clock import utcnow
+from autopost.domain.errors import OAuthStateInvalid
+from autopost.domain.platforms import Platform
+from autopost.infra.crypto import CipherSource, TokenContext, TokenDecryptError, cipher_of, decrypt_with
+from autopost.infra.settings import Settings
 from autopost.storage.tables import records
 
 LIFETIME = timedelta(minutes=10)

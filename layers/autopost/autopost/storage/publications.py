@@ -19,12 +19,12 @@ from typing import Any
 from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
-from autopost.clock import from_iso, to_iso, utcnow
-from autopost.errors import AlreadyPublished, DuplicatePublication, PublicationNotFound, StatusConflict
-from autopost.models import Publication
-from autopost.platforms import Platform
-from autopost.settings import Settings
-from autopost.statuses import ACTIVE_STATUSES, PublicationStatus, ensure_transition
+from autopost.domain.clock import from_iso, to_iso, utcnow
+from autopost.domain.errors import AlreadyPublished, DuplicatePublication, PublicationNotFound, StatusConflict
+from autopost.domain.models import Publication
+from autopost.domain.platforms import Platform
+from autopost.domain.statuses import ACTIVE_STATUSES, PublicationStatus, ensure_transition
+from autopost.infra.settings import Settings
 from autopost.storage.cursor import decode_cursor, encode_cursor
 from autopost.storage.tables import records, transactions
 

@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 
 from pynamodb.exceptions import UpdateError
 
-from autopost.errors import RateLimited
-from autopost.settings import Settings
+from autopost.domain.errors import RateLimited
+from autopost.infra.settings import Settings
 from autopost.storage.tables import records
 
 

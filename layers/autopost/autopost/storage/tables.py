@@ -22,7 +22,7 @@ from pynamodb.connection import Connection
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
-from autopost.settings import Settings
+from autopost.infra.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -152,11 +152,11 @@ def _connection_record(settings: _Where) -> type[Model]:
         account_name = UnicodeAttribute(default="")
         expires_at = UnicodeAttribute(null=True)
         connected_at = UnicodeAttribute()
-        # Ciphertexts only (autopost.crypto): {"access": ..., "refresh": ...}; never plain tokens.
+        # Ciphertexts only (autopost.infra.crypto): {"access": ..., "refresh": ...}; never plain tokens.
         tokens = MapAttribute(null=True)
         # Not secret: VK ID's device_id, a Telegram channel and chat id.
         extra = MapAttribute(null=True)
-        # The tokens' grant (autopost.models.Connection.generation); absent on older rows: 0.
+        # The tokens' grant (autopost.domain.models.Connection.generation); absent on older rows: 0.
         generation = NumberAttribute(null=True)
         version = VersionAttribute()
 
@@ -174,7 +174,7 @@ def _control_record(settings: _Where) -> type[Model]:
         hits = NumberAttribute(null=True)
         user_id = UnicodeAttribute(null=True)
         platform = UnicodeAttribute(null=True)
-        # Encrypted (autopost.crypto) or otherwise opaque: a PKCE verifier, a scan position.
+        # Encrypted (autopost.infra.crypto) or otherwise opaque: a PKCE verifier, a scan position.
         payload = UnicodeAttribute(null=True)
         expires_at = TTLAttribute(null=True)
 
@@ -190,7 +190,7 @@ def _history_record(settings: _Where) -> type[Model]:
         pk = UnicodeAttribute(hash_key=True)
         sk = UnicodeAttribute(range_key=True)
         at = UnicodeAttribute()
-        # An event's JSON (autopost.history.PublicationEvent); a sample's figures.
+        # An event's JSON (autopost.domain.history.PublicationEvent); a sample's figures.
         payload = UnicodeAttribute(null=True)
         views = NumberAttribute(null=True)
         likes = NumberAttribute(null=True)
@@ -211,7 +211,7 @@ def _webhook_record(settings: _Where) -> type[Model]:
         user_id = UnicodeAttribute(null=True)
         # JSON: an endpoint's url and event types, or a delivery's outcome.
         payload = UnicodeAttribute(null=True)
-        # Encrypted (autopost.crypto): the endpoint's signing secret.
+        # Encrypted (autopost.infra.crypto): the endpoint's signing secret.
         secret = UnicodeAttribute(null=True)
         created_at = UnicodeAttribute(null=True)
         expires_at = TTLAttribute(null=True)

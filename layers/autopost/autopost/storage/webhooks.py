@@ -1,7 +1,7 @@
 """Webhook endpoints and their recent deliveries (WebhooksTable).
 
 - endpoint: pk `user#{user}`, sk `endpoint#{id}`; payload {url, eventTypes, slot}; the
-  signing secret encrypted (autopost.crypto) with the row's identity as associated data.
+  signing secret encrypted (autopost.infra.crypto) with the row's identity as associated data.
 - slot: pk `user#{user}`, sk `slot#{0-4}`, payload = the endpoint's id. An endpoint is
   created in one transaction with a free slot, so five is the limit under any concurrency.
 - delivery: pk `endpoint#{id}`, sk `delivery#{at}#{event id}#{attempt}`; payload the outcome;
@@ -19,13 +19,13 @@ from pydantic import SecretStr
 from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
-from autopost.clock import from_iso, to_iso, utcnow
-from autopost.crypto import CipherSource, TokenContext, cipher_of, decrypt_with
-from autopost.errors import WebhookLimitReached
-from autopost.settings import Settings
+from autopost.domain.clock import from_iso, to_iso, utcnow
+from autopost.domain.errors import WebhookLimitReached
+from autopost.domain.webhooks import DELIVERIES_SHOWN, DELIVERY_DAYS, MAX_ENDPOINTS, Delivery, Endpoint
+from autopost.infra.crypto import CipherSource, TokenContext, cipher_of, decrypt_with
+from autopost.infra.settings import Settings
+from autopost.infra.webhook_signing import new_secret
 from autopost.storage.tables import records, transactions
-from autopost.webhooks import DELIVERIES_SHOWN, DELIVERY_DAYS, MAX_ENDPOINTS, Delivery, Endpoint
-from autopost.webhooks.signing import new_secret
 
 ENDPOINT, SLOT, DELIVERY = "endpoint#", "slot#", "delivery#"
 # Each lost race means another request took a slot: after five, none is left to race for.
@@ -141,7 +141,7 @@ class WebhookRepository:
 
     # -- helpers --------------------------------------------------------------------------
 
-    # -- key rotation (autopost.rotation) ------------------------------------------------
+    # -- key rotation (autopost.maintenance.rotation) ------------------------------------------------
 
     def scan_page(self, start: dict[str, Any] | None, limit: int) -> tuple[list[Any], dict[str, Any] | None]:
         """A page of endpoint rows (those holding a secret) for the rotation command."""

@@ -6,7 +6,7 @@ Two kinds of message arrive on WebhookQueue:
   becomes one delivery message per endpoint of its user that wants its type, sent back to
   the same queue, so each endpoint is retried on its own and a slow one delays no other;
 - a delivery: the endpoint is read (a deleted one is dropped), the body signed for this
-  attempt and posted (autopost.webhooks.targets), the outcome recorded for the console.
+  attempt and posted (autopost.infra.webhook_targets), the outcome recorded for the console.
 
 A delivery message carries the number of its attempt. A failed attempt sends a NEW message
 for the next one, due after the next wait of the schedule (the spec's "immediately, 5 seconds,
@@ -34,15 +34,15 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from autopost.aws import client
-from autopost.clock import utcnow
-from autopost.observability import logger
-from autopost.secrets import webhook_cipher
-from autopost.settings import Settings
+from autopost.domain.clock import utcnow
+from autopost.domain.webhooks import Delivery
+from autopost.infra.aws import client
+from autopost.infra.observability import logger
+from autopost.infra.secrets import webhook_cipher
+from autopost.infra.settings import Settings
+from autopost.infra.webhook_signing import signed_headers
+from autopost.infra.webhook_targets import Sender
 from autopost.storage.webhooks import WebhookRepository
-from autopost.webhooks import Delivery
-from autopost.webhooks.signing import signed_headers
-from autopost.webhooks.targets import Sender
 
 SOURCE = "autopost"
 DELIVERY = "delivery"

@@ -1,0 +1,546 @@
+"""The upload worker: one queue message is one step of publishing one publication.
+
+The message carries the state machine's task token. The worker answers it with
+SendTaskSuccess once the publication is `published`, or while the platform is still
+processing the clip (the output says so, and the state machine waits and asks again), or
+SendTaskFailure with a TaskError name after recording the user's message on the
+publication. A platform's rate limit is not an answer: the message is sent again, delayed
+by the platform's retry-after.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import posixpath
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from autopost.clip_validator.rules import ALLOWED_EXTENSIONS, CONTENT_TYPES, UnusableKey, parse_clip_key
+from autopost.connecting.throttling import TELEGRAM_POSTS, RequestBudgets
+from autopost.connecting.token_refresh import TokenRefresher
+from autopost.domain.clock import to_iso, utcnow
+from autopost.domain.errors import (
+    AutopostError,
+    DuplicatePublication,
+    PlatformError,
+    PlatformRateLimited,
+    StatusConflict,
+    TokenExpired,
+    UploadIncomplete,
+)
+from autopost.domain.models import Clip, Credentials, Publication
+from autopost.domain.platforms import Platform, PublishFormat
+from autopost.domain.stats_schedule import stats_schedule
+from autopost.domain.statuses import PublicationStatus
+from autopost.domain.task_errors import TaskError, TaskFailure
+from autopost.infra.aws import client
+from autopost.infra.observability import NAMESPACE, SERVICE, logger, metrics
+from autopost.infra.secrets import MissingSecret, import_signer, service_bot_token, token_cipher
+from autopost.infra.settings import Settings
+from autopost.providers import provider_for
+from autopost.providers.base import ClipSource, PostDraft, Processing, Provider, Published, PublishOutcome
+from autopost.publishing.orchestrator import PublishOrchestrator
+from autopost.storage.channel_claims import ChannelClaims
+from autopost.storage.clips import ClipRepository
+from autopost.storage.connections import ConnectionRepository
+from autopost.storage.publications import PublicationRepository
+from autopost.storage.rate_limits import RateLimiter
+
+CLIP_MISSING = "Файл клипа не найден"
+UNPROVEN_CHANNEL = "Канал Telegram не подтверждён: подключите его заново, разместив в канале код из консоли"
+# Leave this much of the Lambda's time for recording the outcome.
+SAFETY_SECONDS = 30.0
+# Waits up to this long delay the queue message (no state transitions); longer ones are
+# handed to the state machine, so the task's timeout never runs out during the wait.
+SHORT_WAIT_SECONDS = 60.0
+# Woken before `scheduledAt` (moto's Wait ends up to 2 s early; clocks differ): a wait
+# this short is slept through, a longer one delays the message. Never post early.
+EARLY_SLEEP_SECONDS = 5.0
+SQS_MAX_DELAY = 900
+# What Step Functions answers to a task token it no longer waits for.
+STALE_TASK_TOKEN_ERRORS = frozenset({"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"})
+
+
+def clip_source(
+    s3: Any,
+    bucket: str,
+    key: str,
+    head: dict[str, Any],
+    clip: Clip | None,
+    signer: Callable[[], Any] | None = None,
+) -> ClipSource:
+    """The clip in S3 as an upload source: every `open(offset)` is a ranged GET whose body
+    streams, so nothing ever holds the whole file (benchmarks/upload_stream.py measures it);
+    `share(seconds)` is a presigned GET for a platform that fetches the file itself, signed
+    by `signer`'s key where there is one (a URL without a session token: Rutube's 512 bytes)."""
+    extension = key.rsplit(".", 1)[-1].lower()
+    return ClipSource(
+        size=int(head["ContentLength"]),
+        filename=posixpath.basename(key),
+        content_type=CONTENT_TYPES.get(extension, "application/octet-stream"),
+        open=lambda offset: s3.get_object(Bucket=bucket, Key=key, Range=f"bytes={offset}-")["Body"],
+        share=lambda seconds: ((signer() if signer else None) or s3).generate_presigned_url(
+            "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=seconds
+        ),
+        duration_seconds=clip.duration_seconds if clip else None,
+        width=clip.width if clip else None,
+        height=clip.height if clip else None,
+    )
+
+
+class UploadTask(BaseModel):
+    """The queue message the state machine sends (statemachines/publish.asl.json)."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+
+    publication_id: str = Field(alias="publicationId", min_length=1, max_length=200)
+    platform: Platform
+    retry: int = 0
+    # When the state machine sent it (its Dispatch state): recorded by the attempt it starts.
+    dispatch: str = Field(default="", max_length=64)
+    task_token: SecretStr = Field(alias="taskToken")
+
+    def body(self) -> str:
+        data = {
+            "publicationId": self.publication_id,
+            "platform": self.platform.value,
+            "retry": self.retry,
+            "dispatch": self.dispatch,
+            "taskToken": self.task_token.get_secret_value(),
+        }
+        return json.dumps(data)
+
+
+@dataclass
+class WorkerPorts:
+    """What the worker talks to; built once per warm environment."""
+
+    publications: PublicationRepository
+    clips: ClipRepository
+    connections: ConnectionRepository
+    claims: ChannelClaims
+    refresher: TokenRefresher
+    budgets: RequestBudgets
+    providers: Callable[[Platform, Callable[[Credentials], None] | None], Provider]
+    service_bot_token: Callable[[], SecretStr]
+    s3: Any
+    sfn: Any
+    sqs: Any
+    orchestrator: PublishOrchestrator
+    bucket: str
+    queue_urls: dict[Platform, str]
+    # Bounds on how soon the state machine asks again about a clip still processing.
+    check_seconds: tuple[int, int] = (10, 300)
+    # S3 that signs import URLs without a session token (None: `s3` signs).
+    signer: Callable[[], Any] | None = None
+
+
+class PublishWorker:
+    def __init__(
+        self,
+        ports: WorkerPorts,
+        now: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._ports = ports
+        self._now = now
+        self._sleep = sleep
+
+    def handle(self, body: dict[str, Any], remaining_seconds: Callable[[], float]) -> None:
+        task = UploadTask.model_validate(body)
+        # One message per invocation (batch size 1): the invocation's metrics are this platform's.
+        metrics.add_dimension(name="platform", value=task.platform.value)
+        publications = self._ports.publications
+        publication = publications.get(task.publication_id)
+        if not self._still_to_do(task, publication) or self._too_early(task, publication):
+            return
+        # One attempt at a time, until its Lambda's deadline: a killed attempt's hold lapses
+        # with it, and a redelivered message or a retry after a timeout waits for it.
+        owner = secrets.token_hex(8)
+        until = utcnow() + timedelta(seconds=max(1.0, remaining_seconds()))
+        try:
+            held_until = publications.take_attempt(
+                task.publication_id, owner, until, task.retry, task.dispatch
+            )
+        except StatusConflict:
+            self._still_to_do(task, publications.get(task.publication_id))
+            return
+        if held_until is not None:
+            seconds = math.ceil((held_until - utcnow()).total_seconds()) + 1
+            self._requeue(task, min(SQS_MAX_DELAY, max(1, seconds)))
+            logger.info("another attempt holds the upload", extra={"publication": task.publication_id})
+            return
+        try:
+            # What the attempt before this one left: its checkpoint, or its post.
+            current = publications.get(task.publication_id)
+            if self._still_to_do(task, current):
+                began = time.monotonic()
+                try:
+                    self._attempt(task, current, remaining_seconds)
+                finally:
+                    metrics.add_metric(
+                        name="AttemptSeconds", unit=MetricUnit.Seconds, value=time.monotonic() - began
+                    )
+        finally:
+            publications.release_attempt(task.publication_id, owner)
+
+    def _still_to_do(self, task: UploadTask, publication: Publication | None) -> bool:
+        """True when the publication still needs an upload; otherwise answers the task."""
+        if publication is None or publication.status not in (
+            PublicationStatus.PUBLISHING,
+            PublicationStatus.PUBLISHED,
+        ):
+            self._answer_failure(task, TaskError.PUBLICATION_GONE, "Публикация отменена или удалена")
+            return False
+        if publication.status is PublicationStatus.PUBLISHED:
+            self._answer_success(task, publication)  # a redelivered message never posts twice
+            return False
+        if publication.post_id:
+            # The platform answered an earlier attempt that died before finishing.
+            self._finish(
+                task,
+                publication,
+                Published(
+                    publication.post_id,
+                    publication.post_url,
+                    publication.processing_state,
+                    publication.published_as,
+                ),
+            )
+            return False
+        return True
+
+    def _attempt(
+        self, task: UploadTask, publication: Publication, remaining_seconds: Callable[[], float]
+    ) -> None:
+        try:
+            outcome = self._publish(publication, remaining_seconds)
+        except PlatformRateLimited as limited:
+            self._wait(task, limited)
+            return
+        except UploadIncomplete:
+            self._answer_failure(task, TaskError.UPLOAD_INCOMPLETE, "Загрузка продолжится", record=False)
+            return
+        except TaskFailure as failure:
+            self._answer_failure(task, failure.error, failure.message)
+            return
+        except PlatformError as failed:
+            # Each platform error names its task error (errors.py): the one table of them. The
+            # publication keeps the platform's own code where the user must act differently.
+            self._answer_failure(task, TaskError(failed.task_error), failed.message, code=failed.code)
+            return
+        if isinstance(outcome, Processing):
+            self._processing(task, outcome)
+        else:
+            self._finish(task, publication, outcome)
+
+    def _too_early(self, task: UploadTask, publication: Publication) -> bool:
+        """Whatever woke this attempt, nothing is posted before `scheduledAt`."""
+        if publication.scheduled_at is None:
+            return False
+        remaining = publication.scheduled_at.timestamp() - self._now()
+        if remaining <= 0:
+            return False
+        if remaining <= EARLY_SLEEP_SECONDS:
+            self._sleep(remaining)
+            return False
+        self._requeue(task, min(SQS_MAX_DELAY, math.ceil(remaining)))
+        logger.info("woken before its time; message delayed", extra={"publication": task.publication_id})
+        return True
+
+    def _requeue(self, task: UploadTask, delay: int) -> None:
+        """This attempt's message again, `delay` seconds on (its task token still waiting)."""
+        self._ports.sqs.send_message(
+            QueueUrl=self._ports.queue_urls[task.platform], MessageBody=task.body(), DelaySeconds=delay
+        )
+
+    # -- publishing -----------------------------------------------------------------------
+
+    def _publish(self, publication: Publication, remaining_seconds: Callable[[], float]) -> PublishOutcome:
+        ports = self._ports
+        head = self._clip_head(publication)
+        found = ports.connections.cached_credentials(publication.user_id, publication.platform)
+        if found is None:
+            raise TaskFailure(
+                TaskError.CONNECTION_MISSING,
+                f"{publication.platform.display_name} не подключён: подключите и повторите публикацию",
+            )
+        connection, credentials = found
+        if not connection.is_active:
+            raise TokenExpired()
+        if credentials.refresh_token is None and connection.expires_at and connection.expires_at <= utcnow():
+            # A token without a refresh (VK's legacy flow) has lapsed: asking the platform
+            # would only fail; the user must connect again.
+            ports.connections.mark_expired(connection)
+            raise TokenExpired()
+        if connection.extra.get("service_bot"):
+            # Only to a channel this user proved is theirs (a connection made before proofs
+            # were required holds no claim, and a claim may have passed to its real owner).
+            if not ports.claims.held_by(
+                credentials.extra.get("chat_id", connection.account_id), connection.user_id
+            ):
+                raise TaskFailure(TaskError.CONNECTION_MISSING, UNPROVEN_CHANNEL)
+            credentials = Credentials(access_token=ports.service_bot_token(), extra=credentials.extra)
+        provider = ports.providers(publication.platform, ports.budgets.throttle_for(publication.platform))
+        if publication.platform is Platform.TELEGRAM:
+            ports.budgets.acquire(TELEGRAM_POSTS, credentials.extra.get("chat_id", connection.account_id))
+        clip = clip_source(
+            ports.s3,
+            ports.bucket,
+            publication.clip_key,
+            head,
+            ports.clips.get(publication.user_id, publication.clip_id),
+            ports.signer,
+        )
+        remaining = remaining_seconds()
+        deadline = time.monotonic() + min(
+            provider.upload_timeout_seconds, remaining - min(SAFETY_SECONDS, remaining / 4)
+        )
+        checkpoint = {"value": publication.upload_checkpoint}
+
+        def save_checkpoint(state: dict[str, Any]) -> None:
+            checkpoint["value"] = state
+            ports.publications.save_checkpoint(publication.publication_id, state)
+
+        draft = PostDraft(
+            title=publication.title,
+            description=publication.description,
+            format=PublishFormat(publication.format or PublishFormat.CLIP),
+        )
+        try:
+            return provider.publish(credentials, clip, draft, checkpoint["value"], save_checkpoint, deadline)
+        except TokenExpired:
+            # Once: refresh (one worker at a time per connection), then try again.
+            connection, credentials = ports.refresher.refresh(provider, connection, credentials)
+            return provider.publish(credentials, clip, draft, checkpoint["value"], save_checkpoint, deadline)
+
+    def _clip_head(self, publication: Publication) -> dict[str, Any]:
+        """The clip's S3 metadata, after checking its key is this user's clip."""
+        try:
+            key = parse_clip_key(publication.clip_key)
+        except UnusableKey as exc:
+            raise TaskFailure(TaskError.REJECTED, "Некорректный путь к файлу клипа") from exc
+        if key.user_id != publication.user_id or key.extension not in ALLOWED_EXTENSIONS:
+            raise TaskFailure(TaskError.REJECTED, "Некорректный путь к файлу клипа")
+        try:
+            return self._ports.s3.head_object(Bucket=self._ports.bucket, Key=publication.clip_key)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in {"404", "NoSuchKey", "NotFound"}:
+                raise TaskFailure(TaskError.CLIP_MISSING, CLIP_MISSING) from exc
+            raise
+
+    # -- outcomes -------------------------------------------------------------------------
+
+    def _processing(self, task: UploadTask, outcome: Processing) -> None:
+        """The platform is still working on the clip: the state machine waits and asks
+        again (a Wait costs nothing; a Lambda sleeping would)."""
+        try:
+            since = self._ports.publications.record_processing(task.publication_id, outcome.state)
+        except StatusConflict:
+            self._adopt(task.publication_id)
+            self._answer_failure(
+                task, TaskError.PUBLICATION_GONE, "Публикация больше не публикуется", record=False
+            )
+            return
+        low, high = self._ports.check_seconds
+        output = {
+            "processing": True,
+            "checkAfterSeconds": int(min(high, max(low, math.ceil(outcome.check_after)))),
+            "processingSeconds": max(0, int(self._now() - since.timestamp())),
+        }
+        metrics.add_metric(name="ProcessingChecks", unit=MetricUnit.Count, value=1)
+        self._answer(
+            lambda token: self._ports.sfn.send_task_success(taskToken=token, output=json.dumps(output)), task
+        )
+
+    def _finish(self, task: UploadTask, publication: Publication, result: Published) -> None:
+        publications = self._ports.publications
+        publications.record_post(
+            publication.publication_id,
+            result.post_id,
+            result.url,
+            result.processing_state,
+            result.published_as,
+        )
+        changes = {
+            "error_code": None,
+            "error_message": None,
+            "upload_checkpoint": None,
+            "published_at": to_iso(utcnow()),
+            **stats_schedule(publication.publication_id, publication.platform),
+        }
+        try:
+            published = publications.transition(
+                publication.publication_id,
+                PublicationStatus.PUBLISHING,
+                PublicationStatus.PUBLISHED,
+                **changes,
+            )
+        except StatusConflict:
+            current = publications.get(publication.publication_id)
+            if current is not None and current.status is PublicationStatus.FAILED:
+                # The state machine gave up on this attempt while it ran, and the post is
+                # out: the publication says what the viewers see.
+                with contextlib.suppress(StatusConflict):
+                    current = publications.transition(
+                        current.publication_id,
+                        PublicationStatus.FAILED,
+                        PublicationStatus.PUBLISHED,
+                        adopted_at=to_iso(utcnow()),
+                        **changes,
+                    )
+                    metrics.add_metric(name="LateUploadAdopted", unit=MetricUnit.Count, value=1)
+                    logger.warning(
+                        "published after the state machine gave up",
+                        extra={"publication": current.publication_id},
+                    )
+            if current is not None and current.status is PublicationStatus.PUBLISHED:
+                self._answer_success(task, current)
+                return
+            logger.warning(
+                "post made but publication no longer publishing",
+                extra={"publication": publication.publication_id},
+            )
+            return
+        metrics.add_metric(name="Published", unit=MetricUnit.Count, value=1)
+        self._answer_success(task, published)
+
+    def _adopt(self, publication_id: str) -> None:
+        """The state machine gave up on this publication while this attempt's upload went
+        through: the clip is at the platform, processing. Publishing goes on under a new
+        execution, whose attempt resumes from the checkpoint (the clip already uploaded)
+        and never uploads it again. A publication cancelled or retried meanwhile is left."""
+        publications = self._ports.publications
+        current = publications.get(publication_id)
+        if current is None or current.status is not PublicationStatus.FAILED:
+            return
+        try:
+            adopted = publications.retry(
+                current, execution_name=f"{publication_id}-adopt-{current.attempt + 1}", adopted=True
+            )
+        except (StatusConflict, DuplicatePublication):
+            # Retried by the user meanwhile (that execution resumes the same checkpoint), or
+            # the clip has another active publication on this platform.
+            logger.warning("late upload not adopted", extra={"publication": publication_id})
+            return
+        try:
+            self._ports.orchestrator.start(adopted)
+        except AutopostError:
+            publications.transition(
+                publication_id,
+                PublicationStatus.PUBLISHING,
+                PublicationStatus.FAILED,
+                error_code=current.error_code,
+                error_message=current.error_message,
+            )
+            raise
+        metrics.add_metric(name="LateUploadAdopted", unit=MetricUnit.Count, value=1)
+        logger.warning("late upload adopted", extra={"publication": publication_id})
+
+    def _answer_success(self, task: UploadTask, publication: Publication) -> None:
+        output = json.dumps(
+            {
+                "publicationId": publication.publication_id,
+                "postId": publication.post_id,
+                "url": publication.post_url,
+            }
+        )
+        self._answer(lambda token: self._ports.sfn.send_task_success(taskToken=token, output=output), task)
+
+    def _answer_failure(
+        self,
+        task: UploadTask,
+        error: TaskError,
+        message: str,
+        record: bool = True,
+        code: str | None = None,
+    ) -> None:
+        if record:
+            with contextlib.suppress(StatusConflict):  # not publishing any more: nothing to annotate
+                publications = self._ports.publications
+                publications.record_attempt_error(task.publication_id, code or error.value, message)
+        # Its own dimensions (which error), so the dashboard charts failures by error and platform.
+        with single_metric(
+            name="AttemptFailed",
+            unit=MetricUnit.Count,
+            value=1,
+            namespace=NAMESPACE,
+            default_dimensions={"service": SERVICE},
+        ) as failed:
+            failed.add_dimension(name="platform", value=task.platform.value)
+            failed.add_dimension(name="error", value=error.value)
+        logger.info("upload attempt failed", extra={"publication": task.publication_id, "error": error.value})
+        self._answer(
+            lambda token: self._ports.sfn.send_task_failure(
+                taskToken=token, error=error.value, cause=message
+            ),
+            task,
+        )
+
+    def _answer(self, send: Callable[[str], Any], task: UploadTask) -> None:
+        try:
+            send(task.task_token.get_secret_value())
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] not in STALE_TASK_TOKEN_ERRORS:
+                raise
+            logger.info(
+                "state machine no longer waits for this attempt", extra={"publication": task.publication_id}
+            )
+
+    def _wait(self, task: UploadTask, limited: PlatformRateLimited) -> None:
+        """The platform asked us to wait: not a failure. A short wait delays this message;
+        a long one is recorded and handed to the state machine's Wait."""
+        metrics.add_metric(name="RateLimited", unit=MetricUnit.Count, value=1)
+        until = datetime.fromtimestamp(self._now() + limited.retry_after, UTC)
+        with contextlib.suppress(StatusConflict):  # cancelled meanwhile: the message finds out
+            self._ports.publications.record_wait(task.publication_id, until)
+        if limited.retry_after <= SHORT_WAIT_SECONDS:
+            delay = max(1, math.ceil(limited.retry_after))
+            self._requeue(task, delay)
+            logger.info(
+                "rate limited; message delayed", extra={"publication": task.publication_id, "seconds": delay}
+            )
+            return
+        self._answer_failure(task, TaskError.RATE_LIMITED, limited.message, record=False)
+
+
+def worker_from_settings(settings: Settings) -> PublishWorker:
+    connections = ConnectionRepository(settings, token_cipher)
+
+    def service_bot() -> SecretStr:
+        try:
+            return service_bot_token(settings)
+        except MissingSecret as exc:
+            raise TaskFailure(
+                TaskError.TOKEN_EXPIRED, "Бот сервиса не настроен: переподключите Telegram"
+            ) from exc
+
+    ports = WorkerPorts(
+        publications=PublicationRepository(settings),
+        clips=ClipRepository(settings),
+        connections=connections,
+        claims=ChannelClaims(settings),
+        refresher=TokenRefresher(settings, connections),
+        budgets=RequestBudgets(RateLimiter(settings)),
+        providers=lambda platform, throttle: provider_for(platform, settings, throttle),
+        service_bot_token=service_bot,
+        s3=client("s3"),
+        sfn=client("stepfunctions"),
+        sqs=client("sqs"),
+        orchestrator=PublishOrchestrator(settings),
+        bucket=settings.clips_bucket,
+        queue_urls=settings.upload_queue_urls,
+        check_seconds=(settings.processing_check_min_seconds, settings.processing_check_max_seconds),
+        signer=lambda: import_signer(settings),
+    )
+    return PublishWorker(ports)
