@@ -14,7 +14,7 @@ import pytest
 from pydantic import SecretStr
 
 from autopost.connecting.token_refresh import TokenRefresher
-from autopost.domain.errors import StatusConflict, TokenExpired
+from autopost.domain.errors import TokenExpired
 from autopost.domain.models import Account, ConnectionStatus, Credentials
 from autopost.domain.platforms import Platform
 from autopost.infra import runtime
@@ -25,6 +25,7 @@ from autopost.infra.settings import get_settings
 from autopost.maintenance.rotation import Rotation
 from autopost.providers.vk import VkProvider
 from autopost.storage.connections import ConnectionRepository
+from autopost.storage.errors import ConnectionChanged
 from tests.conftest import TOKEN_SECRET
 
 NEW_SECRET = SecretStr("rotated-secret-" + "z" * 40)
@@ -545,7 +546,7 @@ def test_refreshes_against_rotations_reconnects_and_settings_lose_no_grant(harne
     def changing_settings(n: int) -> None:
         user = users[n % len(users)]
         repository = ConnectionRepository(settings, cipher_for(1))
-        with contextlib.suppress(StatusConflict):  # the user's page was stale: told to reload
+        with contextlib.suppress(ConnectionChanged):  # the user's page was stale: told to reload
             repository.set_extra(repository.get(user, Platform.VK), {"group_id": str(n)})
 
     threads = [guarded("refreshes", refreshing(user)) for user in users for _ in range(2)]

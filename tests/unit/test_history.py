@@ -17,10 +17,14 @@ def item(**changes):
         "publication_id": "p-1",
         "user_id": "user-1",
         "clip_id": "clip-1",
+        "clip_key": "clips/user-1/clip-1.mp4",
         "platform": "vk",
         "status": "publishing",
+        "title": "Закат",
+        "created_at": "2026-11-30T11:00:00.000Z",
         "updated_at": "2026-11-30T12:00:00.000Z",
         "attempt": 0,
+        "execution_name": "p-1",
     }
     return {**base, **changes}
 

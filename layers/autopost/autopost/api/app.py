@@ -20,10 +20,12 @@ from autopost.domain.errors import (
     MalformedBody,
     PayloadTooLarge,
     RouteNotFound,
+    StatusConflict,
     UnsupportedMediaType,
 )
 from autopost.infra.observability import logger
 from autopost.infra.settings import get_settings
+from autopost.storage.errors import ConditionFailed, ConnectionChanged
 
 API_TITLE = "autopost"
 API_VERSION = "1.0.0"
@@ -63,6 +65,13 @@ def _error_response(error: AutopostError) -> Response:
         body=json.dumps(error.to_body(), ensure_ascii=False),
         headers=headers,
     )
+
+
+def _conflict_of(error: ConditionFailed) -> StatusConflict:
+    """A write storage refused because the item moved on: the user acted on a stale page."""
+    if isinstance(error, ConnectionChanged):
+        return StatusConflict("Подключение изменилось, обновите страницу и повторите")
+    return StatusConflict(details=error.details)
 
 
 def _field_problem(problem: dict[str, Any]) -> dict[str, Any]:
@@ -145,6 +154,10 @@ def build_app() -> APIGatewayHttpResolver:
         if error.status >= 500:
             logger.exception("request failed", extra={"code": error.code})
         return _error_response(error)
+
+    @app.exception_handler(ConditionFailed)
+    def handle_condition_failed(error: ConditionFailed) -> Response:
+        return _error_response(_conflict_of(error))
 
     @app.exception_handler(RequestValidationError)
     def handle_validation_error(error: RequestValidationError) -> Response:

@@ -22,7 +22,6 @@ from autopost.domain.errors import (
     PlatformNotConnected,
     PlatformTemporarilyUnavailable,
     Rejected,
-    StatusConflict,
     TokenExpired,
 )
 from autopost.domain.models import Account, Caller, Connection, Credentials, OAuthReturn
@@ -42,6 +41,7 @@ from autopost.providers.vk_session import session_cookies
 from autopost.publishing.orchestrator import PublishOrchestrator
 from autopost.storage.channel_claims import ChannelClaims
 from autopost.storage.connections import ConnectionRepository
+from autopost.storage.errors import PublicationChanged
 from autopost.storage.oauth_states import OAuthStateStore
 from autopost.storage.publications import PublicationRepository
 from autopost.storage.rate_limits import Budget, RateLimiter
@@ -326,7 +326,7 @@ class ConnectionService:
                 stopped = self._publications.transition(
                     publication.publication_id, PublicationStatus.SCHEDULED, PublicationStatus.CANCELLED
                 )
-            except StatusConflict:
+            except PublicationChanged:
                 continue  # it started publishing meanwhile
             self._orchestrator.stop(stopped, cause=DISCONNECT_CAUSE)
             cancelled += 1

@@ -11,6 +11,7 @@ made by the state machine is told as well as one made by our code.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -18,8 +19,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
-from autopost.domain.clock import Timestamp, from_iso
+from autopost.domain.clock import Timestamp
+from autopost.domain.models import Publication
 from autopost.domain.platforms import Platform
+from autopost.domain.publication_item import publication_of
 from autopost.domain.statuses import PublicationStatus
 
 SOURCE = "autopost"
@@ -87,40 +90,45 @@ class PublicationEvent(EventView):
 
 
 def events_of(
-    old: dict[str, Any] | None, new: dict[str, Any] | None, sequence: str, changed_at: datetime
+    old_item: Mapping[str, Any] | None,
+    new_item: Mapping[str, Any] | None,
+    sequence: str,
+    changed_at: datetime,
 ) -> list[PublicationEvent]:
     """The events one change of a publication item makes, in the order they happened.
     `sequence` is the change's stream sequence number (ids derive from it, so a change read
     twice makes the same events); `changed_at` is when the stream saw it."""
-    if new is None:
+    old = publication_of(old_item) if old_item else None
+    if new_item is None:
         return _removed(old, sequence, changed_at)
-    status = PublicationStatus(new["status"])
-    before = PublicationStatus(old["status"]) if old else None
-    at = from_iso(new["updated_at"]) if _changed(old, new, "updated_at") else changed_at
+    new = publication_of(new_item)
+    status = new.status
+    before = old.status if old else None
+    at = new.updated_at if old is None or old.updated_at != new.updated_at else changed_at
     found: list[tuple[EventType, dict[str, Any]]] = []
     if old is None:
-        found.append((EventType.CREATED, {"scheduled_at": _time(new.get("scheduled_at"))}))
+        found.append((EventType.CREATED, {"scheduled_at": new.scheduled_at}))
     elif status is not before:
-        if before is PublicationStatus.FAILED and new.get("adopted_at") and _changed(old, new, "adopted_at"):
+        if before is PublicationStatus.FAILED and new.adopted_at and old.adopted_at != new.adopted_at:
             found.append((EventType.ADOPTED, {}))
             if status is PublicationStatus.PUBLISHED:
-                found.append((EventType.PUBLISHED, _outcome(status, new)))
+                found.append((EventType.PUBLISHED, _outcome(new)))
         elif status is PublicationStatus.PUBLISHING:
             kind = EventType.RETRIED if before is PublicationStatus.FAILED else EventType.STARTED
-            found.append((kind, {"retry": _int(new.get("attempt")) if kind is EventType.RETRIED else None}))
+            found.append((kind, {"retry": new.attempt if kind is EventType.RETRIED else None}))
         else:
-            found.append((_BY_STATUS[status], _outcome(status, new)))
+            found.append((_BY_STATUS[status], _outcome(new)))
     elif status is PublicationStatus.PUBLISHING:
         found += _progress(old, new)
     return [
         PublicationEvent(
-            event_id=_event_id(new["publication_id"], sequence, index),
+            event_id=_event_id(new.publication_id, sequence, index),
             type=kind,
             at=at,
-            user_id=new["user_id"],
-            publication_id=new["publication_id"],
-            clip_id=new["clip_id"],
-            platform=Platform(new["platform"]),
+            user_id=new.user_id,
+            publication_id=new.publication_id,
+            clip_id=new.clip_id,
+            platform=new.platform,
             status=status,
             previous_status=before,
             **fields,
@@ -129,73 +137,60 @@ def events_of(
     ]
 
 
-def _removed(old: dict[str, Any] | None, sequence: str, changed_at: datetime) -> list[PublicationEvent]:
+def _removed(old: Publication | None, sequence: str, changed_at: datetime) -> list[PublicationEvent]:
     """A publication removed before its execution started (its request failed after the
     item was written): whoever heard it was created hears it will not be published."""
-    if old is None or not PublicationStatus(old["status"]).is_active:
+    if old is None or not old.status.is_active:
         return []
     return [
         PublicationEvent(
-            event_id=_event_id(old["publication_id"], sequence, 0),
+            event_id=_event_id(old.publication_id, sequence, 0),
             type=EventType.CANCELLED,
             at=changed_at,
-            user_id=old["user_id"],
-            publication_id=old["publication_id"],
-            clip_id=old["clip_id"],
-            platform=Platform(old["platform"]),
+            user_id=old.user_id,
+            publication_id=old.publication_id,
+            clip_id=old.clip_id,
+            platform=old.platform,
             status=PublicationStatus.CANCELLED,
-            previous_status=PublicationStatus(old["status"]),
+            previous_status=old.status,
         )
     ]
 
 
-def _progress(old: dict[str, Any], new: dict[str, Any]) -> list[tuple[EventType, dict[str, Any]]]:
+def _progress(old: Publication, new: Publication) -> list[tuple[EventType, dict[str, Any]]]:
     """What happened within `publishing`: a new attempt, the platform's processing, a wait
     it asked for, an attempt's failure."""
     found: list[tuple[EventType, dict[str, Any]]] = []
-    retry = _int(new.get("attempt_retry"))
-    if retry and retry > (_int(old.get("attempt_retry")) or 0):
-        found.append((EventType.RETRIED, {"retry": retry}))
+    if new.attempt_retry and new.attempt_retry > (old.attempt_retry or 0):
+        found.append((EventType.RETRIED, {"retry": new.attempt_retry}))
     if (
-        new.get("processing_state")
-        and _changed(old, new, "processing_state")
-        and not _changed(old, new, "post_id")  # a post's first state is part of publishing it
+        new.processing_state
+        and new.processing_state != old.processing_state
+        and new.post_id == old.post_id  # a post's first state is part of publishing it
     ):
-        found.append((EventType.PROCESSING, {"processing_state": new["processing_state"]}))
-    if new.get("retry_not_before") and _changed(old, new, "retry_not_before"):
-        found.append((EventType.RATE_LIMITED, {"wait_until": _time(new["retry_not_before"])}))
-    if (_int(new.get("attempt_errors")) or 0) > (_int(old.get("attempt_errors")) or 0):
+        found.append((EventType.PROCESSING, {"processing_state": new.processing_state}))
+    if new.retry_not_before and new.retry_not_before != old.retry_not_before:
+        found.append((EventType.RATE_LIMITED, {"wait_until": new.retry_not_before}))
+    if (new.attempt_errors or 0) > (old.attempt_errors or 0):
         found.append(
             (
                 EventType.ATTEMPT_FAILED,
                 {
-                    "error_code": new.get("error_code"),
-                    "error_message": new.get("error_message"),
-                    "retry": _int(new.get("attempt_retry")) or 0,
+                    "error_code": new.error_code,
+                    "error_message": new.error_message,
+                    "retry": new.attempt_retry or 0,
                 },
             )
         )
     return found
 
 
-def _outcome(status: PublicationStatus, new: dict[str, Any]) -> dict[str, Any]:
-    if status is PublicationStatus.PUBLISHED:
-        return {"post_url": new.get("post_url")}
-    if status is PublicationStatus.FAILED:
-        return {"error_code": new.get("error_code"), "error_message": new.get("error_message")}
+def _outcome(new: Publication) -> dict[str, Any]:
+    if new.status is PublicationStatus.PUBLISHED:
+        return {"post_url": new.post_url}
+    if new.status is PublicationStatus.FAILED:
+        return {"error_code": new.error_code, "error_message": new.error_message}
     return {}
-
-
-def _changed(old: dict[str, Any] | None, new: dict[str, Any], name: str) -> bool:
-    return old is None or old.get(name) != new.get(name)
-
-
-def _time(value: Any) -> datetime | None:
-    return from_iso(str(value)) if value else None
-
-
-def _int(value: Any) -> int | None:
-    return int(value) if value is not None else None
 
 
 def _event_id(publication_id: str, sequence: str, index: int) -> str:

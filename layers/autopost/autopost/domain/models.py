@@ -88,6 +88,13 @@ class Publication(BaseModel):
     upload_checkpoint: dict[str, Any] | None = None
     stats: dict[str, int | None] | None = None
     stats_synced_at: datetime | None = None
+    # The state machine's retry the current attempt belongs to, and how many attempts failed.
+    attempt_retry: int | None = None
+    attempt_errors: int | None = None
+    # When a post the platform took after the state machine gave up was adopted.
+    adopted_at: datetime | None = None
+    # Until when the platform asked us to wait.
+    retry_not_before: datetime | None = None
 
 
 class ConnectionStatus(StrEnum):

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import posixpath
 import secrets
 import time
@@ -34,9 +33,7 @@ from autopost.domain.errors import (
     DuplicatePublication,
     PlatformError,
     PlatformRateLimited,
-    StatusConflict,
     TokenExpired,
-    UploadIncomplete,
 )
 from autopost.domain.models import Clip, Credentials, Publication
 from autopost.domain.platforms import Platform, PublishFormat
@@ -49,10 +46,29 @@ from autopost.infra.secrets import MissingSecret, import_signer, service_bot_tok
 from autopost.infra.settings import Settings
 from autopost.providers import provider_for
 from autopost.providers.base import ClipSource, PostDraft, Processing, Provider, Published, PublishOutcome
+from autopost.publish_worker.decisions import (
+    AdoptAsPublished,
+    AlreadyPublished,
+    AnswerPublished,
+    Delay,
+    Failure,
+    FinishEarlierPost,
+    Gone,
+    Sleep,
+    Upload,
+    after_late_post,
+    check_after,
+    failure_of,
+    held_elsewhere,
+    next_step,
+    rate_limit_wait,
+    too_early,
+)
 from autopost.publishing.orchestrator import PublishOrchestrator
 from autopost.storage.channel_claims import ChannelClaims
 from autopost.storage.clips import ClipRepository
 from autopost.storage.connections import ConnectionRepository
+from autopost.storage.errors import PublicationChanged
 from autopost.storage.publications import PublicationRepository
 from autopost.storage.rate_limits import RateLimiter
 
@@ -60,13 +76,6 @@ CLIP_MISSING = "Файл клипа не найден"
 UNPROVEN_CHANNEL = "Канал Telegram не подтверждён: подключите его заново, разместив в канале код из консоли"
 # Leave this much of the Lambda's time for recording the outcome.
 SAFETY_SECONDS = 30.0
-# Waits up to this long delay the queue message (no state transitions); longer ones are
-# handed to the state machine, so the task's timeout never runs out during the wait.
-SHORT_WAIT_SECONDS = 60.0
-# Woken before `scheduledAt` (moto's Wait ends up to 2 s early; clocks differ): a wait
-# this short is slept through, a longer one delays the message. Never post early.
-EARLY_SLEEP_SECONDS = 5.0
-SQS_MAX_DELAY = 900
 # What Step Functions answers to a task token it no longer waits for.
 STALE_TASK_TOKEN_ERRORS = frozenset({"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"})
 
@@ -172,12 +181,11 @@ class PublishWorker:
             held_until = publications.take_attempt(
                 task.publication_id, owner, until, task.retry, task.dispatch
             )
-        except StatusConflict:
+        except PublicationChanged:
             self._still_to_do(task, publications.get(task.publication_id))
             return
         if held_until is not None:
-            seconds = math.ceil((held_until - utcnow()).total_seconds()) + 1
-            self._requeue(task, min(SQS_MAX_DELAY, max(1, seconds)))
+            self._requeue(task, held_elsewhere(held_until, utcnow()).seconds)
             logger.info("another attempt holds the upload", extra={"publication": task.publication_id})
             return
         try:
@@ -196,29 +204,14 @@ class PublishWorker:
 
     def _still_to_do(self, task: UploadTask, publication: Publication | None) -> bool:
         """True when the publication still needs an upload; otherwise answers the task."""
-        if publication is None or publication.status not in (
-            PublicationStatus.PUBLISHING,
-            PublicationStatus.PUBLISHED,
-        ):
-            self._answer_failure(task, TaskError.PUBLICATION_GONE, "Публикация отменена или удалена")
-            return False
-        if publication.status is PublicationStatus.PUBLISHED:
-            self._answer_success(task, publication)  # a redelivered message never posts twice
-            return False
-        if publication.post_id:
-            # The platform answered an earlier attempt that died before finishing.
-            self._finish(
-                task,
-                publication,
-                Published(
-                    publication.post_id,
-                    publication.post_url,
-                    publication.processing_state,
-                    publication.published_as,
-                ),
-            )
-            return False
-        return True
+        step = next_step(publication)
+        if isinstance(step, Gone):
+            self._answer_failure(task, Failure(TaskError.PUBLICATION_GONE, "Публикация отменена или удалена"))
+        elif isinstance(step, AlreadyPublished):
+            self._answer_success(task, step.publication)
+        elif isinstance(step, FinishEarlierPost):
+            self._finish(task, step.publication, step.published)
+        return isinstance(step, Upload)
 
     def _attempt(
         self, task: UploadTask, publication: Publication, remaining_seconds: Callable[[], float]
@@ -228,16 +221,8 @@ class PublishWorker:
         except PlatformRateLimited as limited:
             self._wait(task, limited)
             return
-        except UploadIncomplete:
-            self._answer_failure(task, TaskError.UPLOAD_INCOMPLETE, "Загрузка продолжится", record=False)
-            return
-        except TaskFailure as failure:
-            self._answer_failure(task, failure.error, failure.message)
-            return
-        except PlatformError as failed:
-            # Each platform error names its task error (errors.py): the one table of them. The
-            # publication keeps the platform's own code where the user must act differently.
-            self._answer_failure(task, TaskError(failed.task_error), failed.message, code=failed.code)
+        except (TaskFailure, PlatformError) as failed:
+            self._answer_failure(task, failure_of(failed))
             return
         if isinstance(outcome, Processing):
             self._processing(task, outcome)
@@ -246,17 +231,13 @@ class PublishWorker:
 
     def _too_early(self, task: UploadTask, publication: Publication) -> bool:
         """Whatever woke this attempt, nothing is posted before `scheduledAt`."""
-        if publication.scheduled_at is None:
-            return False
-        remaining = publication.scheduled_at.timestamp() - self._now()
-        if remaining <= 0:
-            return False
-        if remaining <= EARLY_SLEEP_SECONDS:
-            self._sleep(remaining)
-            return False
-        self._requeue(task, min(SQS_MAX_DELAY, math.ceil(remaining)))
-        logger.info("woken before its time; message delayed", extra={"publication": task.publication_id})
-        return True
+        wait = too_early(publication, self._now())
+        if isinstance(wait, Sleep):
+            self._sleep(wait.seconds)
+        elif isinstance(wait, Delay):
+            self._requeue(task, wait.seconds)
+            logger.info("woken before its time; message delayed", extra={"publication": task.publication_id})
+        return isinstance(wait, Delay)
 
     def _requeue(self, task: UploadTask, delay: int) -> None:
         """This attempt's message again, `delay` seconds on (its task token still waiting)."""
@@ -346,16 +327,15 @@ class PublishWorker:
         again (a Wait costs nothing; a Lambda sleeping would)."""
         try:
             since = self._ports.publications.record_processing(task.publication_id, outcome.state)
-        except StatusConflict:
+        except PublicationChanged:
             self._adopt(task.publication_id)
             self._answer_failure(
-                task, TaskError.PUBLICATION_GONE, "Публикация больше не публикуется", record=False
+                task, Failure(TaskError.PUBLICATION_GONE, "Публикация больше не публикуется", record=False)
             )
             return
-        low, high = self._ports.check_seconds
         output = {
             "processing": True,
-            "checkAfterSeconds": int(min(high, max(low, math.ceil(outcome.check_after)))),
+            "checkAfterSeconds": check_after(outcome.check_after, self._ports.check_seconds),
             "processingSeconds": max(0, int(self._now() - since.timestamp())),
         }
         metrics.add_metric(name="ProcessingChecks", unit=MetricUnit.Count, value=1)
@@ -386,14 +366,13 @@ class PublishWorker:
                 PublicationStatus.PUBLISHED,
                 **changes,
             )
-        except StatusConflict:
+        except PublicationChanged:
             current = publications.get(publication.publication_id)
-            if current is not None and current.status is PublicationStatus.FAILED:
-                # The state machine gave up on this attempt while it ran, and the post is
-                # out: the publication says what the viewers see.
-                with contextlib.suppress(StatusConflict):
+            late = after_late_post(current)
+            if isinstance(late, AdoptAsPublished):
+                with contextlib.suppress(PublicationChanged):
                     current = publications.transition(
-                        current.publication_id,
+                        late.publication.publication_id,
                         PublicationStatus.FAILED,
                         PublicationStatus.PUBLISHED,
                         adopted_at=to_iso(utcnow()),
@@ -404,8 +383,10 @@ class PublishWorker:
                         "published after the state machine gave up",
                         extra={"publication": current.publication_id},
                     )
-            if current is not None and current.status is PublicationStatus.PUBLISHED:
-                self._answer_success(task, current)
+            # Adopted just now, or by another attempt before: answer with what is published.
+            settled = after_late_post(current)
+            if isinstance(settled, AnswerPublished):
+                self._answer_success(task, settled.publication)
                 return
             logger.warning(
                 "post made but publication no longer publishing",
@@ -428,7 +409,7 @@ class PublishWorker:
             adopted = publications.retry(
                 current, execution_name=f"{publication_id}-adopt-{current.attempt + 1}", adopted=True
             )
-        except (StatusConflict, DuplicatePublication):
+        except (PublicationChanged, DuplicatePublication):
             # Retried by the user meanwhile (that execution resumes the same checkpoint), or
             # the clip has another active publication on this platform.
             logger.warning("late upload not adopted", extra={"publication": publication_id})
@@ -457,18 +438,12 @@ class PublishWorker:
         )
         self._answer(lambda token: self._ports.sfn.send_task_success(taskToken=token, output=output), task)
 
-    def _answer_failure(
-        self,
-        task: UploadTask,
-        error: TaskError,
-        message: str,
-        record: bool = True,
-        code: str | None = None,
-    ) -> None:
-        if record:
-            with contextlib.suppress(StatusConflict):  # not publishing any more: nothing to annotate
-                publications = self._ports.publications
-                publications.record_attempt_error(task.publication_id, code or error.value, message)
+    def _answer_failure(self, task: UploadTask, failure: Failure) -> None:
+        if failure.record:
+            with contextlib.suppress(PublicationChanged):  # not publishing any more: nothing to annotate
+                self._ports.publications.record_attempt_error(
+                    task.publication_id, failure.code or failure.error.value, failure.message
+                )
         # Its own dimensions (which error), so the dashboard charts failures by error and platform.
         with single_metric(
             name="AttemptFailed",
@@ -478,11 +453,13 @@ class PublishWorker:
             default_dimensions={"service": SERVICE},
         ) as failed:
             failed.add_dimension(name="platform", value=task.platform.value)
-            failed.add_dimension(name="error", value=error.value)
-        logger.info("upload attempt failed", extra={"publication": task.publication_id, "error": error.value})
+            failed.add_dimension(name="error", value=failure.error.value)
+        logger.info(
+            "upload attempt failed", extra={"publication": task.publication_id, "error": failure.error.value}
+        )
         self._answer(
             lambda token: self._ports.sfn.send_task_failure(
-                taskToken=token, error=error.value, cause=message
+                taskToken=token, error=failure.error.value, cause=failure.message
             ),
             task,
         )
@@ -502,16 +479,17 @@ class PublishWorker:
         a long one is recorded and handed to the state machine's Wait."""
         metrics.add_metric(name="RateLimited", unit=MetricUnit.Count, value=1)
         until = datetime.fromtimestamp(self._now() + limited.retry_after, UTC)
-        with contextlib.suppress(StatusConflict):  # cancelled meanwhile: the message finds out
+        with contextlib.suppress(PublicationChanged):  # cancelled meanwhile: the message finds out
             self._ports.publications.record_wait(task.publication_id, until)
-        if limited.retry_after <= SHORT_WAIT_SECONDS:
-            delay = max(1, math.ceil(limited.retry_after))
-            self._requeue(task, delay)
+        wait = rate_limit_wait(limited)
+        if isinstance(wait, Delay):
+            self._requeue(task, wait.seconds)
             logger.info(
-                "rate limited; message delayed", extra={"publication": task.publication_id, "seconds": delay}
+                "rate limited; message delayed",
+                extra={"publication": task.publication_id, "seconds": wait.seconds},
             )
             return
-        self._answer_failure(task, TaskError.RATE_LIMITED, limited.message, record=False)
+        self._answer_failure(task, Failure(TaskError.RATE_LIMITED, limited.message, record=False))
 
 
 def worker_from_settings(settings: Settings) -> PublishWorker:

@@ -14,11 +14,11 @@ from pydantic import SecretStr
 from pynamodb.exceptions import DeleteError, PutError
 
 from autopost.domain.clock import from_iso, to_iso, utcnow
-from autopost.domain.errors import StatusConflict
 from autopost.domain.models import Account, Connection, ConnectionStatus, Credentials
 from autopost.domain.platforms import Platform
 from autopost.infra.crypto import CipherSource, TokenCipher, TokenContext, cipher_of, decrypt_with
 from autopost.infra.settings import Settings
+from autopost.storage.errors import ConnectionChanged
 from autopost.storage.tables import records
 
 CONFLICT = "ConditionalCheckFailedException"
@@ -151,7 +151,7 @@ class ConnectionRepository:
         the one `connection` was read from."""
         record = self._load(connection.user_id, connection.platform)
         if record is None or int(record.version) != connection.version:
-            raise StatusConflict("Подключение изменилось, обновите страницу и повторите")
+            raise ConnectionChanged(user=connection.user_id, platform=connection.platform.value)
         extra = {**_extra_of(record), **changes}
         record.extra = {k: v for k, v in extra.items() if v}
         self._forget(connection.user_id, connection.platform)
@@ -159,7 +159,7 @@ class ConnectionRepository:
             record.save()
         except PutError as exc:
             if exc.cause_response_code == CONFLICT:
-                raise StatusConflict("Подключение изменилось, обновите страницу и повторите") from exc
+                raise ConnectionChanged(user=connection.user_id, platform=connection.platform.value) from exc
             raise
         return _to_connection(record)
 

@@ -20,12 +20,14 @@ from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from autopost.domain.clock import from_iso, to_iso, utcnow
-from autopost.domain.errors import AlreadyPublished, DuplicatePublication, PublicationNotFound, StatusConflict
+from autopost.domain.errors import AlreadyPublished, DuplicatePublication, PublicationNotFound
 from autopost.domain.models import Publication
 from autopost.domain.platforms import Platform
+from autopost.domain.publication_item import item_of, publication_of
 from autopost.domain.statuses import ACTIVE_STATUSES, PublicationStatus, ensure_transition
 from autopost.infra.settings import Settings
 from autopost.storage.cursor import decode_cursor, encode_cursor
+from autopost.storage.errors import PublicationChanged
 from autopost.storage.tables import records, transactions
 
 # Contention on a guard that turned final between our read and our write: read again.
@@ -166,9 +168,7 @@ class PublicationRepository:
                     raise
                 current = self.get(publication.publication_id)
                 if current is None or current.status is not PublicationStatus.FAILED:
-                    raise StatusConflict(
-                        details={"status": current.status.value if current else None}
-                    ) from exc
+                    raise PublicationChanged(status=current.status.value if current else None) from exc
         else:
             raise DuplicatePublication(details={"platforms": [publication.platform.value]})
         return self.get_for_user(publication.user_id, publication.publication_id)
@@ -180,7 +180,7 @@ class PublicationRepository:
         target: PublicationStatus,
         **changes: Any,
     ) -> Publication:
-        """Move one publication from `expected` to `target`, or raise StatusConflict."""
+        """Move one publication from `expected` to `target`, or raise PublicationChanged."""
         ensure_transition(expected, target)
         record = self._record
         actions = [record.status.set(target.value), record.updated_at.set(to_iso(utcnow()))]
@@ -195,9 +195,7 @@ class PublicationRepository:
             )
         except UpdateError as exc:
             if exc.cause_response_code == "ConditionalCheckFailedException":
-                raise StatusConflict(
-                    details={"publicationId": publication_id, "expected": expected.value}
-                ) from exc
+                raise PublicationChanged(publicationId=publication_id, expected=expected.value) from exc
             raise
         return _to_publication(item)
 
@@ -280,7 +278,7 @@ class PublicationRepository:
             except record.DoesNotExist:
                 current = None
             if current is None or current.status != PublicationStatus.PUBLISHING.value:
-                raise StatusConflict(details={"publicationId": publication_id}) from exc
+                raise PublicationChanged(publicationId=publication_id) from exc
             return from_iso(current.attempt_until) if current.attempt_until else utcnow()
         return None
 
@@ -328,7 +326,7 @@ class PublicationRepository:
             )
         except UpdateError as exc:
             if exc.cause_response_code == "ConditionalCheckFailedException":
-                raise StatusConflict(details={"publicationId": publication_id}) from exc
+                raise PublicationChanged(publicationId=publication_id) from exc
             raise
         return from_iso(item.processing_since)
 
@@ -345,7 +343,7 @@ class PublicationRepository:
             )
         except UpdateError as exc:
             if exc.cause_response_code == "ConditionalCheckFailedException":
-                raise StatusConflict(details={"publicationId": publication_id}) from exc
+                raise PublicationChanged(publicationId=publication_id) from exc
             raise
 
     def record_attempt_error(self, publication_id: str, code: str, message: str) -> None:
@@ -364,7 +362,7 @@ class PublicationRepository:
             )
         except UpdateError as exc:
             if exc.cause_response_code == "ConditionalCheckFailedException":
-                raise StatusConflict(details={"publicationId": publication_id}) from exc
+                raise PublicationChanged(publicationId=publication_id) from exc
             raise
 
     def delete_unstarted(self, publications: Iterable[Publication]) -> None:
@@ -415,22 +413,8 @@ class PublicationRepository:
             )
 
     def _to_record(self, publication: Publication) -> Any:
-        return self._record(
-            publication.publication_id,
-            user_id=publication.user_id,
-            clip_id=publication.clip_id,
-            clip_key=publication.clip_key,
-            platform=publication.platform.value,
-            status=publication.status.value,
-            title=publication.title,
-            description=publication.description,
-            scheduled_at=to_iso(publication.scheduled_at) if publication.scheduled_at else None,
-            created_at=to_iso(publication.created_at),
-            updated_at=to_iso(publication.updated_at),
-            attempt=publication.attempt,
-            execution_name=publication.execution_name,
-            format=publication.format,
-        )
+        item = item_of(publication)
+        return self._record(publication.publication_id, **{k: v for k, v in item.items() if v is not None})
 
 
 def _published(record: Any) -> Any:
@@ -459,32 +443,7 @@ def _conditions_failed(exc: TransactWriteError) -> bool:
 
 
 def _to_publication(record: Any) -> Publication:
-    return Publication(
-        publication_id=record.publication_id,
-        user_id=record.user_id,
-        clip_id=record.clip_id,
-        clip_key=record.clip_key,
-        platform=Platform(record.platform),
-        status=PublicationStatus(record.status),
-        title=record.title,
-        description=record.description or "",
-        scheduled_at=from_iso(record.scheduled_at) if record.scheduled_at else None,
-        created_at=from_iso(record.created_at),
-        updated_at=from_iso(record.updated_at),
-        attempt=int(record.attempt or 0),
-        execution_name=record.execution_name,
-        error_code=record.error_code,
-        error_message=record.error_message,
-        format=record.format,
-        published_as=record.published_as,
-        post_id=record.post_id,
-        post_url=record.post_url,
-        processing_state=record.processing_state,
-        processing_since=from_iso(record.processing_since) if record.processing_since else None,
-        published_at=from_iso(record.published_at) if record.published_at else None,
-        upload_checkpoint=json.loads(record.upload_checkpoint) if record.upload_checkpoint else None,
-        stats={k: (int(v) if v is not None else None) for k, v in record.stats.as_dict().items()}
-        if record.stats
-        else None,
-        stats_synced_at=from_iso(record.stats_synced_at) if record.stats_synced_at else None,
-    )
+    values = dict(record.attribute_values)
+    if record.stats is not None:
+        values["stats"] = record.stats.as_dict()
+    return publication_of(values)
