@@ -35,6 +35,7 @@ test-integration: setup
 lint: setup $(CHECKOV)
 	$(VENV)/bin/ruff check --output-format concise .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 	$(VENV)/bin/cfn-lint template.yaml
 	$(CHECKOV) --file template.yaml --framework cloudformation --compact --quiet --skip-download
 

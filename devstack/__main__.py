@@ -15,7 +15,7 @@ from devstack import tokens
 
 
 def serve(args: argparse.Namespace) -> int:
-    from devstack.local import LocalStack, Options, PortTaken
+    from devstack.local import STATE_FILE, LocalStack, Options, PortTaken
 
     options = Options(
         api_port=args.port,
@@ -25,7 +25,7 @@ def serve(args: argparse.Namespace) -> int:
         schedule_seconds=args.stats_interval,
         log_level="INFO" if args.verbose else "WARNING",
         connect_limit=args.connect_limit,
-        **({"state_file": Path(args.state_file)} if args.state_file else {}),
+        state_file=Path(args.state_file) if args.state_file else STATE_FILE,
         trace_file=Path(args.trace_file) if args.trace_file else None,
         worker_timeout=args.worker_timeout,
         chaos_kill_rate=args.chaos_kill_rate,

@@ -82,7 +82,11 @@ def connect_vk(api: httpx.Client, vk_user: int | None = None) -> httpx.Response:
     consent = httpx.get(approve + (f"&user_id={vk_user}" if vk_user is not None else ""))
     returned = httpx.URL(consent.headers["location"])
     back = dict(httpx.QueryParams(returned.fragment)) or dict(returned.params)
-    body = {"state": back["state"], "code": back.get("code"), "deviceId": back.get("device_id")}
+    body: dict[str, str | int | None] = {
+        "state": back["state"],
+        "code": back.get("code"),
+        "deviceId": back.get("device_id"),
+    }
     if "access_token" in back:
         body = {
             "state": back["state"],

@@ -12,6 +12,7 @@ import re
 import threading
 import time
 import uuid
+from datetime import datetime
 from typing import Any
 
 from devstack.functions import FunctionPool
@@ -121,7 +122,7 @@ def stream_event(records: list[dict[str, Any]], arn: str) -> dict[str, Any]:
     def record(raw: dict[str, Any]) -> dict[str, Any]:
         change = dict(raw["dynamodb"])
         moment = change.get("ApproximateCreationDateTime")
-        if hasattr(moment, "timestamp"):
+        if isinstance(moment, datetime):
             change["ApproximateCreationDateTime"] = int(moment.timestamp())
         return {**raw, "dynamodb": change, "eventSourceARN": arn}
 

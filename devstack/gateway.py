@@ -310,14 +310,14 @@ class Gateway:
                     return self._serve_or_fail
                 raise AttributeError(name)
 
-        self._server = _Server((host, port), Handler)
-        self._server.daemon_threads = True
-        bound = self._server.server_address[1]
+        server = self._server = _Server((host, port), Handler)
+        server.daemon_threads = True
+        bound = server.server_address[1]
         self._hosts = {f"{name}:{bound}" for name in {*LOCAL_NAMES, host.lower()}}
         threading.Thread(
-            target=lambda: self._server.serve_forever(poll_interval=0.1), name="gateway", daemon=True
+            target=lambda: server.serve_forever(poll_interval=0.1), name="gateway", daemon=True
         ).start()
-        self.url = f"http://{host}:{self._server.server_address[1]}"
+        self.url = f"http://{host}:{bound}"
         return self.url
 
     def serves_host(self, host: str) -> bool:
@@ -340,14 +340,14 @@ class Gateway:
                 ".png": "image/png",
                 ".svg": "image/svg+xml",
             }
-            handler._reply(
+            handler._reply(  # type: ignore[attr-defined]
                 200,
                 target.read_bytes(),
                 {
                     "Content-Type": types.get(target.suffix, "application/octet-stream"),
                     **self._static_headers,
                 },
-            )  # type: ignore[attr-defined]
+            )
             return True
         return False
 

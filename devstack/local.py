@@ -20,7 +20,7 @@ import httpx
 from moto.server import ThreadedMotoServer
 
 from devstack import moto_fixes, tokens
-from devstack.event_sources import Schedule, SqsMapping, event_sources
+from devstack.event_sources import Schedule, SqsMapping, StreamMapping, event_sources
 from devstack.functions import Chaos, FunctionPool
 from devstack.gateway import Gateway
 from devstack.provision import Stack, provision
@@ -83,7 +83,7 @@ class LocalStack:
     gateway: Gateway | None = None
     _moto: ThreadedMotoServer | None = None
     _xray: XRayDaemon | None = None
-    _sources: list[SqsMapping | Schedule] = field(default_factory=list)
+    _sources: list[SqsMapping | StreamMapping | Schedule] = field(default_factory=list)
     _pools: dict[str, FunctionPool] = field(default_factory=dict)
     started_in: float = 0.0
 

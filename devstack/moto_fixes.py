@@ -76,7 +76,7 @@ def install() -> None:
         DynamoDBStreamsHandler.call_action = stream_call_action  # type: ignore[method-assign]
         DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
         AmazonStateLanguageParser.parse = _parse_once(AmazonStateLanguageParser.parse)  # type: ignore[method-assign]
-        is_operator.IsTimestamp.string_to_timestamp = staticmethod(_rfc3339)  # type: ignore[method-assign]
+        is_operator.IsTimestamp.string_to_timestamp = staticmethod(_rfc3339)  # type: ignore[assignment]
         _installed = True
 
 

@@ -214,7 +214,7 @@ def _table(stack: Stack, dynamodb: Any, logical_id: str, props: dict[str, Any]) 
 def _queue(stack: Stack, sqs: Any, logical_id: str, props: dict[str, Any]) -> None:
     props = stack.resolver.resolve(props)
     name = f"{stack.name}-{logical_id}"
-    attributes = {
+    attributes: dict[str, str] = {
         key: str(props[key])
         for key in ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds")
         if key in props

@@ -20,6 +20,7 @@ def make_video(
     buffer = io.BytesIO()
     with av.open(buffer, mode="w", format=container) as output:
         stream = output.add_stream(codec, rate=fps)
+        assert isinstance(stream, av.VideoStream)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         for index in range(seconds * fps):
             frame = av.VideoFrame(width, height, "yuv420p")

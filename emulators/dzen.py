@@ -113,7 +113,7 @@ class DzenEmulator(Emulator):
         for session in self.sessions.values():
             session.csrf.clear()
 
-    def add_published(self, publisher_id: str = DEFAULT_PUBLISHER, **stats: int) -> str:
+    def add_published(self, publisher_id: str = DEFAULT_PUBLISHER, **stats: Any) -> str:
         """An already published video (for stats tests); its publication id."""
         video = DzenVideo(secrets.token_hex(12), publisher_id, "gif", finished=True, published=True, **stats)
         self.videos[video.publication_id] = video

@@ -12,10 +12,16 @@ from collections import defaultdict, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, BinaryIO
+from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
 CHUNK = 1024 * 1024
+
+
+class Readable(Protocol):
+    """A request body: the socket's file, or a stream that cuts it short (a fault)."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
 
 
 @dataclass
@@ -24,7 +30,7 @@ class Request:
     path: str
     query: dict[str, str]
     headers: dict[str, str]
-    body: BinaryIO
+    body: Readable
     length: int | None
     raw_query: str = ""
     # The caller's address: VK binds some tokens to the address that got them.
@@ -334,7 +340,7 @@ class Emulator(ABC):
                     path=parts.path,
                     query={k: v[0] for k, v in parse_qs(parts.query, keep_blank_values=True).items()},
                     headers=headers,
-                    body=body,  # type: ignore[arg-type]
+                    body=body,
                     length=None,
                     raw_query=parts.query,
                     client=self.client_address[0],
@@ -356,11 +362,11 @@ class Emulator(ABC):
 
             do_GET = do_POST = do_PUT = do_PATCH = do_HEAD = do_DELETE = _serve
 
-        self._server = _Server((host, port), Handler)
-        self._server.daemon_threads = True
+        server = self._server = _Server((host, port), Handler)
+        server.daemon_threads = True
         thread = threading.Thread(
             # A short poll: stopping waits for it (the local stack stops four of these).
-            target=lambda: self._server.serve_forever(poll_interval=0.1),
+            target=lambda: server.serve_forever(poll_interval=0.1),
             name=f"{self.name}-emulator",
             daemon=True,
         )

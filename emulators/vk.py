@@ -168,7 +168,7 @@ class VkEmulator(Emulator):
         # How many status reads a new upload stays "processing" for.
         self.processing_checks = 1
         # How long an access token from VK ID lives (its `expires_in`; VK ID says 3600 s).
-        self.token_lifetime = 3600
+        self.token_lifetime = 3600.0
         self._recent: dict[str, deque[float]] = defaultdict(deque)
         self._next_video = 456239000
         self._state_lock = threading.Lock()
@@ -216,7 +216,7 @@ class VkEmulator(Emulator):
             if token.web:
                 token.expires_at = time.time() - 1
 
-    def add_videos(self, owner_id: int, count: int, kind: str = "video", **stats: int) -> list[str]:
+    def add_videos(self, owner_id: int, count: int, kind: str = "video", **stats: Any) -> list[str]:
         """Already published videos (for stats tests); their `owner_video` ids."""
         ids = []
         with self._state_lock:
@@ -855,6 +855,7 @@ class VkEmulator(Emulator):
             return refused
         """The token itself, in the fragment of the redirect (never sent to a server)."""
         target = query.get("redirect_uri", "")
+        fragment: dict[str, str | int]
         if query.get("deny"):
             fragment = {
                 "error": "access_denied",

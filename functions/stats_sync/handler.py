@@ -1,6 +1,7 @@
 """The stats schedule (a fresh run) and the continuation queue (a run from a cursor)."""
 
 import json
+from typing import TYPE_CHECKING
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -13,13 +14,16 @@ from autopost.infra.settings import get_settings
 # Loaded by the first run (benchmarks/cold_start.py).
 stats_sync = lazy("autopost.stats_sync.sync")
 
+if TYPE_CHECKING:  # the module itself loads lazily, on the first message
+    from autopost.stats_sync.sync import StatsSync
+
 
 # Settings only this function uses: a run that runs out of time continues through the queue.
 NEEDS = ("stats_continue_queue_url",)
 
 
 @warm
-def sync() -> "stats_sync.StatsSync":
+def sync() -> "StatsSync":
     return stats_sync.stats_sync_from_settings(get_settings().require(*NEEDS))
 
 

@@ -1,6 +1,9 @@
 """The webhooks queue -> fan-out of events to endpoints, and signed deliveries with retries."""
 
+from typing import TYPE_CHECKING
+
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -15,13 +18,16 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 # Loaded by the first message (benchmarks/cold_start.py).
 dispatch = lazy("autopost.webhooks.dispatch")
 
+if TYPE_CHECKING:  # the module itself loads lazily, on the first message
+    from autopost.webhooks.dispatch import WebhookDispatcher
+
 
 # Settings only this function uses: its own queue (retries) and where deliveries give up.
 NEEDS = ("webhooks_table", "webhook_queue_url", "webhook_dead_letter_queue_url")
 
 
 @warm
-def dispatcher() -> "dispatch.WebhookDispatcher":
+def dispatcher() -> "WebhookDispatcher":
     return dispatch.dispatcher_from_settings(get_settings().require(*NEEDS))
 
 
@@ -41,7 +47,7 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext | None = Non
 # Responses carry nothing to keep; deliveries' URLs and secrets never reach a trace.
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
-def lambda_handler(event: dict, context: LambdaContext) -> dict:
+def lambda_handler(event: dict, context: LambdaContext) -> PartialItemFailureResponse:
     return process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context
     )

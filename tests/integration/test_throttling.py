@@ -40,7 +40,7 @@ EDGE = 1_800_000_000.0  # a whole minute: a window starts here
 def test_no_one_gets_twice_the_budget_across_a_windows_edge(harness):
     """Fixed windows let 2 x limit through around an edge (the end of one, the start of the
     next); the sliding window lets no more than the limit through in any span of its length."""
-    from autopost.domain.errors import RateLimited
+    from autopost.domain.errors import TooManyRequests
     from autopost.storage.rate_limits import Budget
 
     limiter, budget = RateLimiter(get_settings()), Budget("edge", limit=10, window_seconds=60)
@@ -50,11 +50,11 @@ def test_no_one_gets_twice_the_budget_across_a_windows_edge(harness):
     for n in range(10):  # just past the edge: a fixed window would take all ten
         try:
             limiter.hit(budget, "flooder", now=EDGE + 0.5 + n * 0.01)
-        except RateLimited:
+        except TooManyRequests:
             refused += 1
     assert refused == 10
     # ... and the wait it names is when one fits again: about a tenth of the window on
-    with pytest.raises(RateLimited) as limited:
+    with pytest.raises(TooManyRequests) as limited:
         limiter.hit(budget, "flooder", now=EDGE + 1)
     assert 5 <= limited.value.wait_seconds <= 6
     limiter.hit(budget, "flooder", now=EDGE + 6.1)

@@ -6,6 +6,7 @@ import base64
 import binascii
 import functools
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
@@ -85,7 +86,7 @@ def _field_problem(problem: dict[str, Any]) -> dict[str, Any]:
     return {"field": ".".join(location), "type": kind, "message": template.format(expected=expected)}
 
 
-def _body(event: dict[str, Any]) -> bytes:
+def _body(event: Mapping[str, Any]) -> bytes:
     body = event.get("body") or ""
     if not event.get("isBase64Encoded"):
         return body.encode()
@@ -95,7 +96,7 @@ def _body(event: dict[str, Any]) -> bytes:
         return body.encode()
 
 
-def _header(event: dict[str, Any], name: str) -> str:
+def _header(event: Mapping[str, Any], name: str) -> str:
     headers = event.get("headers") or {}
     return next((str(v).strip().lower() for k, v in headers.items() if k.lower() == name), "")
 
@@ -104,7 +105,7 @@ class AutopostResolver(APIGatewayHttpResolver):
     """Refuses an oversized body, or one that is not UTF-8 text, before anything parses it
     (API Gateway passes such a body base64-encoded; powertools would fail on it)."""
 
-    def resolve(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+    def resolve(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         limit = get_settings().max_request_bytes
         body = _body(event)
         content_type = _header(event, "content-type")

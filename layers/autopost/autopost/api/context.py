@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
+from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
 
 from autopost.domain.errors import Unauthorized
 from autopost.domain.models import Caller
@@ -29,8 +30,10 @@ history_module = lazy("autopost.storage.history")
 secrets_module = lazy("autopost.infra.secrets")
 
 
-def caller_of(event: APIGatewayProxyEventV2) -> Caller:
+def caller_of(event: BaseProxyEvent) -> Caller:
     """The JWT authorizer has verified the token; its claims name the user and the plan."""
+    if not isinstance(event, APIGatewayProxyEventV2):  # only an HTTP API's event carries them
+        raise Unauthorized()
     settings = get_settings()
     authorizer = event.request_context.authorizer
     claims = (authorizer.jwt_claim if authorizer else None) or {}

@@ -174,7 +174,14 @@ class PublicationOut(ApiModel):
         stats = (
             StatsOut(available=False, message=STATS_UNAVAILABLE)
             if publication.platform is Platform.TELEGRAM
-            else StatsOut(available=True, synced_at=publication.stats_synced_at, **figures)
+            else StatsOut(
+                available=True,
+                synced_at=publication.stats_synced_at,
+                views=figures.get("views"),
+                likes=figures.get("likes"),
+                comments=figures.get("comments"),
+                reposts=figures.get("reposts"),
+            )
         )
         return cls(
             notices=_notices(publication),

@@ -4,6 +4,8 @@ and the console's view of their latest deliveries. Another user's endpoint is no
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
@@ -26,9 +28,12 @@ storage = lazy("autopost.storage.webhooks")
 targets = lazy("autopost.infra.webhook_targets")
 secrets_module = lazy("autopost.infra.secrets")
 
+if TYPE_CHECKING:
+    from autopost.storage.webhooks import WebhookRepository
+
 
 @warm
-def repository() -> storage.WebhookRepository:
+def repository() -> WebhookRepository:
     return storage.WebhookRepository(get_settings(), secrets_module.webhook_cipher)
 
 

@@ -105,8 +105,8 @@ class TelegramChannels:
         if not isinstance(post, dict):
             return False
         found = _CODE.search(str(post.get("text") or post.get("caption") or ""))
-        chat = post.get("chat") if isinstance(post.get("chat"), dict) else {}
-        if found is None or "id" not in chat:
+        chat = post.get("chat")
+        if found is None or not isinstance(chat, dict) or "id" not in chat:
             return False
         proof = self._claims.take_proof(found.group(0))
         if proof is None or str(chat["id"]) != proof.chat_id:

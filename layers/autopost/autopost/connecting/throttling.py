@@ -10,7 +10,7 @@ import hashlib
 import time
 from collections.abc import Callable
 
-from autopost.domain.errors import PlatformRateLimited, RateLimited
+from autopost.domain.errors import PlatformRateLimited, TooManyRequests
 from autopost.domain.models import Credentials
 from autopost.domain.platforms import Platform
 from autopost.storage.rate_limits import Budget, RateLimiter
@@ -34,7 +34,7 @@ class RequestBudgets:
             try:
                 self._limiter.hit(budget, key)
                 return
-            except RateLimited as exc:
+            except TooManyRequests as exc:
                 if waited + exc.wait_seconds > max_sleep:
                     raise PlatformRateLimited(
                         exc.retry_after, "Достигнут лимит запросов к платформе"

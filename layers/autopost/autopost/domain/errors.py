@@ -182,7 +182,7 @@ class IdempotentRequestInProgress(Conflict):
     default_message = "Запрос с этим ключом ещё выполняется, повторите через секунду"
 
 
-class RateLimited(AutopostError):
+class TooManyRequests(AutopostError):
     code = "RATE_LIMITED"
     status = 429
     default_message = "Слишком много запросов, попробуйте позже"

@@ -77,8 +77,8 @@ class Publication(BaseModel):
     error_code: str | None = None
     error_message: str | None = None
     # VK only: "clip" (VK Clips) or "video", as the user asked; and what VK made of it.
-    format: str | None = None
-    published_as: str | None = None
+    format: PublishFormat | None = None
+    published_as: PublishFormat | None = None
     post_id: str | None = None
     post_url: str | None = None
     processing_state: str | None = None

@@ -71,7 +71,7 @@ def item_of(publication: Publication) -> dict[str, Any]:
         "updated_at": to_iso(publication.updated_at),
         "attempt": publication.attempt,
         "execution_name": publication.execution_name,
-        "format": publication.format,
+        "format": publication.format.value if publication.format else None,
     }
 
 

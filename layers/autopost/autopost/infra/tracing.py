@@ -231,8 +231,8 @@ class XRayProvider(BaseProvider):
                 )
             return prepare_request(endpoint, request)
 
-        BaseClient._make_api_call = traced_call  # type: ignore[method-assign]
-        Endpoint.prepare_request = with_trace_header  # type: ignore[method-assign]
+        BaseClient._make_api_call = traced_call
+        Endpoint.prepare_request = with_trace_header
         self._patched = True
 
 

@@ -1,4 +1,5 @@
-"""One-off data migrations an operator runs after deploying: `python -m autopost.maintenance.migrations`.
+"""One-off data migrations an operator runs after deploying:
+`python -m autopost.maintenance.migrations <name>`.
 
 `unproven-telegram-channels`: Telegram connections made through the service's bot before a
 channel had to be proven (a posted code) hold no claim on their channel, so anyone who knew
@@ -16,7 +17,9 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from autopost.connecting.telegram_channels import SERVICE_BOT
 from autopost.domain.models import ConnectionStatus
@@ -66,7 +69,7 @@ def move_webhook_secrets_to_their_key(settings: Settings) -> RotationReport:
     return Rotation(settings, cipher, WEBHOOKS).run()
 
 
-MIGRATIONS = {
+MIGRATIONS: dict[str, Callable[[Settings], Any]] = {
     "unproven-telegram-channels": expire_unproven_telegram_channels,
     "webhook-secrets-own-key": move_webhook_secrets_to_their_key,
 }

@@ -22,6 +22,7 @@ non-blocking there because it kept failing) is left out: our validator checked t
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import threading
 import time
@@ -155,8 +156,8 @@ class DzenProvider:
                 "X-Csrf-Token": self._csrf_token(credentials, fresh),
             }
             response = guarded(
-                lambda h=headers: self._http.request(
-                    method, f"{self._api}{path}", headers=h, params=params, **kwargs
+                functools.partial(
+                    self._http.request, method, f"{self._api}{path}", headers=headers, params=params, **kwargs
                 ),
                 NAME,
             )

@@ -170,8 +170,8 @@ class PublishWorker:
         # One message per invocation (batch size 1): the invocation's metrics are this platform's.
         metrics.add_dimension(name="platform", value=task.platform.value)
         publications = self._ports.publications
-        publication = publications.get(task.publication_id)
-        if not self._still_to_do(task, publication) or self._too_early(task, publication):
+        publication = self._to_upload(task, publications.get(task.publication_id))
+        if publication is None or self._too_early(task, publication):
             return
         # One attempt at a time, until its Lambda's deadline: a killed attempt's hold lapses
         # with it, and a redelivered message or a retry after a timeout waits for it.
@@ -182,7 +182,7 @@ class PublishWorker:
                 task.publication_id, owner, until, task.retry, task.dispatch
             )
         except PublicationChanged:
-            self._still_to_do(task, publications.get(task.publication_id))
+            self._to_upload(task, publications.get(task.publication_id))
             return
         if held_until is not None:
             self._requeue(task, held_elsewhere(held_until, utcnow()).seconds)
@@ -190,8 +190,8 @@ class PublishWorker:
             return
         try:
             # What the attempt before this one left: its checkpoint, or its post.
-            current = publications.get(task.publication_id)
-            if self._still_to_do(task, current):
+            current = self._to_upload(task, publications.get(task.publication_id))
+            if current is not None:
                 began = time.monotonic()
                 try:
                     self._attempt(task, current, remaining_seconds)
@@ -202,8 +202,8 @@ class PublishWorker:
         finally:
             publications.release_attempt(task.publication_id, owner)
 
-    def _still_to_do(self, task: UploadTask, publication: Publication | None) -> bool:
-        """True when the publication still needs an upload; otherwise answers the task."""
+    def _to_upload(self, task: UploadTask, publication: Publication | None) -> Publication | None:
+        """The publication when it still needs an upload; otherwise None, the task answered."""
         step = next_step(publication)
         if isinstance(step, Gone):
             self._answer_failure(task, Failure(TaskError.PUBLICATION_GONE, "Публикация отменена или удалена"))
@@ -211,7 +211,7 @@ class PublishWorker:
             self._answer_success(task, step.publication)
         elif isinstance(step, FinishEarlierPost):
             self._finish(task, step.publication, step.published)
-        return isinstance(step, Upload)
+        return publication if isinstance(step, Upload) else None
 
     def _attempt(
         self, task: UploadTask, publication: Publication, remaining_seconds: Callable[[], float]

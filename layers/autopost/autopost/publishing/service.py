@@ -105,7 +105,7 @@ class PublishingService:
                     created_at=now,
                     updated_at=now,
                     execution_name=publication_id,
-                    format=draft.vk_format.value if platform is Platform.VK else None,
+                    format=draft.vk_format if platform is Platform.VK else None,
                 )
             )
         self._publications.create(publications, allow_republish=draft.repost)

@@ -54,7 +54,10 @@ class HistoryRepository:
                         publication_id,
                         f"stats#{to_iso(at)}",
                         at=to_iso(at),
-                        **{name: figures.get(name) for name in STATS_FIELDS},
+                        views=figures.get("views"),
+                        likes=figures.get("likes"),
+                        comments=figures.get("comments"),
+                        reposts=figures.get("reposts"),
                     )
                 )
 

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pynamodb.exceptions import TransactWriteError, UpdateError
+from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from autopost.domain.clock import from_iso, to_iso, utcnow
@@ -183,7 +184,7 @@ class PublicationRepository:
         """Move one publication from `expected` to `target`, or raise PublicationChanged."""
         ensure_transition(expected, target)
         record = self._record
-        actions = [record.status.set(target.value), record.updated_at.set(to_iso(utcnow()))]
+        actions: list[Action] = [record.status.set(target.value), record.updated_at.set(to_iso(utcnow()))]
         for name, value in changes.items():
             attribute = getattr(record, name)
             actions.append(attribute.remove() if value is None else attribute.set(value))
@@ -257,7 +258,7 @@ class PublicationRepository:
         the message it sent at `dispatch`) until `until`. None when taken; else until when
         another attempt holds it. Only a `publishing` publication is held."""
         record, now = self._record, to_iso(utcnow())
-        actions = [
+        actions: list[Action] = [
             record.attempt_owner.set(owner),
             record.attempt_until.set(to_iso(until)),
             record.attempt_retry.set(retry),
@@ -302,7 +303,7 @@ class PublicationRepository:
         """The platform's post, written the moment it answers and whatever the status is
         now: a later attempt that finds a post id finishes instead of posting again."""
         record = self._record
-        actions = [record.post_id.set(post_id), record.updated_at.set(to_iso(utcnow()))]
+        actions: list[Action] = [record.post_id.set(post_id), record.updated_at.set(to_iso(utcnow()))]
         actions.append(record.post_url.set(url) if url else record.post_url.remove())
         if processing_state:
             actions.append(record.processing_state.set(processing_state))

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 
 from pynamodb.exceptions import UpdateError
 
-from autopost.domain.errors import RateLimited
+from autopost.domain.errors import TooManyRequests
 from autopost.infra.settings import Settings
 from autopost.storage.tables import records
 
@@ -37,7 +37,7 @@ class RateLimiter:
         self._control = records(settings).control
 
     def hit(self, budget: Budget, user_id: str, now: float | None = None) -> None:
-        """Count one request, or raise RateLimited with the seconds until one fits again."""
+        """Count one request, or raise TooManyRequests with the seconds until one fits again."""
         moment = time.time() if now is None else now
         window = budget.window_seconds
         start = int(moment // window) * window
@@ -74,8 +74,8 @@ def _key(budget: Budget, user_id: str, start: float) -> str:
     return f"rate#{budget.name}#{user_id}#{start}"
 
 
-def _full(budget: Budget, moment: float, start: float, previous: int, current: int) -> RateLimited:
-    """RateLimited until one more request fits the sliding window: while this window lasts,
+def _full(budget: Budget, moment: float, start: float, previous: int, current: int) -> TooManyRequests:
+    """Refused until one more request fits the sliding window: while this window lasts,
     once enough of the previous one has slid out (previous * share <= limit - current - 1);
     else in the next one, once enough of this one has."""
     limit, window = budget.limit, budget.window_seconds
@@ -86,6 +86,6 @@ def _full(budget: Budget, moment: float, start: float, previous: int, current: i
     else:
         at = start + window + window * max(0.0, 1 - (limit - 1) / current) if current else start + window
     wait = max(0.01, at - moment)
-    limited = RateLimited(retry_after=max(1, math.ceil(wait)))
+    limited = TooManyRequests(retry_after=max(1, math.ceil(wait)))
     limited.wait_seconds = wait
     return limited
