@@ -45,6 +45,7 @@ from autopost.providers.vk import VkProvider
 from autopost.providers.vk_api import VkApiError, platform_error
 from autopost.providers.vk_session import AUTH as SESSION_AUTH
 from autopost.providers.vk_session import is_session, session_cookies
+from autopost.publish_worker.decisions import check_after
 
 # The tables and bucket are not used here; Settings asks for them.
 _UNUSED = {
@@ -266,7 +267,9 @@ def publish(
         if time.monotonic() > deadline:
             raise SystemExit(f"still processing after {PUBLISH_TIMEOUT // 60} min: {outcome.state}")
         print(f"… {outcome.state}", flush=True)
-        sleep(min(outcome.check_after, 30.0))
+        # As the state machine would ask again, and at least every 30 s while someone watches.
+        bounds = (config.processing_check_min_seconds, min(30, config.processing_check_max_seconds))
+        sleep(check_after(outcome.check_after, bounds))
 
 
 def _file_clip(path: Path) -> ClipSource:

@@ -23,6 +23,8 @@ def run(platforms, *arguments: str, **environment: str) -> subprocess.CompletedP
         if not key.startswith(("VK_", "TELEGRAM_", "RUTUBE_", "DZEN_", "CLIP_"))
     }
     env.update(platforms.environment())
+    # Ask again about a clip still processing after a second, not Rutube's 30.
+    env.update(PROCESSING_CHECK_MIN_SECONDS="1", PROCESSING_CHECK_MAX_SECONDS="1")
     env.update(environment)
     return subprocess.run(
         [sys.executable, "-m", "ops.live", *arguments],
