@@ -7,6 +7,7 @@ resources). Any other type is an error that names it: nothing is skipped in sile
 
 from __future__ import annotations
 
+import functools
 import json
 import secrets
 from collections.abc import Callable
@@ -131,7 +132,8 @@ def provision(
     stack = Stack(name=stack_name, region=region, template=template, resolver=resolver)
     session = boto3.session.Session(region_name=region)
 
-    def make(service: str) -> Any:
+    @functools.cache
+    def make(service: str) -> Any:  # one client a service: creating one takes ~10 ms
         return session.client(service, endpoint_url=endpoint_url)
 
     creators: dict[str, Callable[[str, dict[str, Any]], None]] = {
