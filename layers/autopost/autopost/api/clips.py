@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from autopost.api import context
-from autopost.api.schemas import ClipList, ClipOut
+from autopost.api.schemas.clips import ClipList, ClipOut
 from autopost.domain.errors import ClipNotFound
 
 router = Router()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from autopost.api import context
-from autopost.api.schemas import (
+from autopost.api.schemas.connections import (
     AuthorizeBody,
     AuthorizeOut,
     ConnectionList,

@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Header, Query
 
 from autopost.api import context, idempotency
-from autopost.api.schemas import (
+from autopost.api.schemas.publications import (
     STATS_UNAVAILABLE,
     PublicationEvents,
     PublicationList,

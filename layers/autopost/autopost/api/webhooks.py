@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from autopost.api import context
-from autopost.api.schemas import (
+from autopost.api.schemas.webhooks import (
     DeliveryList,
     DeliveryOut,
     WebhookBody,
