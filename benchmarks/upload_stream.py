@@ -1,5 +1,5 @@
 """Upload 50 MB and 500 MB clips from moto S3 through the worker's real upload path
-(S3 ranged GET -> autopost.publish_worker.worker.clip_source -> VK provider multipart) to the VK
+(S3 ranged GET -> autopost.publish_worker.clip_source -> VK provider multipart) to the VK
 emulator, and compare with `curl --data-binary` of the same body to the same emulator.
 
     python benchmarks/upload_stream.py [--sizes 50,500]
@@ -151,7 +151,7 @@ def measure(size_mb: int, vk_url: str) -> None:
     from autopost.infra.settings import get_settings
     from autopost.providers.base import PostDraft
     from autopost.providers.vk import VkProvider
-    from autopost.publish_worker.worker import clip_source
+    from autopost.publish_worker.clip_source import clip_source
 
     s3, provider, credentials = client("s3"), VkProvider(get_settings()), vk_credentials(vk_url)
 

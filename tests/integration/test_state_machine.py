@@ -14,7 +14,7 @@ from autopost.domain.platforms import Platform
 from autopost.domain.statuses import PublicationStatus
 from autopost.domain.task_errors import TaskError
 from autopost.infra.settings import get_settings
-from autopost.publish_worker.worker import STALE_TASK_TOKEN_ERRORS
+from autopost.publish_worker.task import STALE_TASK_TOKEN_ERRORS
 from autopost.storage.publications import PublicationRepository
 
 

@@ -18,7 +18,8 @@ from autopost.domain.models import Connection, ConnectionStatus, Credentials, Pu
 from autopost.domain.platforms import Platform
 from autopost.domain.statuses import PublicationStatus, ensure_transition
 from autopost.providers.base import Published, PublishOutcome
-from autopost.publish_worker.worker import PublishWorker, WorkerPorts
+from autopost.publish_worker.ports import WorkerPorts
+from autopost.publish_worker.worker import PublishWorker
 from autopost.storage.errors import PublicationChanged
 
 NOW = datetime(2026, 12, 8, 12, 0, tzinfo=UTC)

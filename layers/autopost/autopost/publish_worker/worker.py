@@ -12,21 +12,17 @@ from __future__ import annotations
 
 import contextlib
 import json
-import posixpath
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from botocore.exceptions import ClientError
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from autopost.clip_validator.rules import ALLOWED_EXTENSIONS, CONTENT_TYPES, UnusableKey, parse_clip_key
-from autopost.connecting.throttling import TELEGRAM_POSTS, RequestBudgets
-from autopost.connecting.token_refresh import TokenRefresher
+from autopost.clip_validator.rules import ALLOWED_EXTENSIONS, UnusableKey, parse_clip_key
+from autopost.connecting.throttling import TELEGRAM_POSTS
 from autopost.domain.clock import to_iso, utcnow
 from autopost.domain.errors import (
     AutopostError,
@@ -35,17 +31,15 @@ from autopost.domain.errors import (
     PlatformRateLimited,
     TokenExpired,
 )
-from autopost.domain.models import Clip, Credentials, Publication
+from autopost.domain.models import Credentials, Publication
 from autopost.domain.platforms import Platform, PublishFormat
 from autopost.domain.stats_schedule import stats_schedule
 from autopost.domain.statuses import PublicationStatus
 from autopost.domain.task_errors import TaskError, TaskFailure
-from autopost.infra.aws import client
 from autopost.infra.observability import NAMESPACE, SERVICE, logger, metrics
-from autopost.infra.secrets import MissingSecret, import_signer, service_bot_token, token_cipher
 from autopost.infra.settings import Settings
-from autopost.providers import provider_for
-from autopost.providers.base import ClipSource, PostDraft, Processing, Provider, Published, PublishOutcome
+from autopost.providers.base import PostDraft, Processing, Published, PublishOutcome
+from autopost.publish_worker.clip_source import clip_source
 from autopost.publish_worker.decisions import (
     AdoptAsPublished,
     AlreadyPublished,
@@ -64,94 +58,14 @@ from autopost.publish_worker.decisions import (
     rate_limit_wait,
     too_early,
 )
-from autopost.publishing.orchestrator import PublishOrchestrator
-from autopost.storage.channel_claims import ChannelClaims
-from autopost.storage.clips import ClipRepository
-from autopost.storage.connections import ConnectionRepository
+from autopost.publish_worker.ports import WorkerPorts, ports_from_settings
+from autopost.publish_worker.task import STALE_TASK_TOKEN_ERRORS, UploadTask
 from autopost.storage.errors import PublicationChanged
-from autopost.storage.publications import PublicationRepository
-from autopost.storage.rate_limits import RateLimiter
 
 CLIP_MISSING = "Файл клипа не найден"
 UNPROVEN_CHANNEL = "Канал Telegram не подтверждён: подключите его заново, разместив в канале код из консоли"
 # Leave this much of the Lambda's time for recording the outcome.
 SAFETY_SECONDS = 30.0
-# What Step Functions answers to a task token it no longer waits for.
-STALE_TASK_TOKEN_ERRORS = frozenset({"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"})
-
-
-def clip_source(
-    s3: Any,
-    bucket: str,
-    key: str,
-    head: dict[str, Any],
-    clip: Clip | None,
-    signer: Callable[[], Any] | None = None,
-) -> ClipSource:
-    """The clip in S3 as an upload source: every `open(offset)` is a ranged GET whose body
-    streams, so nothing ever holds the whole file (benchmarks/upload_stream.py measures it);
-    `share(seconds)` is a presigned GET for a platform that fetches the file itself, signed
-    by `signer`'s key where there is one (a URL without a session token: Rutube's 512 bytes)."""
-    extension = key.rsplit(".", 1)[-1].lower()
-    return ClipSource(
-        size=int(head["ContentLength"]),
-        filename=posixpath.basename(key),
-        content_type=CONTENT_TYPES.get(extension, "application/octet-stream"),
-        open=lambda offset: s3.get_object(Bucket=bucket, Key=key, Range=f"bytes={offset}-")["Body"],
-        share=lambda seconds: ((signer() if signer else None) or s3).generate_presigned_url(
-            "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=seconds
-        ),
-        duration_seconds=clip.duration_seconds if clip else None,
-        width=clip.width if clip else None,
-        height=clip.height if clip else None,
-    )
-
-
-class UploadTask(BaseModel):
-    """The queue message the state machine sends (statemachines/publish.asl.json)."""
-
-    model_config = ConfigDict(populate_by_name=True, extra="ignore")
-
-    publication_id: str = Field(alias="publicationId", min_length=1, max_length=200)
-    platform: Platform
-    retry: int = 0
-    # When the state machine sent it (its Dispatch state): recorded by the attempt it starts.
-    dispatch: str = Field(default="", max_length=64)
-    task_token: SecretStr = Field(alias="taskToken")
-
-    def body(self) -> str:
-        data = {
-            "publicationId": self.publication_id,
-            "platform": self.platform.value,
-            "retry": self.retry,
-            "dispatch": self.dispatch,
-            "taskToken": self.task_token.get_secret_value(),
-        }
-        return json.dumps(data)
-
-
-@dataclass
-class WorkerPorts:
-    """What the worker talks to; built once per warm environment."""
-
-    publications: PublicationRepository
-    clips: ClipRepository
-    connections: ConnectionRepository
-    claims: ChannelClaims
-    refresher: TokenRefresher
-    budgets: RequestBudgets
-    providers: Callable[[Platform, Callable[[Credentials], None] | None], Provider]
-    service_bot_token: Callable[[], SecretStr]
-    s3: Any
-    sfn: Any
-    sqs: Any
-    orchestrator: PublishOrchestrator
-    bucket: str
-    queue_urls: dict[Platform, str]
-    # Bounds on how soon the state machine asks again about a clip still processing.
-    check_seconds: tuple[int, int] = (10, 300)
-    # S3 that signs import URLs without a session token (None: `s3` signs).
-    signer: Callable[[], Any] | None = None
 
 
 class PublishWorker:
@@ -493,32 +407,4 @@ class PublishWorker:
 
 
 def worker_from_settings(settings: Settings) -> PublishWorker:
-    connections = ConnectionRepository(settings, token_cipher)
-
-    def service_bot() -> SecretStr:
-        try:
-            return service_bot_token(settings)
-        except MissingSecret as exc:
-            raise TaskFailure(
-                TaskError.TOKEN_EXPIRED, "Бот сервиса не настроен: переподключите Telegram"
-            ) from exc
-
-    ports = WorkerPorts(
-        publications=PublicationRepository(settings),
-        clips=ClipRepository(settings),
-        connections=connections,
-        claims=ChannelClaims(settings),
-        refresher=TokenRefresher(settings, connections),
-        budgets=RequestBudgets(RateLimiter(settings)),
-        providers=lambda platform, throttle: provider_for(platform, settings, throttle),
-        service_bot_token=service_bot,
-        s3=client("s3"),
-        sfn=client("stepfunctions"),
-        sqs=client("sqs"),
-        orchestrator=PublishOrchestrator(settings),
-        bucket=settings.clips_bucket,
-        queue_urls=settings.upload_queue_urls,
-        check_seconds=(settings.processing_check_min_seconds, settings.processing_check_max_seconds),
-        signer=lambda: import_signer(settings),
-    )
-    return PublishWorker(ports)
+    return PublishWorker(ports_from_settings(settings))
