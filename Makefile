@@ -19,7 +19,7 @@ setup: $(STAMP)
 
 ## The whole suite: unit, integration (moto), the local stack, the browser, and the lint checks.
 test: setup lint chromium
-	$(PY) -m pytest -n 2 --dist loadfile
+	$(PY) -m pytest -n 2 --dist loadfile --no-loadscope-reorder
 
 ## Debian's Chromium for the browser tests (Playwright drives it; it cannot download one here).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)

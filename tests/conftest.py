@@ -42,6 +42,20 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.pop("AWS_ENDPOINT_URL", None)
 
 
+# The longest work first (`make test` runs `--dist loadfile --no-loadscope-reorder`): each
+# local-stack file is one long scenario, then the browser's, then the moto files, then the
+# unit tests that fill the gaps, so the two workers finish together instead of one waiting
+# out a long scenario scheduled last.
+_LONGEST_FIRST = ("tests/localstack/", "tests/browser/", "tests/integration/", "tests/unit/")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        return next((i for i, folder in enumerate(_LONGEST_FIRST) if item.nodeid.startswith(folder)), 0)
+
+    items.sort(key=rank)  # stable: the order within each file stays
+
+
 @pytest.fixture(scope="session")
 def emulators_session() -> Iterator[Platforms]:
     platforms = start_platforms()
