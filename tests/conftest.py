@@ -11,7 +11,6 @@ import pytest
 from autopost.infra import runtime
 from emulators.suite import Platforms, start_platforms
 from tests.support.local_stack import (  # noqa: F401 - session fixtures for two packages
-    local_stack,
     receiver_certificate,
     webhook_receiver,
 )

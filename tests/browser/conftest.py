@@ -10,12 +10,13 @@ import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from devstack.template import ROOT
+from tests.support.local_stack import local_stack  # noqa: F401 - this package's stack
 
 CHROMIUM = "/usr/bin/chromium"
 RESULTS = ROOT / "test-results"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     if not Path(CHROMIUM).exists():
         raise RuntimeError(f"{CHROMIUM} is missing: `make test` installs Debian's chromium package")

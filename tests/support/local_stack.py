@@ -28,11 +28,14 @@ def receiver_certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path
     return self_signed(tmp_path_factory.mktemp("receiver-certificate"))
 
 
-@pytest.fixture(scope="session")
+# Per package (tests/localstack, tests/browser each import it): a stack stops when the last
+# test of its package is done, so its background work (pollers, the statistics schedule)
+# never slows the moto tests that run after it in the same worker.
+@pytest.fixture(scope="package")
 def local_stack(
     tmp_path_factory: pytest.TempPathFactory, receiver_certificate: tuple[Path, Path]
 ) -> Iterator[Running]:
-    """The local stack of this test session (one per xdist worker), on free ports. Its
+    """The local stack of this package's tests (one per xdist worker), on free ports. Its
     functions trust the test receivers' certificate (as a deployment trusts public CAs)."""
     environment = {"WEBHOOK_CA_FILE": str(receiver_certificate[0])}
     # Statistics every 5 s, not 20: the console's figures show up without a long wait.
