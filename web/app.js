@@ -55,8 +55,24 @@ const status = (value) => element("span", { class: `status ${value}` }, STATUS[v
 
 // -- platforms ------------------------------------------------------------------------------
 
+// Connect attempts left this hour ({left, limit}); only a credential a platform refuses uses one.
+let connectAttempts = null;
+
+function attemptsText(afterDisconnect = false) {
+  if (!connectAttempts) return "";
+  const { left, limit } = connectAttempts;
+  if (left === 0) {
+    return afterDisconnect
+      ? "Подключить снова в этот час не получится: попытки подключения закончились."
+      : "Попытки подключения на этот час закончились: попробуйте позже.";
+  }
+  return `${afterDisconnect ? "Подключить снова: " : ""}осталось попыток подключения в этот час — ${left} из ${limit}. Попытку расходует только токен, сессия или пароль, которые платформа не приняла.`;
+}
+
 async function renderPlatforms() {
-  platforms = (await api("GET", "/platforms")).items;
+  const answer = await api("GET", "/platforms");
+  platforms = answer.items;
+  connectAttempts = answer.connectAttempts;
   const list = $("#platforms");
   list.replaceChildren(
     ...platforms.map((p) => {
@@ -104,6 +120,7 @@ async function connect(platform) {
   $("#connect-title").textContent = `Подключить ${platform.name}`;
   $("#connect-error").hidden = true;
   fields.replaceChildren(...connectFields(platform).filter(Boolean));
+  $("#connect-attempts").textContent = attemptsText();
   const dialog = $("#connect-dialog");
   dialog.dataset.platform = platform.platform;
   dialog.showModal();
@@ -224,6 +241,9 @@ async function submitConnect(event) {
     const problem = $("#connect-error");
     problem.textContent = error.message;
     problem.hidden = false;
+    // A refused credential used one up: say how many are left.
+    await guarded(renderPlatforms);
+    $("#connect-attempts").textContent = attemptsText();
   }
 }
 
@@ -247,6 +267,7 @@ async function askDisconnect(platform) {
       count === 0
         ? "Запланированных публикаций на этой платформе нет."
         : `Будет отменено запланированных публикаций: ${count}.`;
+    $("#disconnect-attempts").textContent = attemptsText(true);
     const dialog = $("#disconnect-dialog");
     dialog.dataset.platform = platform.platform;
     dialog.showModal();
@@ -349,7 +370,13 @@ async function renderClips() {
         "tr",
         { "data-clip": clip.id },
         element("td", {}, clip.id),
-        element("td", {}, status(clip.status), clip.reason ? element("div", { class: "muted" }, clip.reason) : null),
+        element(
+          "td",
+          {},
+          status(clip.status),
+          clip.reason ? element("div", { class: "muted" }, clip.reason) : null,
+          element("div", { class: "clip-summary", "data-clip-summary": clip.id }),
+        ),
         element("td", {}, megabytes(clip.sizeBytes)),
         element("td", {}, seconds(clip.durationSeconds)),
         element("td", {}, clip.width ? `${clip.width}×${clip.height}` : "—"),
@@ -358,6 +385,7 @@ async function renderClips() {
     ),
   );
   withLabels($("#clips"));
+  showClipSummaries();
 
 }
 
@@ -525,8 +553,37 @@ function toggleRow(publication) {
   fresh.querySelector("[data-details-toggle]").focus();
 }
 
+// The publications the console last read (the newest 100), for the clips' summaries.
+let latestPublications = [];
+
+// Under each clip, where it stands on each platform: its newest publication there.
+function showClipSummaries() {
+  const byClip = new Map();
+  for (const p of latestPublications) {
+    const onPlatforms = byClip.get(p.clipId) ?? new Map();
+    if (!onPlatforms.has(p.platform)) onPlatforms.set(p.platform, p);
+    byClip.set(p.clipId, onPlatforms);
+  }
+  for (const cell of document.querySelectorAll("[data-clip-summary]")) {
+    const onPlatforms = [...(byClip.get(cell.dataset.clipSummary)?.values() ?? [])];
+    cell.replaceChildren(
+      ...onPlatforms.map((p) => {
+        const moderated = p.status === "published" && p.processingState === "moderation";
+        const name = platforms.find((x) => x.platform === p.platform)?.name || p.platform;
+        return element(
+          "span",
+          { class: `status ${moderated ? "publishing" : p.status}`, "data-summary-platform": p.platform },
+          `${name}: ${moderated ? "на модерации" : STATUS[p.status] || p.status}`,
+        );
+      }),
+    );
+  }
+}
+
 async function renderPublications() {
   const items = (await api("GET", "/publications?limit=100")).items;
+  latestPublications = items;
+  showClipSummaries();
   $("#no-publications").hidden = items.length > 0;
   $("#publications tbody").replaceChildren(
     ...items.flatMap((p) => [publicationRow(p), detailsRow(p, PUBLICATION_COLUMNS)].filter(Boolean)),

@@ -20,13 +20,15 @@ export function toggle(publication) {
   if (opened.delete(publication.id)) return false;
   const timeline = element("div", { "data-timeline": true }, element("p", { class: "muted" }, "Загрузка истории…"));
   const stats = element("div", { "data-chart-box": true });
+  const text = element("div", { "data-text": true });
   const panel = element(
     "div",
     { class: "details-panel" },
+    element("div", { class: "details-part" }, element("h3", {}, "Текст"), text),
     element("div", { class: "details-part" }, element("h3", {}, "История"), timeline),
     element("div", { class: "details-part" }, element("h3", {}, "Статистика"), stats),
   );
-  opened.set(publication.id, { panel, timeline, stats, events: null, shown: null, finalTries: 0, statsKey: null, statsTries: 0, busy: new Set() });
+  opened.set(publication.id, { panel, text, textKey: null, timeline, stats, events: null, shown: null, finalTries: 0, statsKey: null, statsTries: 0, busy: new Set() });
   return true;
 }
 
@@ -35,12 +37,29 @@ export function toggle(publication) {
 export function detailsRow(publication, columns) {
   const details = opened.get(publication.id);
   if (!details) return null;
+  showText(details, publication);
   refreshEvents(details, publication);
   refreshStats(details, publication);
   return element(
     "tr",
     { class: "details", "data-details": publication.id, id: `details-${publication.id}` },
     element("td", { colspan: columns }, details.panel),
+  );
+}
+
+// -- what is (or was) posted ----------------------------------------------------------------
+
+// The title and description as the user wrote them, readable before a scheduled post goes
+// out; what the platform will change of them (a shortened caption) is in the row's notices.
+function showText(details, publication) {
+  const key = JSON.stringify([publication.title, publication.description]);
+  if (key === details.textKey) return;
+  details.textKey = key;
+  details.text.replaceChildren(
+    element("p", { class: "post-title", "data-post-title": true }, publication.title),
+    publication.description
+      ? element("p", { class: "post-description", "data-post-description": true }, publication.description)
+      : element("p", { class: "muted", "data-post-description": true }, "Без описания"),
   );
 }
 

@@ -131,6 +131,9 @@ def test_publish_a_clip_and_watch_it_become_published_without_reloading(page: Pa
     assert page.evaluate("window.__stillTheSamePage") is True
     expect(row(page, "sunset").get_by_role("link", name="Открыть пост")).to_be_visible()
     expect(row(page, "sunset")).to_contain_text("Статистика недоступна")
+    # The clip's own row says where it is published, not only «готов».
+    summary = page.locator('#clips [data-clip="sunset"] [data-summary-platform="telegram"]')
+    expect(summary).to_have_text("Telegram: опубликовано")
 
 
 def test_schedule_then_cancel(page: Page, local_stack):
@@ -142,6 +145,9 @@ def test_schedule_then_cancel(page: Page, local_stack):
     page.get_by_role("button", name="Опубликовать", exact=True).last.click()
     expect(row(page, "later")).to_contain_text("запланировано")
     expect(page.locator("#notice")).to_contain_text("Запланировано на")
+    expect(page.locator('#clips [data-clip="later"] [data-clip-summary]')).to_have_text(
+        "Telegram: запланировано"
+    )
 
     # Asked first: said no, nothing happens; said yes, cancelled and said so.
     page.once("dialog", lambda dialog: dialog.dismiss())
@@ -171,6 +177,30 @@ def test_disconnect_asks_and_cancels_the_scheduled_publication(page: Page, local
     expect(card(page, "telegram")).to_contain_text("не подключено")
     # The old «Telegram подключён» is gone: the latest change is what the notice says.
     expect(page.locator("#notice")).to_have_text("Telegram отключён, отменено запланированных публикаций: 1")
+
+
+def test_connect_attempts_left_are_shown_and_only_a_refused_password_uses_one(page: Page, local_stack):
+    """No lockout by surprise: the dialogs say how many attempts are left this hour, a wrong
+    password uses one, connecting and disconnecting do not."""
+    sign_in(page, local_stack, "browser-11")
+    page.locator('[data-connect="rutube"]').click()
+    dialog = page.locator("#connect-dialog")
+    attempts = dialog.locator("[data-connect-attempts]")
+    expect(attempts).to_contain_text("осталось попыток подключения в этот час — 5 из 5")
+    login = re.search(r"логин (\S+), пароль", dialog.locator(".hint").first.inner_text()).group(1)
+    page.get_by_label("Логин Rutube (e-mail)").fill(login)
+    page.get_by_label("Пароль Rutube").fill("not-the-password")
+    dialog.get_by_role("button", name="Подключить").click()
+    expect(dialog.locator("#connect-error")).to_be_visible()
+    expect(attempts).to_contain_text("4 из 5")
+    dialog.get_by_role("button", name="Отмена").click()
+
+    connect_rutube(page)
+    page.locator('[data-disconnect="rutube"]').click()
+    disconnect = page.locator("#disconnect-dialog")
+    expect(disconnect.locator("[data-connect-attempts]")).to_contain_text(
+        "Подключить снова: осталось попыток подключения в этот час — 4 из 5"
+    )
 
 
 def test_too_large_for_telegram_says_so_and_still_publishes_to_vk(page: Page, local_stack):

@@ -126,9 +126,14 @@ def test_the_timeline_follows_a_failure_and_a_retry_without_a_reload(page: Page,
 def test_the_timeline_of_a_cancelled_publication(page: Page, local_stack):
     api = ready_with_telegram(local_stack, "history-3", "never")
     later = (datetime.now(UTC) + timedelta(days=30)).replace(second=0, microsecond=0)
-    publication = publish(api, "never", "telegram", scheduledAt=later.isoformat())
+    description = "Закат над Волгой\n<b>как есть</b>"
+    publication = publish(api, "never", "telegram", scheduledAt=later.isoformat(), description=description)
     sign_in(page, local_stack, "history-3")
     details = open_details(page, publication)
+    # What will be posted is readable before it goes out, as text (a tag stays a tag).
+    expect(details.locator("[data-post-title]")).to_have_text("never")
+    expect(details.locator("[data-post-description]")).to_have_text(description)
+    expect(details.locator("[data-post-description] b")).to_have_count(0)
     events = details.locator(".timeline li")
     # Another day than the event's: the date is said too, in Moscow time.
     expect(events.first).to_contain_text(

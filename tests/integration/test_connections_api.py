@@ -506,6 +506,47 @@ def test_connecting_is_limited_to_5_an_hour(api):
     assert 1 <= int(limited.headers["Retry-After"]) <= 3600 * 6 // 5
 
 
+def test_only_a_credential_the_platform_refuses_uses_up_a_connect_attempt(api, platforms):
+    """A mistake the user can fix, an outage and a success cost none of the five; a refused
+    token does, and the platforms list says how many are left."""
+
+    def left():
+        return api.api("GET", "/platforms").body["connectAttempts"]
+
+    assert left() == {"left": 5, "limit": 5}
+    fixable = not_an_administrator(platforms)
+    for _ in range(6):  # the bot is fine, the channel is not set up yet: the user can fix it
+        assert api.api("POST", "/connections/telegram", body=fixable).status == 422
+    platforms.rutube.inject("person", "http_500", times=6)
+    for _ in range(6):  # Rutube down: our side of the line, not the user's
+        assert (
+            api.api("POST", "/connections/rutube", body={"token": platforms.rutube.issue_token()}).status
+            == 503
+        )
+    token = platforms.rutube.issue_token()
+    assert api.api("POST", "/connections/rutube", body={"token": token}).status == 201
+    assert api.api("DELETE", "/connections/rutube").status == 200
+    assert api.api("POST", "/connections/rutube", body={"token": token}).status == 201
+    assert left() == {"left": 5, "limit": 5}
+
+    assert api.api("POST", "/connections/rutube", body={"token": "0" * 40}).status == 422
+    assert left() == {"left": 4, "limit": 5}
+
+
+def not_an_administrator(platforms) -> dict[str, str]:
+    bot = platforms.telegram.add_bot()
+    platforms.telegram.add_channel("not_yet_set_up")
+    return {"channel": "@not_yet_set_up", "botToken": bot}
+
+
+def test_every_connect_attempt_counts_toward_a_budget_six_times_larger(api, platforms):
+    """Fixable mistakes cost nothing of the five, but are not free without end: 30 an hour."""
+    fixable = not_an_administrator(platforms)
+    statuses = [api.api("POST", "/connections/telegram", body=fixable).status for _ in range(31)]
+    assert statuses == [422] * 30 + [429]
+    assert api.api("GET", "/platforms").body["connectAttempts"]["left"] == 0
+
+
 def test_disconnect_cancels_the_platforms_scheduled_publications(api, platforms):
     api.ready_clip()
     api.ready_clip(clip_id="clip-2")

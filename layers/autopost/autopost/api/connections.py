@@ -8,6 +8,7 @@ from autopost.api import context
 from autopost.api.schemas.connections import (
     AuthorizeBody,
     AuthorizeOut,
+    ConnectAttemptsOut,
     ConnectionList,
     ConnectionOut,
     ConnectMethodOut,
@@ -56,7 +57,8 @@ def list_platforms() -> PlatformList:
         )
         for info in context.connecting().platforms(caller)
     ]
-    return PlatformList(items=items)
+    left, limit = context.connecting().attempts_left(caller)
+    return PlatformList(items=items, connect_attempts=ConnectAttemptsOut(left=left, limit=limit))
 
 
 @router.get("/connections", summary="The caller's connections (never a token)")

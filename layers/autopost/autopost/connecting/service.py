@@ -5,7 +5,8 @@ posts go; disconnecting (which cancels the platform's scheduled publications).""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -15,6 +16,7 @@ from autopost.connecting.telegram_channels import Proof, TelegramChannels
 from autopost.connecting.throttling import RequestBudgets
 from autopost.domain.errors import (
     ConnectionCheckFailed,
+    CredentialRefused,
     InvalidRequest,
     OAuthNotSupported,
     OAuthStateInvalid,
@@ -78,6 +80,8 @@ NOTICES = {
     ),
 }
 DISCONNECT_CAUSE = "platform disconnected"
+# Every connect attempt, whatever its end, counts toward this many times the strict budget.
+ANY_ATTEMPTS_FACTOR = 6
 
 
 @dataclass(frozen=True)
@@ -131,7 +135,10 @@ class ConnectionService:
         self._publications = PublicationRepository(settings)
         self._orchestrator = PublishOrchestrator(settings)
         self._rate_limiter = RateLimiter(settings)
+        # Refused credentials: the harvesting signal (`_attempt`).
         self._budget = Budget("connect", settings.connect_rate_per_hour, 3600)
+        # Every attempt, whatever its end: bounds the platform calls one user can cause.
+        self._any_budget = Budget("connect-any", settings.connect_rate_per_hour * ANY_ATTEMPTS_FACTOR, 3600)
         budgets = RequestBudgets(self._rate_limiter)
         self._providers = providers or (
             lambda platform: provider_for(platform, settings, budgets.throttle_for(platform))
@@ -142,6 +149,37 @@ class ConnectionService:
             self._providers(Platform.TELEGRAM),  # type: ignore[arg-type]
             self._service_bot_token,
         )
+
+    # -- the connect budget --------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _attempt(self, caller: Caller) -> Iterator[None]:
+        """One attempt to connect with a credential. It costs one of the strict budget
+        (`connect_rate_per_hour`) only if the platform refused the credential itself: it is
+        charged before the platform is asked, so no more than the budget are ever in flight,
+        and given back when the credential was accepted, the input was wrong in a way the
+        user can fix, or the platform or we failed. Every attempt also counts toward a budget
+        several times larger that is never given back. Someone trying other people's tokens
+        is refused nearly every time, so meets the strict budget as before; a user who
+        mistypes a channel or disconnects and connects again does not."""
+        charged = self._rate_limiter.hit(self._budget, caller.user_id)
+        try:
+            self._rate_limiter.hit(self._any_budget, caller.user_id)
+            yield
+        except CredentialRefused:
+            raise
+        except BaseException:
+            self._rate_limiter.refund(charged)
+            raise
+        self._rate_limiter.refund(charged)
+
+    def attempts_left(self, caller: Caller) -> tuple[int, int]:
+        """How many connect attempts the user has left this hour, and of how many."""
+        left = min(
+            self._rate_limiter.left(self._budget, caller.user_id),
+            self._rate_limiter.left(self._any_budget, caller.user_id),
+        )
+        return left, self._budget.limit
 
     # -- reads ----------------------------------------------------------------------------
 
@@ -179,7 +217,10 @@ class ConnectionService:
         redirect = redirect_uri or self._settings.console_url
         if redirect not in self._settings.console_urls:
             raise InvalidRequest("Адрес возврата не принадлежит консоли", {"field": "redirectUri"})
-        self._rate_limiter.hit(self._budget, caller.user_id)
+        # Only a link to the platform: the strict budget is charged when it comes back, but
+        # with none left the user hears so now, not after signing in at the platform.
+        self._rate_limiter.refund(self._rate_limiter.hit(self._budget, caller.user_id))
+        self._rate_limiter.hit(self._any_budget, caller.user_id)
         provider = self._oauth_provider(platform)
         verifier, challenge = pkce_pair()
         state = self._states.create(caller.user_id, platform, verifier, redirect)
@@ -189,26 +230,27 @@ class ConnectionService:
         """The console hands back what the platform's redirect carried, with the user's
         own token: the state must be one this very user started (so a link made by someone
         else cannot connect the victim's account to the attacker's, or the reverse)."""
-        provider = self._oauth_provider(platform)
-        pending = self._states.consume(returned.state, platform, caller.user_id)
-        if returned.error and "security error" in returned.error.lower():
-            raise ConnectionCheckFailed(VK_APP_REFUSED, {"reason": returned.error}, code="VK_APP_REFUSED")
-        if returned.error or not (returned.code or returned.access_token):
-            raise OAuthStateInvalid(
-                "Подключение отменено на стороне платформы", {"reason": returned.error or "no_grant"}
+        with self._attempt(caller):
+            provider = self._oauth_provider(platform)
+            pending = self._states.consume(returned.state, platform, caller.user_id)
+            if returned.error and "security error" in returned.error.lower():
+                raise ConnectionCheckFailed(VK_APP_REFUSED, {"reason": returned.error}, code="VK_APP_REFUSED")
+            if returned.error or not (returned.code or returned.access_token):
+                raise OAuthStateInvalid(
+                    "Подключение отменено на стороне платформы", {"reason": returned.error or "no_grant"}
+                )
+            grant = OAuthGrant(
+                redirect_uri=pending.redirect_uri,
+                verifier=pending.verifier.get_secret_value(),
+                code=returned.code,
+                device_id=returned.device_id,
+                access_token=returned.access_token,
+                expires_in=returned.expires_in,
             )
-        grant = OAuthGrant(
-            redirect_uri=pending.redirect_uri,
-            verifier=pending.verifier.get_secret_value(),
-            code=returned.code,
-            device_id=returned.device_id,
-            access_token=returned.access_token,
-            expires_in=returned.expires_in,
-        )
-        credentials, account = _checked(lambda: provider.complete(grant))
-        connection = self._connections.connect(caller.user_id, platform, account, credentials)
-        logger.info("platform connected", extra={"platform": platform.value, "user": caller.user_id})
-        return connection
+            credentials, account = _checked(lambda: provider.complete(grant))
+            connection = self._connections.connect(caller.user_id, platform, account, credentials)
+            logger.info("platform connected", extra={"platform": platform.value, "user": caller.user_id})
+            return connection
 
     def _oauth_provider(self, platform: Platform) -> OAuthProvider:
         if platform not in OAUTH_PLATFORMS:
@@ -252,15 +294,16 @@ class ConnectionService:
     def connect_telegram(self, caller: Caller, channel: str, bot_token: SecretStr) -> Connection:
         """With the user's own bot: its being an administrator of the channel who may post
         is the proof of control."""
-        self._rate_limiter.hit(self._budget, caller.user_id)
-        credentials = Credentials(access_token=bot_token, extra={"channel": channel})
-        account = _checked(lambda: self._providers(Platform.TELEGRAM).check(credentials))
-        account = Account(account.account_id, account.name, {**account.extra, "channel": channel})
-        return self._channels.connect_with_own_bot(caller.user_id, account, credentials)
+        with self._attempt(caller):
+            credentials = Credentials(access_token=bot_token, extra={"channel": channel})
+            account = _checked(lambda: self._providers(Platform.TELEGRAM).check(credentials))
+            account = Account(account.account_id, account.name, {**account.extra, "channel": channel})
+            return self._channels.connect_with_own_bot(caller.user_id, account, credentials)
 
     def telegram_proof(self, caller: Caller, channel: str) -> Proof:
-        """Through the service's bot: a code the user posts in the channel (README)."""
-        self._rate_limiter.hit(self._budget, caller.user_id)
+        """Through the service's bot: a code the user posts in the channel (README). No
+        credential of the user's is tried: it counts as an attempt, never as a refused one."""
+        self._rate_limiter.hit(self._any_budget, caller.user_id)
         return _checked(lambda: self._channels.start_proof(caller.user_id, channel))
 
     def telegram_update(self, update: dict[str, object]) -> bool:
@@ -276,37 +319,39 @@ class ConnectionService:
     ) -> Connection:
         """With an API token, or a login and password exchanged once for one (the password
         goes to Rutube and nowhere else: it is not stored or logged)."""
-        self._rate_limiter.hit(self._budget, caller.user_id)
-        provider: RutubeProvider = self._providers(Platform.RUTUBE)  # type: ignore[assignment]
-        if token is None:
-            if not login or password is None:
-                raise ConnectionCheckFailed("Укажите API-токен Rutube или логин и пароль")
-            token = _checked(lambda: provider.token_for(login, password))
-        credentials = Credentials(access_token=token, extra={"login": login} if login else {})
-        account = _checked(lambda: provider.check(credentials))
-        return self._connections.connect(caller.user_id, Platform.RUTUBE, account, credentials)
+        with self._attempt(caller):
+            provider: RutubeProvider = self._providers(Platform.RUTUBE)  # type: ignore[assignment]
+            if token is None:
+                if not login or password is None:
+                    raise ConnectionCheckFailed("Укажите API-токен Rutube или логин и пароль")
+                token = _checked(lambda: provider.token_for(login, password))
+            credentials = Credentials(access_token=token, extra={"login": login} if login else {})
+            account = _checked(lambda: provider.check(credentials))
+            return self._connections.connect(caller.user_id, Platform.RUTUBE, account, credentials)
 
     def connect_vk_session(self, caller: Caller, session: SecretStr) -> Connection:
         """The signed-in VK session (the Cookie header of a vkvideo.ru page): only its own
         cookies are kept, checked by minting a web token and reading whose it is."""
-        self._rate_limiter.hit(self._budget, caller.user_id)
-        cookies = SecretStr(_checked(lambda: session_cookies(session.get_secret_value())))
-        credentials = Credentials(access_token=cookies, extra={"auth": SESSION_AUTH})
-        account = _checked(lambda: self._providers(Platform.VK).check(credentials))
-        credentials = Credentials(access_token=cookies, account_id=account.account_id, extra=account.extra)
-        connection = self._connections.connect(caller.user_id, Platform.VK, account, credentials)
-        logger.info("platform connected", extra={"platform": Platform.VK.value, "method": SESSION_AUTH})
-        return connection
+        with self._attempt(caller):
+            cookies = SecretStr(_checked(lambda: session_cookies(session.get_secret_value())))
+            credentials = Credentials(access_token=cookies, extra={"auth": SESSION_AUTH})
+            account = _checked(lambda: self._providers(Platform.VK).check(credentials))
+            credentials = Credentials(
+                access_token=cookies, account_id=account.account_id, extra=account.extra
+            )
+            connection = self._connections.connect(caller.user_id, Platform.VK, account, credentials)
+            logger.info("platform connected", extra={"platform": Platform.VK.value, "method": SESSION_AUTH})
+            return connection
 
     def connect_dzen(self, caller: Caller, session: SecretStr, publisher_id: str | None) -> Connection:
         """The studio's session (the Cookie header of a logged-in dzen.ru page), checked by
         a real call and stored encrypted like any token."""
-        self._rate_limiter.hit(self._budget, caller.user_id)
-        extra = {"publisher_id": publisher_id} if publisher_id else {}
-        credentials = Credentials(access_token=session, extra=extra)
-        account = _checked(lambda: self._providers(Platform.DZEN).check(credentials))
-        credentials = Credentials(access_token=session, extra={**extra, **account.extra})
-        return self._connections.connect(caller.user_id, Platform.DZEN, account, credentials)
+        with self._attempt(caller):
+            extra = {"publisher_id": publisher_id} if publisher_id else {}
+            credentials = Credentials(access_token=session, extra=extra)
+            account = _checked(lambda: self._providers(Platform.DZEN).check(credentials))
+            credentials = Credentials(access_token=session, extra={**extra, **account.extra})
+            return self._connections.connect(caller.user_id, Platform.DZEN, account, credentials)
 
     def _service_bot_token(self) -> SecretStr:
         try:
@@ -346,7 +391,7 @@ def _checked(call: Callable[[], T]) -> T:
         message = exc.message
         if message == TokenExpired.default_message:
             message = "Платформа не приняла токен: проверьте его и попробуйте снова"
-        raise ConnectionCheckFailed(message, code=exc.code) from exc
+        raise CredentialRefused(message, code=exc.code) from exc
     except Rejected as exc:
         raise ConnectionCheckFailed(exc.message, code=exc.code) from exc
     except PlatformError as exc:

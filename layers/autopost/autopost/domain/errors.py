@@ -288,6 +288,11 @@ class ConnectionCheckFailed(AutopostError):
     default_message = "Не удалось проверить подключение"
 
 
+class CredentialRefused(ConnectionCheckFailed):
+    """The platform refused the token, session or password itself: what someone trying
+    other people's credentials meets, so it alone costs a strict connect attempt."""
+
+
 class PlatformTemporarilyUnavailable(AutopostError):
     code = "PLATFORM_UNAVAILABLE"
     status = 503

@@ -9,6 +9,7 @@ windows allow. The items expire by TTL soon after they stop counting.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import dataclass
@@ -32,11 +33,33 @@ class Budget:
     sliding: bool = True
 
 
+@dataclass(frozen=True)
+class Hit:
+    """One counted request: the window item it was counted in, to give it back."""
+
+    key: str
+
+
 class RateLimiter:
     def __init__(self, settings: Settings) -> None:
         self._control = records(settings).control
 
-    def hit(self, budget: Budget, user_id: str, now: float | None = None) -> None:
+    def left(self, budget: Budget, user_id: str, now: float | None = None) -> int:
+        """How many more requests the budget lets through now."""
+        moment = time.time() if now is None else now
+        window = budget.window_seconds
+        start = int(moment // window) * window
+        previous = self._hits(budget, user_id, start - window) if budget.sliding else 0
+        room = budget.limit - math.ceil(previous * (1 - (moment - start) / window))
+        return max(0, room - self._hits(budget, user_id, start))
+
+    def refund(self, hit: Hit) -> None:
+        """Give a counted request back (it turned out not to be the kind the budget limits)."""
+        control = self._control
+        with contextlib.suppress(UpdateError):  # its window has expired: nothing to give back
+            control(hit.key).update(actions=[control.hits.add(-1)], condition=control.hits > 0)
+
+    def hit(self, budget: Budget, user_id: str, now: float | None = None) -> Hit:
         """Count one request, or raise TooManyRequests with the seconds until one fits again."""
         moment = time.time() if now is None else now
         window = budget.window_seconds
@@ -61,6 +84,7 @@ class RateLimiter:
             if exc.cause_response_code != "ConditionalCheckFailedException":
                 raise
             raise _full(budget, moment, start, previous, self._hits(budget, user_id, start)) from exc
+        return Hit(_key(budget, user_id, start))
 
     def _hits(self, budget: Budget, user_id: str, start: float) -> int:
         try:

@@ -103,8 +103,16 @@ class PlatformOut(ApiModel):
     notice: str | None = Field(description="What the user should know before connecting, in words")
 
 
+class ConnectAttemptsOut(ApiModel):
+    left: int = Field(description="Connect attempts the user has left this hour")
+    limit: int = Field(
+        description="Of how many: only a credential the platform refuses uses one up for the hour"
+    )
+
+
 class PlatformList(ApiModel):
     items: list[PlatformOut]
+    connect_attempts: ConnectAttemptsOut
 
 
 class AuthorizeBody(InputModel):
