@@ -11,6 +11,8 @@ const STATUS = {
   deleted: "удалён", active: "подключено", expired: "токен истёк",
 };
 const POLL_MS = 2000;
+// Where a Дзен author publishes by hand when the service could not.
+const DZEN_STUDIO = "https://dzen.ru/profile/editor";
 // Webhooks' deliveries are read on every third poll: they come after a publication's events.
 const WEBHOOK_POLLS = 3;
 // The console's config.json; `local` (the local stack only) names the emulators' demo accounts.
@@ -608,6 +610,9 @@ function publicationRow(p) {
       p.publishedAs === "video" && p.format === "clip" ? element("div", { class: "warning", "data-published-as": true }, "опубликовано как видео, а не как клип") : null,
       ...(p.notices || []).map((text) => element("div", { class: "warning", "data-publication-notice": true }, text)),
       p.error ? element("div", { class: "platform-error", "data-error": true }, p.error.message) : null,
+      p.error?.code === "DZEN_PUBLISH_MANUALLY"
+        ? element("div", {}, element("a", { href: DZEN_STUDIO, target: "_blank", rel: "noopener noreferrer", "data-dzen-studio": true }, "Открыть студию Дзена"))
+        : null,
     ),
     element("td", {}, whenOf(p)),
     element("td", {}, safeLink(p.post?.url)),

@@ -104,8 +104,21 @@ function refreshEvents(details, publication) {
   });
 }
 
-function timeline(events) {
-  if (events.length === 0) return element("p", { class: "muted" }, "Событий пока нет.");
+// An attempt that failed for good is the publication's failure: said once, not twice.
+function withoutRepeats(events) {
+  return events.filter((event, i) => {
+    const next = events[i + 1];
+    return !(
+      event.type === "publication.attempt_failed" &&
+      next?.type === "publication.failed" &&
+      next.errorMessage === event.errorMessage
+    );
+  });
+}
+
+function timeline(all) {
+  if (all.length === 0) return element("p", { class: "muted" }, "Событий пока нет.");
+  const events = withoutRepeats(all);
   return element(
     "ol",
     { class: "timeline" },

@@ -235,6 +235,31 @@ def test_a_failing_platform_ends_failed_with_its_message_and_retry_works(page: P
     expect(row(page, "stormy")).to_contain_text("опубликовано", timeout=30_000)
 
 
+def test_a_dzen_post_to_make_by_hand_links_the_studio_and_says_so_once(page: Page, local_stack):
+    upload(local_stack, "browser-12", "by-hand", make_video("mp4"))
+    sign_in(page, local_stack, "browser-12")
+    page.locator('[data-connect="dzen"]').click()
+    page.locator("#connect-dialog").get_by_role("button", name="Подключить").click()
+    expect(card(page, "dzen").locator(".status")).to_have_text("подключено")
+    httpx.post(  # Дзен answers the final call with something other than OK
+        f"{local_stack.emulator('dzen')}/_emulator/faults",
+        json={"endpoint": "publish-answer", "kind": "not_ok", "times": 1},
+    )
+    page.locator('[data-publish="by-hand"]').click()
+    page.locator("#publish-dialog").get_by_label("Заголовок").fill("Вручную")
+    page.get_by_role("button", name="Опубликовать", exact=True).last.click()
+
+    failed = page.locator("#publications tbody tr[data-publication]", has_text="by-hand")
+    expect(failed).to_contain_text("опубликуйте этот клип в студии Дзена вручную", timeout=60_000)
+    expect(failed.get_by_role("link", name="Открыть студию Дзена")).to_have_attribute(
+        "href", "https://dzen.ru/profile/editor"
+    )
+    failed.locator("[data-details-toggle]").click()
+    timeline = page.locator("#publications tr.details .timeline")
+    expect(timeline.locator('li[data-event="publication.failed"]')).to_contain_text("вручную", timeout=30_000)
+    expect(timeline.locator("li", has_text="вручную")).to_have_count(1)  # said once, not twice
+
+
 def test_the_console_for_the_readme(page: Page, local_stack):
     """Takes the screenshot shown in README.md (copied to docs/console.png)."""
     upload(local_stack, "browser-7", "demo-clip", make_video("mp4", seconds=3))

@@ -103,6 +103,7 @@ def test_a_final_answer_that_is_not_ok_fails_honestly_with_the_manual_way(dzen, 
         until_published(provider, credentials, checkpoints)
     assert reason in caught.value.message
     assert caught.value.message.endswith("опубликуйте этот клип в студии Дзена вручную")
+    assert caught.value.code == "DZEN_PUBLISH_MANUALLY"  # the console links the studio by it
     assert emulator.published_videos() == []
 
 

@@ -62,6 +62,8 @@ DEADLINE_MARGIN = 60.0
 STALLED_ATTEMPTS = 3
 SESSION_REJECTED = "Токен истёк, переподключите платформу"
 MANUAL = "опубликуйте этот клип в студии Дзена вручную"
+# The publication's code for every such end: the console links the studio next to it.
+MANUAL_CODE = "DZEN_PUBLISH_MANUALLY"
 CAPTCHA = f"Дзен попросил подтвердить, что публикует человек (капча): {MANUAL}"
 # What VIPilot copied from the polled gifContent into the final call, and what it fixed.
 COPIED = (
@@ -229,7 +231,7 @@ class DzenProvider:
         )
         if not isinstance(answer, dict) or answer.get("result") != "OK":
             shown = str(answer.get("result") if isinstance(answer, dict) else answer)[:60]
-            raise Rejected(f"Дзен не подтвердил публикацию (ответ «{shown}»): {MANUAL}")
+            raise Rejected(f"Дзен не подтвердил публикацию (ответ «{shown}»): {MANUAL}", code=MANUAL_CODE)
         return Published(
             post_id=publication_id,
             url=f"{self._api}/video/watch/{publication_id}",
@@ -350,15 +352,15 @@ def _answer(response: httpx.Response) -> Any:
             else set()
         )
         if "captcha-required-error" in kinds:
-            raise Rejected(CAPTCHA)
+            raise Rejected(CAPTCHA, code=MANUAL_CODE)
         if "illegal-argument-exception" in kinds:
             # What tools report when the final call wants the studio page's anti-bot `fp`.
-            raise Rejected(f"Дзен потребовал подпись браузера (fp), которой у сервиса нет: {MANUAL}")
+            raise Rejected(f"Дзен потребовал подпись браузера (fp), которой у сервиса нет: {MANUAL}", code=MANUAL_CODE)
         if response.status_code == 403:
             if "auth-error" in kinds:
                 raise TokenExpired(SESSION_REJECTED)
             raise _CsrfRefused()
-        raise Rejected(f"Дзен отклонил запрос ({', '.join(sorted(kinds)) or 'HTTP 400'}): {MANUAL}")
+        raise Rejected(f"Дзен отклонил запрос ({', '.join(sorted(kinds)) or 'HTTP 400'}): {MANUAL}", code=MANUAL_CODE)
     raise_for_status(response, NAME)
     return json_of(response, NAME)
 
