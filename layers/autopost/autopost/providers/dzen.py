@@ -355,12 +355,16 @@ def _answer(response: httpx.Response) -> Any:
             raise Rejected(CAPTCHA, code=MANUAL_CODE)
         if "illegal-argument-exception" in kinds:
             # What tools report when the final call wants the studio page's anti-bot `fp`.
-            raise Rejected(f"Дзен потребовал подпись браузера (fp), которой у сервиса нет: {MANUAL}", code=MANUAL_CODE)
+            raise Rejected(
+                f"Дзен потребовал подпись браузера (fp), которой у сервиса нет: {MANUAL}", code=MANUAL_CODE
+            )
         if response.status_code == 403:
             if "auth-error" in kinds:
                 raise TokenExpired(SESSION_REJECTED)
             raise _CsrfRefused()
-        raise Rejected(f"Дзен отклонил запрос ({', '.join(sorted(kinds)) or 'HTTP 400'}): {MANUAL}", code=MANUAL_CODE)
+        raise Rejected(
+            f"Дзен отклонил запрос ({', '.join(sorted(kinds)) or 'HTTP 400'}): {MANUAL}", code=MANUAL_CODE
+        )
     raise_for_status(response, NAME)
     return json_of(response, NAME)
 
