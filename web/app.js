@@ -79,7 +79,10 @@ async function renderPlatforms() {
   list.replaceChildren(
     ...platforms.map((p) => {
       const actions = [];
-      if (!p.allowedByPlan) actions.push(element("span", { class: "muted" }, "Недоступно на вашем тарифе"));
+      if (!p.allowedByPlan) {
+        const plans = p.plans.length ? ` (есть на тарифе ${p.plans.join(", ")})` : "";
+        actions.push(element("span", { class: "muted", "data-plan-needed": p.platform }, `Недоступно на вашем тарифе${plans}`));
+      }
       else if (p.connected) {
         actions.push(element("button", { type: "button", "data-disconnect": p.platform, onclick: () => askDisconnect(p) }, "Отключить"));
       } else {
@@ -105,7 +108,7 @@ async function renderPlatforms() {
           : null,
         p.notice ? element("div", { class: "notice", "data-notice": p.platform }, p.notice) : null,
         element("div", { class: "meta" }, `до ${megabytes(p.limits.maxBytes)}${p.statsAvailable ? "" : " · без статистики"}`),
-        element("div", {}, ...actions),
+        element("div", { class: "card-actions" }, ...actions),
       );
     }),
   );

@@ -402,3 +402,43 @@ def test_a_rutube_video_in_moderation_says_so_and_figures_rutube_does_not_give_a
     expect(row(page, "moderated").locator("[data-moderation]")).to_have_text("на модерации", timeout=60_000)
     # Rutube gives views only: likes and comments are no data, never 0 (the stats run every 20 s).
     expect(row(page, "moderated")).to_contain_text("лайки нет данных", timeout=90_000)
+
+
+def test_on_a_phone_the_plan_is_named_buttons_do_not_touch_and_a_repost_is_not_the_main_choice(
+    page: Page, local_stack
+):
+    page.set_viewport_size({"width": 390, "height": 844})
+    upload(local_stack, "browser-13", "phone", make_video("mp4"))
+    sign_in(page, local_stack, "browser-13", plan="free")
+    # What the free plan lacks says which plan has it.
+    expect(card(page, "rutube").locator("[data-plan-needed]")).to_have_text(
+        "Недоступно на вашем тарифе (есть на тарифе business, pro)"
+    )
+    connect_vk(page)
+    disconnect = card(page, "vk").get_by_role("button", name="Отключить").bounding_box()
+    destination = card(page, "vk").get_by_role("button", name="Куда публиковать").bounding_box()
+    apart = (
+        destination["x"] - (disconnect["x"] + disconnect["width"]),
+        destination["y"] - (disconnect["y"] + disconnect["height"]),
+    )
+    assert max(apart) >= 4, (disconnect, destination)  # side by side or one under the other, not touching
+
+    open_publish(page, "phone", "С телефона")
+    page.get_by_role("button", name="Опубликовать", exact=True).last.click()
+    published = row(page, "phone")
+    expect(published).to_contain_text("опубликовано", timeout=30_000)
+    link = published.get_by_role("link", name="Открыть пост")
+    line = link.evaluate(
+        "a => parseFloat(getComputedStyle(a).lineHeight) || 1.2 * parseFloat(getComputedStyle(a).fontSize)"
+    )
+    assert link.bounding_box()["height"] < 1.5 * line  # one line: «Открыть пост», not «Открыт / ь пост»
+
+    # Publishing it again asks first, and the repost is the secondary choice, not a second blue button.
+    open_publish(page, "phone", "С телефона")
+    page.get_by_role("button", name="Опубликовать", exact=True).last.click()
+    repost = page.locator("#publish-repost")
+    expect(repost).to_be_visible()
+    background = repost.evaluate("b => getComputedStyle(b).backgroundColor")
+    main = page.locator("#publish-dialog").get_by_role("button", name="Опубликовать", exact=True)
+    assert background == "rgb(255, 255, 255)"
+    assert main.evaluate("b => getComputedStyle(b).backgroundColor") != background

@@ -59,6 +59,9 @@ def test_platforms_lists_limits_plan_and_connection(api):
     items = {p["platform"]: p for p in api.api("GET", "/platforms", plan="free").body["items"]}
     assert set(items) == {"vk", "rutube", "telegram", "dzen"}
     assert {k for k, p in items.items() if p["allowedByPlan"]} == {"vk", "telegram"}
+    # Where a platform is not on the caller's plan, the plans that have it can be named.
+    assert items["rutube"]["plans"] == ["business", "pro"]
+    assert items["vk"]["plans"] == ["business", "free", "pro"]
     assert not any(p["connected"] for p in items.values())
     assert items["telegram"]["limits"] == {
         "maxBytes": 50 * 1024 * 1024,

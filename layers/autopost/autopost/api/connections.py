@@ -41,6 +41,7 @@ def list_platforms() -> PlatformList:
             platform=info.platform,
             name=info.platform.display_name,
             allowed_by_plan=info.allowed,
+            plans=list(info.plans),
             connected=info.connection is not None,
             connection=ConnectionOut.of(info.connection) if info.connection else None,
             connect_method=info.connect_method,

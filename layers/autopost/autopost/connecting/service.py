@@ -107,6 +107,8 @@ CONNECT_WAYS = {
 class PlatformInfo:
     platform: Platform
     allowed: bool
+    # The plans that include it (to name one where it is not the caller's).
+    plans: tuple[str, ...]
     connection: Connection | None
     limit: PlatformLimit
     connect_method: str
@@ -190,6 +192,9 @@ class ConnectionService:
             PlatformInfo(
                 platform=platform,
                 allowed=platform in allowed,
+                plans=tuple(
+                    sorted(p for p, included in self._settings.plans.items() if platform in included)
+                ),
                 connection=connected.get(platform),
                 limit=self._settings.limit_for(platform),
                 connect_method=CONNECT_METHODS[platform],

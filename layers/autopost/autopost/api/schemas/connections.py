@@ -92,6 +92,7 @@ class PlatformOut(ApiModel):
     platform: Platform
     name: str
     allowed_by_plan: bool
+    plans: list[str] = Field(description="The plans that include this platform")
     connected: bool
     connection: ConnectionOut | None
     connect_method: str = Field(description="oauth (VK), form (Telegram, Rutube) or session (Дзен)")
