@@ -15,7 +15,10 @@ export const EVENT_TYPES = [
   ["publication.failed", "Не удалось опубликовать"],
   ["publication.cancelled", "Отменена"],
 ];
-const EVENT_NAMES = Object.fromEntries(EVENT_TYPES);
+// Sent only on request («Отправить тестовое событие»), never subscribed to.
+const EVENT_NAMES = { ...Object.fromEntries(EVENT_TYPES), "webhook.test": "Тестовое событие" };
+// The last test event's outcome per endpoint, said next to its button.
+const testResults = new Map();
 const SHOWN_DELIVERIES = 10;
 
 let guarded = async (action) => action();
@@ -69,12 +72,27 @@ function endpointItem(endpoint) {
       "div",
       { class: "webhook-head" },
       element("strong", { class: "webhook-url" }, endpoint.url),
+      element("button", { type: "button", "data-test-webhook": endpoint.id, onclick: () => sendTest(endpoint) }, "Отправить тестовое событие"),
       element("button", { type: "button", "data-delete-webhook": endpoint.id, onclick: () => askDelete(endpoint) }, "Удалить"),
     ),
+    testResults.has(endpoint.id) ? element("p", { role: "status", "data-test-result": endpoint.id }, testResults.get(endpoint.id)) : null,
     element("div", { class: "meta" }, `События: ${eventsInWords(endpoint.eventTypes)} · добавлен `, timeElement(endpoint.createdAt)),
     element("h3", {}, "Последние доставки"),
     endpoint.problem ? element("p", { class: "form-error" }, endpoint.problem) : deliveriesTable(endpoint.deliveries),
   );
+}
+
+async function sendTest(endpoint) {
+  await guarded(async () => {
+    const delivery = await api("POST", `/webhooks/${encodeURIComponent(endpoint.id)}/test`);
+    const answer = delivery.statusCode == null ? "ответа нет" : `код ${delivery.statusCode}`;
+    testResults.set(
+      endpoint.id,
+      delivery.ok ? `Тестовое событие доставлено (${answer})` : `Тестовое событие не доставлено (${answer})${delivery.error ? `: ${delivery.error}` : ""}`,
+    );
+    shown = null; // the list shows the new delivery too
+    await renderWebhooks();
+  });
 }
 
 function deliveryResult(delivery) {
@@ -85,6 +103,17 @@ function deliveryResult(delivery) {
     element("span", { class: "status failed" }, "ошибка"),
     delivery.error ? element("div", { class: "platform-error" }, delivery.error) : null,
   );
+}
+
+const PLATFORM_NAMES = { vk: "VK", telegram: "Telegram", rutube: "Rutube", dzen: "Дзен" };
+
+// Which clip and platform the event was about (deliveries from before they were kept say nothing).
+function aboutOf(delivery) {
+  const parts = [
+    delivery.clipId ? `клип ${delivery.clipId}` : null,
+    delivery.platform ? PLATFORM_NAMES[delivery.platform] || delivery.platform : null,
+  ].filter(Boolean);
+  return parts.length ? element("div", { class: "muted", "data-delivery-about": true }, parts.join(" · ")) : null;
 }
 
 function deliveriesTable(deliveries) {
@@ -101,7 +130,7 @@ function deliveriesTable(deliveries) {
           "tr",
           { "data-delivery": delivery.eventId, "data-ok": String(Boolean(delivery.ok)) },
           element("td", {}, timeElement(delivery.at)),
-          element("td", {}, EVENT_NAMES[delivery.type] || delivery.type),
+          element("td", {}, EVENT_NAMES[delivery.type] || delivery.type, aboutOf(delivery)),
           element("td", {}, String(delivery.attempt ?? "—")),
           element("td", {}, delivery.statusCode == null ? "нет ответа" : String(delivery.statusCode)),
           element("td", {}, deliveryResult(delivery)),

@@ -294,8 +294,16 @@ def test_a_webhook_is_added_its_secret_shown_once_its_deliveries_listed_and_dele
         rows = section.locator("li[data-webhook] table.deliveries tbody tr")
         expect(rows).to_have_count(2, timeout=45_000)  # newest first: the retry, then the refusal
         expect(rows.nth(0).locator("td")).to_have_text(
-            [re.compile(r"\d\d\.\d\d\.\d{4}, \d\d:\d\d:\d\d"), "Опубликовано", "2", "200", "доставлено"]
+            [
+                re.compile(r"\d\d\.\d\d\.\d{4}, \d\d:\d\d:\d\d"),
+                re.compile("^Опубликовано"),
+                "2",
+                "200",
+                "доставлено",
+            ]
         )
+        # Each delivery names what it was about: the clip and the platform.
+        expect(rows.nth(0).locator("[data-delivery-about]")).to_have_text("клип hooked · Telegram")
         expect(rows.nth(1).locator("td").nth(2)).to_have_text("1")
         expect(rows.nth(1).locator("td").nth(3)).to_have_text("500")
         expect(rows.nth(1).locator("td").nth(4)).to_contain_text("ошибка")
@@ -303,6 +311,13 @@ def test_a_webhook_is_added_its_secret_shown_once_its_deliveries_listed_and_dele
         payload = Webhook(secret).verify(receiver.requests[-1].body, receiver.requests[-1].headers)
         assert payload["type"] == "publication.published"
         assert payload["data"]["publicationId"] == publication
+        # A test event on request: signed, said at once, and listed first.
+        section.locator("li[data-webhook]").get_by_role("button", name="Отправить тестовое событие").click()
+        expect(section.locator("[data-test-result]")).to_have_text("Тестовое событие доставлено (код 200)")
+        expect(rows).to_have_count(3)
+        expect(rows.nth(0).locator("td").nth(1)).to_have_text("Тестовое событие")
+        tested = Webhook(secret).verify(receiver.requests[-1].body, receiver.requests[-1].headers)
+        assert tested["type"] == "webhook.test"
 
         section.locator("li[data-webhook]").get_by_role("button", name="Удалить").click()
         dialog = page.locator("#webhook-delete-dialog")

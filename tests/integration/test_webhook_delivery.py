@@ -147,8 +147,38 @@ def test_an_event_is_delivered_signed_to_each_subscribed_endpoint(harness, recei
         True,
         None,
     )
+    # What it was about, for the console to name.
+    assert (delivery["publicationId"], delivery["clipId"], delivery["platform"]) == (
+        detail["publicationId"],
+        detail["clipId"],
+        detail["platform"],
+    )
     assert deliveries(harness, failures_only["id"]) == []
     assert queued(harness, "WebhookDeadLetterQueue") == 0
+
+
+def test_a_test_event_is_sent_signed_at_once_and_listed_and_only_to_its_owner(harness, receiver):
+    """«Отправить тестовое событие»: signed like any delivery, whatever types the endpoint
+    wants, answered with the receiver's result; another user's endpoint is not found."""
+    failures_only = register(harness, receiver.url("/failures"), eventTypes=["publication.failed"])
+
+    answer = harness.api("POST", f"/webhooks/{failures_only['id']}/test")
+
+    assert answer.status == 200, answer.body
+    assert (answer.body["type"], answer.body["ok"], answer.body["statusCode"]) == ("webhook.test", True, 200)
+    (request,) = receiver.requests
+    payload = Webhook(failures_only["secret"]).verify(request.body, request.headers)
+    assert payload["type"] == "webhook.test" and "Проверка вебхука" in payload["data"]["message"]
+    assert request.headers["webhook-id"] == answer.body["eventId"]
+    assert [d["eventId"] for d in deliveries(harness, failures_only["id"])] == [answer.body["eventId"]]
+    assert harness.api("POST", f"/webhooks/{failures_only['id']}/test", user="user-2").status == 404
+    assert len(receiver.requests) == 1
+
+
+def test_test_events_are_a_few_an_hour(harness, receiver):
+    endpoint = register(harness, receiver.url("/hook"))
+    statuses = [harness.api("POST", f"/webhooks/{endpoint['id']}/test").status for _ in range(11)]
+    assert statuses == [200] * 10 + [429]
 
 
 def test_a_failed_delivery_is_retried_and_delivered_once(harness, receiver):

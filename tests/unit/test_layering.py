@@ -33,6 +33,7 @@ LAYERS = {
 SIDEWAYS = {
     ("connecting", "publishing"),  # a disconnect stops the executions of scheduled publications
     ("publish_worker", "clip_validator"),  # the worker checks a clip's key by the validator's rules
+    ("api", "webhooks"),  # a test event is sent as every delivery is (webhooks.dispatch.deliver_once)
 }
 # What the domain may import besides itself: no AWS SDK, no HTTP, no storage library.
 DOMAIN_FORBIDDEN = re.compile(r"^(boto3|botocore|pynamodb|httpx|aws_lambda_powertools|requests)\b")

@@ -27,9 +27,14 @@ router = Router()
 storage = lazy("autopost.storage.webhooks")
 targets = lazy("autopost.infra.webhook_targets")
 secrets_module = lazy("autopost.infra.secrets")
+dispatch = lazy("autopost.webhooks.dispatch")
+limits = lazy("autopost.storage.rate_limits")
 
 if TYPE_CHECKING:
     from autopost.storage.webhooks import WebhookRepository
+
+
+TEST_EVENTS_PER_HOUR = 10
 
 
 @warm
@@ -65,6 +70,25 @@ def list_deliveries(webhook_id: str) -> DeliveryList:
     if endpoint is None:
         raise WebhookNotFound()
     return DeliveryList(items=[DeliveryOut.of(d) for d in repository().deliveries(endpoint.endpoint_id)])
+
+
+@router.post(
+    "/webhooks/<webhook_id>/test",
+    summary="Send the endpoint a signed webhook.test event now; answers that delivery",
+)
+def test_webhook(webhook_id: str) -> DeliveryOut:
+    caller = context.caller_of(router.current_event)
+    settings = get_settings()
+    # Our function calls the user's address: a few an hour, so it is nobody's request cannon.
+    limits.RateLimiter(settings).hit(
+        limits.Budget("webhook-test", TEST_EVENTS_PER_HOUR, 3600), caller.user_id
+    )
+    delivery = dispatch.send_test(
+        repository(), dispatch.sender_from_settings(settings), caller.user_id, webhook_id
+    )
+    if delivery is None:
+        raise WebhookNotFound()
+    return DeliveryOut.of(delivery)
 
 
 @router.delete(

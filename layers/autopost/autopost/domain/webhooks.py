@@ -39,3 +39,7 @@ class Delivery:
     # Why it failed, in words (a refused address, a timeout, a redirect not followed), or the
     # start of the receiver's answer; never a secret.
     error: str | None
+    # What the event is about, so the console can name it (older deliveries have none).
+    publication_id: str | None = None
+    clip_id: str | None = None
+    platform: str | None = None

@@ -122,6 +122,9 @@ class WebhookRepository:
                     "statusCode": delivery.status_code,
                     "ok": delivery.ok,
                     "error": delivery.error,
+                    "publicationId": delivery.publication_id,
+                    "clipId": delivery.clip_id,
+                    "platform": delivery.platform,
                 },
                 ensure_ascii=False,
             ),
@@ -220,4 +223,7 @@ def _to_delivery(item: Any) -> Delivery:
         status_code=payload.get("statusCode"),
         ok=bool(payload["ok"]),
         error=payload.get("error"),
+        publication_id=payload.get("publicationId"),
+        clip_id=payload.get("clipId"),
+        platform=payload.get("platform"),
     )

@@ -30,12 +30,15 @@ from __future__ import annotations
 
 import json
 import math
+import secrets
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from autopost.domain.clock import utcnow
-from autopost.domain.webhooks import Delivery
+from pydantic import SecretStr
+
+from autopost.domain.clock import to_iso, utcnow
+from autopost.domain.webhooks import Delivery, Endpoint
 from autopost.infra.aws import client
 from autopost.infra.observability import logger
 from autopost.infra.secrets import webhook_cipher
@@ -46,6 +49,10 @@ from autopost.storage.webhooks import WebhookRepository
 
 SOURCE = "autopost"
 DELIVERY = "delivery"
+# What the console's «Отправить тестовое событие» sends (no publication is behind it).
+TEST_EVENT = "webhook.test"
+# The event's fields a delivery keeps to say what it was about.
+ABOUT = ("publicationId", "clipId", "platform")
 # SQS limits: DelaySeconds of a new message, and how long a received one may be hidden.
 MAX_DELAY_SECONDS = 900
 MAX_HIDE_SECONDS = 43200
@@ -157,6 +164,8 @@ class WebhookDispatcher:
                         "endpointId": endpoint.endpoint_id,
                         "eventId": event_id,
                         "type": event_type,
+                        # What it is about, for the console's list of deliveries.
+                        "about": {k: event.get(k) for k in ABOUT if isinstance(event.get(k), str)},
                         "body": body,
                         "attempt": 1,
                     },
@@ -184,33 +193,32 @@ class WebhookDispatcher:
             )
             return None
         endpoint, secret = found
-        at = self._clock()
-        headers = signed_headers(secret, message["eventId"], message["body"], at)
-        outcome = self._sender.post(endpoint.url, headers, message["body"])
-        delivery = Delivery(
+        delivery = deliver_once(
+            self._repository,
+            self._sender,
+            endpoint,
+            secret,
             event_id=message["eventId"],
-            type=message["type"],
-            at=at,
+            event_type=message["type"],
+            body=message["body"],
+            about=message.get("about") or {},
+            at=self._clock(),
             attempt=attempt,
-            status_code=outcome.status_code,
-            ok=outcome.ok,
-            error=outcome.error,
         )
-        self._repository.record_delivery(endpoint.endpoint_id, delivery)
         facts = {
             "endpointId": endpoint.endpoint_id,
             "eventId": delivery.event_id,
             "attempt": attempt,
-            "statusCode": outcome.status_code,
+            "statusCode": delivery.status_code,
         }
-        if outcome.ok:
+        if delivery.ok:
             logger.info("webhook delivered", extra=facts)
         elif attempt < len(self._schedule):
-            logger.warning("webhook delivery failed", extra={**facts, "error": outcome.error})
+            logger.warning("webhook delivery failed", extra={**facts, "error": delivery.error})
             self._retry(message, attempt + 1)
         else:
-            logger.error("webhook delivery failed its last attempt", extra={**facts, "error": outcome.error})
-            self._park(message, attempt, outcome.error)
+            logger.error("webhook delivery failed its last attempt", extra={**facts, "error": delivery.error})
+            self._park(message, attempt, delivery.error)
         return delivery
 
     def _retry(self, message: dict[str, Any], attempt: int) -> None:
@@ -236,6 +244,76 @@ class WebhookDispatcher:
         )
 
 
+def deliver_once(
+    repository: WebhookRepository,
+    sender: Sender,
+    endpoint: Endpoint,
+    secret: SecretStr,
+    *,
+    event_id: str,
+    event_type: str,
+    body: str,
+    about: dict[str, str],
+    at: datetime,
+    attempt: int,
+) -> Delivery:
+    """One attempt: signed for this moment, posted, and recorded for the console."""
+    headers = signed_headers(secret, event_id, body, at)
+    outcome = sender.post(endpoint.url, headers, body)
+    delivery = Delivery(
+        event_id=event_id,
+        type=event_type,
+        at=at,
+        attempt=attempt,
+        status_code=outcome.status_code,
+        ok=outcome.ok,
+        error=outcome.error,
+        publication_id=about.get("publicationId"),
+        clip_id=about.get("clipId"),
+        platform=about.get("platform"),
+    )
+    repository.record_delivery(endpoint.endpoint_id, delivery)
+    return delivery
+
+
+def send_test(
+    repository: WebhookRepository, sender: Sender, user_id: str, endpoint_id: str
+) -> Delivery | None:
+    """A signed `webhook.test` event to one endpoint, now, whatever types it wants: the user
+    sees their receiver's answer at once. None when the endpoint is not theirs."""
+    found = repository.with_secret(user_id, endpoint_id)
+    if found is None:
+        return None
+    endpoint, secret = found
+    at = utcnow()
+    event = {
+        "eventId": f"evt_test_{secrets.token_hex(12)}",
+        "type": TEST_EVENT,
+        "at": to_iso(at),
+        "message": "Проверка вебхука autopost: так приходят события публикаций",
+    }
+    return deliver_once(
+        repository,
+        sender,
+        endpoint,
+        secret,
+        event_id=event["eventId"],
+        event_type=TEST_EVENT,
+        body=payload_of(event),
+        about={},
+        at=at,
+        attempt=1,
+    )
+
+
+def sender_from_settings(settings: Settings) -> Sender:
+    return Sender(
+        settings.webhook_timeout_seconds,
+        allow_private=settings.webhook_allow_private_targets,
+        ca_file=settings.webhook_ca_file,
+    )
+
+
 def payload_of(event: dict[str, Any]) -> str:
     """The body every endpoint receives, as the spec suggests: {type, timestamp, data}; the
     data is the event without the user's id (the endpoint is the user's own)."""
@@ -248,9 +326,6 @@ def payload_of(event: dict[str, Any]) -> str:
 
 
 def dispatcher_from_settings(settings: Settings) -> WebhookDispatcher:
-    sender = Sender(
-        settings.webhook_timeout_seconds,
-        allow_private=settings.webhook_allow_private_targets,
-        ca_file=settings.webhook_ca_file,
+    return WebhookDispatcher(
+        settings, WebhookRepository(settings, webhook_cipher), sender_from_settings(settings), client("sqs")
     )
-    return WebhookDispatcher(settings, WebhookRepository(settings, webhook_cipher), sender, client("sqs"))

@@ -70,6 +70,9 @@ class DeliveryOut(ApiModel):
     status_code: int | None = Field(description="The receiver's HTTP status; null if none came")
     ok: bool
     error: str | None = Field(description="Why it failed, or the start of the receiver's answer")
+    publication_id: str | None = Field(default=None, description="The publication the event is about")
+    clip_id: str | None = Field(default=None, description="Its clip")
+    platform: str | None = Field(default=None, description="Its platform")
 
     @classmethod
     def of(cls, delivery: Delivery) -> DeliveryOut:
@@ -81,6 +84,9 @@ class DeliveryOut(ApiModel):
             status_code=delivery.status_code,
             ok=delivery.ok,
             error=delivery.error,
+            publication_id=delivery.publication_id,
+            clip_id=delivery.clip_id,
+            platform=delivery.platform,
         )
 
 
