@@ -25,6 +25,23 @@ from autopost.storage.errors import PublicationChanged
 NOW = datetime(2026, 12, 8, 12, 0, tzinfo=UTC)
 
 
+def a_publication(**changes: Any) -> Publication:
+    """A VK publication being published, with `changes`."""
+    base: dict[str, Any] = {
+        "publication_id": "p-1",
+        "user_id": "user-1",
+        "clip_id": "clip-1",
+        "clip_key": "clips/user-1/clip-1.mp4",
+        "platform": Platform.VK,
+        "status": PublicationStatus.PUBLISHING,
+        "title": "Закат",
+        "created_at": NOW,
+        "updated_at": NOW,
+        "execution_name": "p-1",
+    }
+    return Publication(**{**base, **changes})
+
+
 class MemoryPublications:
     def __init__(self, *publications: Publication) -> None:
         self.items = {p.publication_id: p for p in publications}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
@@ -13,29 +13,11 @@ from autopost.domain.errors import (
     TokenExpired,
     UploadIncomplete,
 )
-from autopost.domain.models import Publication
-from autopost.domain.platforms import Platform
-from autopost.domain.statuses import PublicationStatus
 from autopost.domain.task_errors import TaskError, TaskFailure
 from autopost.publish_worker import decisions as rules
+from tests.support.memory_ports import NOW, a_publication
 
-NOW = datetime(2026, 12, 8, 12, 0, tzinfo=UTC)
-
-
-def publication(**changes) -> Publication:
-    base = {
-        "publication_id": "p-1",
-        "user_id": "user-1",
-        "clip_id": "clip-1",
-        "clip_key": "clips/user-1/clip-1.mp4",
-        "platform": Platform.VK,
-        "status": PublicationStatus.PUBLISHING,
-        "title": "Закат",
-        "created_at": NOW,
-        "updated_at": NOW,
-        "execution_name": "p-1",
-    }
-    return Publication(**{**base, **changes})
+publication = a_publication
 
 
 @pytest.mark.parametrize("status", ["scheduled", "failed", "cancelled"])

@@ -8,29 +8,14 @@ from datetime import timedelta
 
 from autopost.domain.clock import utcnow
 from autopost.domain.errors import PlatformRateLimited, Rejected
-from autopost.domain.models import Publication
-from autopost.domain.platforms import Platform
 from autopost.domain.statuses import PublicationStatus
 from autopost.providers.base import Processing, Published
-from tests.support.memory_ports import NOW, message, stage
+from tests.support.memory_ports import NOW, a_publication, message, stage
 
 REMAINING = lambda: 300.0  # noqa: E731 - the Lambda's time left, as the handler passes it
 
 
-def publishing(**changes) -> Publication:
-    base = {
-        "publication_id": "p-1",
-        "user_id": "user-1",
-        "clip_id": "clip-1",
-        "clip_key": "clips/user-1/clip-1.mp4",
-        "platform": Platform.VK,
-        "status": PublicationStatus.PUBLISHING,
-        "title": "Закат",
-        "created_at": NOW,
-        "updated_at": NOW,
-        "execution_name": "p-1",
-    }
-    return Publication(**{**base, **changes})
+publishing = a_publication
 
 
 POST = Published("-1_42", "https://vk.com/clip-1_42", "ready", "clip")

@@ -46,11 +46,7 @@ class RateLimiter:
 
     def left(self, budget: Budget, user_id: str, now: float | None = None) -> int:
         """How many more requests the budget lets through now."""
-        moment = time.time() if now is None else now
-        window = budget.window_seconds
-        start = int(moment // window) * window
-        previous = self._hits(budget, user_id, start - window) if budget.sliding else 0
-        room = budget.limit - math.ceil(previous * (1 - (moment - start) / window))
+        _, start, _, room = self._window(budget, user_id, now)
         return max(0, room - self._hits(budget, user_id, start))
 
     def refund(self, hit: Hit) -> None:
@@ -61,13 +57,7 @@ class RateLimiter:
 
     def hit(self, budget: Budget, user_id: str, now: float | None = None) -> Hit:
         """Count one request, or raise TooManyRequests with the seconds until one fits again."""
-        moment = time.time() if now is None else now
-        window = budget.window_seconds
-        start = int(moment // window) * window
-        previous = self._hits(budget, user_id, start - window) if budget.sliding else 0
-        # The previous window's requests, weighted by how much of it the sliding one still
-        # covers (rounded up: the budget is never exceeded, only approached).
-        room = budget.limit - math.ceil(previous * (1 - (moment - start) / window))
+        moment, start, previous, room = self._window(budget, user_id, now)
         control = self._control
         item = control(_key(budget, user_id, start))
         try:
@@ -76,7 +66,7 @@ class RateLimiter:
             item.update(
                 actions=[
                     control.hits.add(1),
-                    control.expires_at.set(datetime.fromtimestamp(start + 3 * window, UTC)),
+                    control.expires_at.set(datetime.fromtimestamp(start + 3 * budget.window_seconds, UTC)),
                 ],
                 condition=control.hits.does_not_exist() | (control.hits < room),
             )
@@ -85,6 +75,16 @@ class RateLimiter:
                 raise
             raise _full(budget, moment, start, previous, self._hits(budget, user_id, start)) from exc
         return Hit(_key(budget, user_id, start))
+
+    def _window(self, budget: Budget, user_id: str, now: float | None) -> tuple[float, float, int, int]:
+        """Now, this window's start, the previous window's count, and the room this window
+        has: the budget less the previous window's requests, weighted by how much of it the
+        sliding one still covers (rounded up: the budget is never exceeded, only approached)."""
+        moment = time.time() if now is None else now
+        window = budget.window_seconds
+        start = int(moment // window) * window
+        previous = self._hits(budget, user_id, start - window) if budget.sliding else 0
+        return moment, start, previous, budget.limit - math.ceil(previous * (1 - (moment - start) / window))
 
     def _hits(self, budget: Budget, user_id: str, start: float) -> int:
         try:
